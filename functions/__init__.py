@@ -1,0 +1,1 @@
+"""Trigger modules: one Blueprint each, thin. Business rules live in ``shared``."""

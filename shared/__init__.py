@@ -1,0 +1,1 @@
+"""Clearance: the control plane package (domain, services, adapters, settings, composition root)."""

@@ -1,0 +1,1 @@
+"""The `clearance` command line: model owners, auditors, operators and the local stack."""

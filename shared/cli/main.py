@@ -1,0 +1,14 @@
+"""The `clearance` command."""
+
+from __future__ import annotations
+
+import typer
+
+from shared.cli import stack
+
+app = typer.Typer(no_args_is_help=True, help="Clearance: from pushed to serving, safely.")
+app.add_typer(stack.app, name="stack")
+
+
+if __name__ == "__main__":
+    app()

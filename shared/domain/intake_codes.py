@@ -1,0 +1,78 @@
+"""Stable violation codes for artifact intake: metadata parsing (META) and intake policy (INTAKE).
+
+Codes are part of the public contract: model owners, dashboards and alerts match on them.
+Add codes; never rename or reuse one. ``docs/metadata-contract.md`` lists them from ``MEANINGS``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class IntakeCode(StrEnum):
+    META_TOO_MANY = "CLR-META-TOO-MANY"
+    META_TOO_LONG = "CLR-META-TOO-LONG"
+    META_CONTROL_CHAR = "CLR-META-CONTROL-CHAR"
+    META_UNKNOWN_KEY = "CLR-META-UNKNOWN-KEY"
+    META_MISSING = "CLR-META-MISSING"
+    META_INVALID = "CLR-META-INVALID"
+    META_NOT_APPLICABLE = "CLR-META-NOT-APPLICABLE"
+    META_CONFLICT = "CLR-META-CONFLICT"
+    INTAKE_UNKNOWN_REGION = "CLR-INTAKE-UNKNOWN-REGION"
+    INTAKE_UNKNOWN_ZONE = "CLR-INTAKE-UNKNOWN-ZONE"
+    INTAKE_RESIDENCY = "CLR-INTAKE-RESIDENCY"
+    INTAKE_SOURCE_NOT_TARGET = "CLR-INTAKE-SOURCE-NOT-TARGET"
+    INTAKE_SOURCE_RESIDENCY = "CLR-INTAKE-SOURCE-RESIDENCY"
+    INTAKE_NO_AML_WORKSPACE = "CLR-INTAKE-NO-AML-WORKSPACE"
+    INTAKE_STRATEGY_UNSUPPORTED = "CLR-INTAKE-STRATEGY-UNSUPPORTED"
+    INTAKE_UNKNOWN_REGISTRY = "CLR-INTAKE-UNKNOWN-REGISTRY"
+    INTAKE_CROSS_REGION = "CLR-INTAKE-CROSS-REGION"
+    INTAKE_FOREIGN_WORKSPACE = "CLR-INTAKE-FOREIGN-WORKSPACE"
+
+
+MEANINGS: dict[IntakeCode, str] = {
+    IntakeCode.META_TOO_MANY: "The artifact carries more labels/tags than Clearance reads.",
+    IntakeCode.META_TOO_LONG: (
+        "A key or value is longer than its limit (global or per key, e.g. the description)."
+    ),
+    IntakeCode.META_CONTROL_CHAR: (
+        "A value contains a control, invisible-format or line-separator character "
+        "(newline, tab, escape, bidi override, ...)."
+    ),
+    IntakeCode.META_UNKNOWN_KEY: (
+        "A key starts with `ai.clearance.` but is not part of the contract (often a typo)."
+    ),
+    IntakeCode.META_MISSING: "A required key is absent or empty.",
+    IntakeCode.META_INVALID: "A value does not have the required format or range.",
+    IntakeCode.META_NOT_APPLICABLE: (
+        "A key does not apply to this artifact kind or to the chosen rollout strategy."
+    ),
+    IntakeCode.META_CONFLICT: (
+        "A tag disagrees with the Azure ML registration (model name or version)."
+    ),
+    IntakeCode.INTAKE_UNKNOWN_REGION: "A target region is not in the region catalog.",
+    IntakeCode.INTAKE_UNKNOWN_ZONE: "The residency zone is not in the region catalog.",
+    IntakeCode.INTAKE_RESIDENCY: "The residency zone does not allow a target region.",
+    IntakeCode.INTAKE_SOURCE_NOT_TARGET: (
+        "The artifact was pushed/registered in a region that is not one of its targets."
+    ),
+    IntakeCode.INTAKE_SOURCE_RESIDENCY: (
+        "The artifact was pushed/registered in a region its residency zone does not allow."
+    ),
+    IntakeCode.INTAKE_NO_AML_WORKSPACE: (
+        "An Azure ML model targets a region that has no Azure ML workspace in the catalog."
+    ),
+    IntakeCode.INTAKE_STRATEGY_UNSUPPORTED: (
+        "The rollout strategy is not available on the deployment target "
+        "(shadow on Azure ML Kubernetes online endpoints)."
+    ),
+    IntakeCode.INTAKE_UNKNOWN_REGISTRY: (
+        "The image comes from a registry that is not in the catalog; nothing is pulled from it."
+    ),
+    IntakeCode.INTAKE_CROSS_REGION: (
+        "The image's registry belongs to another region than the cell that received it."
+    ),
+    IntakeCode.INTAKE_FOREIGN_WORKSPACE: (
+        "The model was registered in a workspace that is not the receiving region's workspace."
+    ),
+}

@@ -1,0 +1,1 @@
+"""A local Functions host: drives the same handler objects that Azure runs."""

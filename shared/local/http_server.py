@@ -1,0 +1,16 @@
+"""A threading HTTP server that does not log peers hanging up on keep-alive connections."""
+
+from __future__ import annotations
+
+import sys
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+
+class QuietThreadingHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionResetError | BrokenPipeError | TimeoutError):
+            return
+        super().handle_error(request, client_address)

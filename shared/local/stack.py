@@ -1,0 +1,430 @@
+"""The two-region local stack: up, down, status.
+
+Each region is a cell of its own: a TLS docker-registry standing in for its ACR, its own
+storage account in one Azurite process, its own local Functions host. Both share an SMTP
+server and a Teams webhook receiver. Everything lives under one root (``.local/`` by
+default): data, logs, PID files, the generated catalog and each host's local.settings.json.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import socket
+import ssl
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared.local.pki import ensure_pki
+from shared.local.processes import ProcessTable
+
+REGIONS = ("westeurope", "swedencentral")
+ZONES = {"EU": ["westeurope", "swedencentral"], "SE": ["swedencentral"]}
+HOME_ZONE = {"westeurope": "EU", "swedencentral": "SE"}
+STORAGE_API_VERSION = "2025-11-05"
+SAMPLE_APPROVERS = ("approver.one@contoso.example", "approver.two@contoso.example")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class StackPorts:
+    blob: int = 10000
+    queue: int = 10001
+    table: int = 10002
+    smtp: int = 2525
+    teams: int = 7080
+    registry: dict[str, int] = field(
+        default_factory=lambda: {"westeurope": 5001, "swedencentral": 5002}
+    )
+    host: dict[str, int] = field(
+        default_factory=lambda: {"westeurope": 7071, "swedencentral": 7072}
+    )
+
+    @classmethod
+    def free(cls) -> StackPorts:
+        return cls(
+            blob=free_port(),
+            queue=free_port(),
+            table=free_port(),
+            smtp=free_port(),
+            teams=free_port(),
+            registry={r: free_port() for r in REGIONS},
+            host={r: free_port() for r in REGIONS},
+        )
+
+
+def account_name(region: str) -> str:
+    return f"clr{region}"[:24]
+
+
+@dataclass
+class StackState:
+    ports: StackPorts
+    account_keys: dict[str, str]
+
+    @classmethod
+    def new(cls, ports: StackPorts) -> StackState:
+        keys = {r: base64.b64encode(secrets.token_bytes(64)).decode() for r in REGIONS}
+        return cls(ports=ports, account_keys=keys)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> StackState:
+        doc = json.loads(text)
+        return cls(ports=StackPorts(**doc["ports"]), account_keys=doc["account_keys"])
+
+
+class LocalStack:
+    def __init__(self, root: Path, repo: Path, ports: StackPorts | None = None) -> None:
+        self.root = root.resolve()
+        self.repo = repo.resolve()
+        self.processes = ProcessTable(self.root)
+        state_file = self.root / "stack.json"
+        if state_file.exists() and ports is None:
+            self.state = StackState.from_json(state_file.read_text())
+        else:
+            self.state = StackState.new(ports or StackPorts())
+
+    # -- derived configuration ---------------------------------------------------------------
+    @property
+    def ports(self) -> StackPorts:
+        return self.state.ports
+
+    @property
+    def ca_file(self) -> Path:
+        return self.root / "pki" / "ca.pem"
+
+    @property
+    def catalog_file(self) -> Path:
+        return self.root / "catalog.json"
+
+    @property
+    def maildir(self) -> Path:
+        return self.root / "mail"
+
+    @property
+    def teams_store(self) -> Path:
+        return self.root / "teams"
+
+    def settings_file(self, region: str) -> Path:
+        return self.root / region / "local.settings.json"
+
+    def login_server(self, region: str) -> str:
+        return f"127.0.0.1:{self.ports.registry[region]}"
+
+    def host_url(self, region: str) -> str:
+        return f"http://127.0.0.1:{self.ports.host[region]}"
+
+    def gitops_repo(self, region: str) -> Path:
+        return self.root / region / "gitops.git"
+
+    def connection_string(self, region: str) -> str:
+        name, key = account_name(region), self.state.account_keys[region]
+        p = self.ports
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={name};AccountKey={key};"
+            f"BlobEndpoint=http://127.0.0.1:{p.blob}/{name};"
+            f"QueueEndpoint=http://127.0.0.1:{p.queue}/{name};"
+            f"TableEndpoint=http://127.0.0.1:{p.table}/{name};"
+        )
+
+    def catalog(self) -> dict[str, Any]:
+        regions = []
+        for region in REGIONS:
+            name = account_name(region)
+            regions.append(
+                {
+                    "name": region,
+                    "residency_zone": HOME_ZONE[region],
+                    "function_app_url": self.host_url(region),
+                    "registry": {
+                        "login_server": self.login_server(region),
+                        "resource_id": "/subscriptions/00000000-0000-0000-0000-000000000000"
+                        f"/resourceGroups/clearance-local-{region}/providers"
+                        f"/Microsoft.ContainerRegistry/registries/clr{region}",
+                    },
+                    "storage": {
+                        "account_name": name,
+                        "blob_endpoint": f"http://127.0.0.1:{self.ports.blob}/{name}",
+                        "queue_endpoint": f"http://127.0.0.1:{self.ports.queue}/{name}",
+                        "table_endpoint": f"http://127.0.0.1:{self.ports.table}/{name}",
+                    },
+                    "service_bus": {"namespace": f"local-{region}.servicebus.invalid"},
+                    "approval": {
+                        "default": {"approvers": list(SAMPLE_APPROVERS), "min_approvals": 2}
+                    },
+                    "deployer": "gitops",
+                    "gitops": {
+                        "repository_url": str(self.gitops_repo(region)),
+                        "branch": "main",
+                        "path": f"clusters/{region}/models",
+                    },
+                }
+            )
+        zones = {z: {"description": f"local {z}", "regions": r} for z, r in ZONES.items()}
+        return {"schema_version": 1, "residency_zones": zones, "regions": regions}
+
+    def local_settings(self, region: str) -> dict[str, Any]:
+        sample = json.loads((self.repo / "local.settings.sample.json").read_text())
+        values = dict(sample["Values"])
+        values.update(
+            {
+                "AzureWebJobsStorage": self.connection_string(region),
+                "CLEARANCE_REGION": region,
+                "CLEARANCE_CATALOG_FILE": str(self.catalog_file),
+                "CLEARANCE_CATALOG_JSON": "",
+                "CLEARANCE_BUS_KIND": "storage-queue",
+                "CLEARANCE_STORAGE_CONNECTION_STRING": self.connection_string(region),
+                "CLEARANCE_STORAGE_API_VERSION": STORAGE_API_VERSION,
+                "CLEARANCE_REGISTRY_CA_FILE": str(self.ca_file),
+                "CLEARANCE_REGISTRY_ANONYMOUS": "true",
+            }
+        )
+        return {"IsEncrypted": False, "Values": values}
+
+    def registry_config(self, region: str) -> str:
+        data = self.root / region / "registry-data"
+        pki = self.root / "pki"
+        return json.dumps(
+            {
+                "version": "0.1",
+                "log": {"level": "warn", "accesslog": {"disabled": True}},
+                "storage": {
+                    "filesystem": {"rootdirectory": str(data)},
+                    "delete": {"enabled": True},
+                },
+                "http": {
+                    "addr": f"127.0.0.1:{self.ports.registry[region]}",
+                    "relativeurls": True,
+                    "secret": secrets.token_hex(16),
+                    "tls": {
+                        "certificate": str(pki / "server.pem"),
+                        "key": str(pki / "server-key.pem"),
+                    },
+                },
+                "notifications": {
+                    "endpoints": [
+                        {
+                            "name": f"clearance-{region}",
+                            "url": f"{self.host_url(region)}/runtime/registry/notifications",
+                            "timeout": "5s",
+                            "threshold": 5,
+                            "backoff": "1s",
+                            "ignoredmediatypes": ["application/octet-stream"],
+                        }
+                    ]
+                },
+            },
+            indent=2,
+        )  # JSON is YAML: docker-registry reads it as its YAML config
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def write_config(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "stack.json").write_text(self.state.to_json())
+        (self.root / "stack.json").chmod(0o600)
+        ensure_pki(self.root / "pki")
+        self.catalog_file.write_text(json.dumps(self.catalog(), indent=2))
+        for region in REGIONS:
+            (self.root / region).mkdir(parents=True, exist_ok=True)
+            settings = self.settings_file(region)
+            settings.write_text(json.dumps(self.local_settings(region), indent=2))
+            settings.chmod(0o600)
+            (self.root / region / "registry.yml").write_text(self.registry_config(region))
+
+    def up(self, timeout: float = 90.0, *, hosts: bool = True) -> None:
+        self.write_config()
+        p = self.ports
+        azurite = self.repo / "node_modules" / ".bin" / "azurite"
+        if not azurite.exists():
+            raise RuntimeError("Azurite is not installed: run scripts/bootstrap (npm ci)")
+        accounts = ";".join(f"{account_name(r)}:{self.state.account_keys[r]}" for r in REGIONS)
+        self.processes.start(
+            "azurite",
+            [
+                str(azurite),
+                "--silent",
+                "--disableTelemetry",
+                "--skipApiVersionCheck",
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(p.blob),
+                "--queueHost",
+                "127.0.0.1",
+                "--queuePort",
+                str(p.queue),
+                "--tableHost",
+                "127.0.0.1",
+                "--tablePort",
+                str(p.table),
+                "--location",
+                str(self.root / "azurite"),
+            ],
+            env={"AZURITE_ACCOUNTS": accounts},
+        )
+        registry = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+        for region in REGIONS:
+            self.processes.start(
+                f"registry-{region}", [registry, "serve", str(self.root / region / "registry.yml")]
+            )
+        py = sys.executable
+        self.processes.start(
+            "smtp",
+            [
+                py,
+                "-m",
+                "shared.local.smtp_sink",
+                "--port",
+                str(p.smtp),
+                "--maildir",
+                str(self.maildir),
+            ],
+            cwd=self.repo,
+        )
+        self.processes.start(
+            "teams",
+            [
+                py,
+                "-m",
+                "shared.local.teams_sink",
+                "--port",
+                str(p.teams),
+                "--store",
+                str(self.teams_store),
+            ],
+            cwd=self.repo,
+        )
+        self._wait(self._infra_checks(), timeout)
+        if hosts:
+            for region in REGIONS:
+                self.start_host(region)
+            self._wait(self._host_checks(), timeout)
+
+    def start_host(self, region: str) -> int:
+        return self.processes.start(
+            f"host-{region}",
+            [
+                sys.executable,
+                "-m",
+                "shared.local.devhost",
+                "--port",
+                str(self.ports.host[region]),
+                "--host-json",
+                str(self.repo / "host.json"),
+                "--eventgrid-retry-delays",
+                "0.5,1,2,4,8",
+                "--settings",
+                str(self.settings_file(region)),
+            ],
+            env={"PYTHONPATH": str(self.repo), "PYTHONUNBUFFERED": "1"},
+            cwd=self.repo,
+        )
+
+    def down(self) -> list[str]:
+        stopped = []
+        for name in reversed(self.processes.names()):
+            if self.processes.stop(name):
+                stopped.append(name)
+        return stopped
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        checks = {**self._infra_checks(), **self._host_checks()}
+        report = {}
+        for name, check in checks.items():
+            pid = self.processes.pid(name)
+            report[name] = {"pid": pid, "healthy": pid is not None and _safe(check)}
+        return report
+
+    # -- health ------------------------------------------------------------------------------
+    def _infra_checks(self) -> dict[str, Any]:
+        p = self.ports
+        checks: dict[str, Any] = {
+            "azurite": lambda: all(
+                _http_answers(f"http://127.0.0.1:{port}/") for port in (p.blob, p.queue, p.table)
+            ),
+            "smtp": lambda: _smtp_answers(p.smtp),
+            "teams": lambda: _http_ok(f"http://127.0.0.1:{p.teams}/health"),
+        }
+        ctx = (
+            ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file.exists() else None
+        )
+        for region in REGIONS:
+            url = f"https://{self.login_server(region)}/v2/"
+            checks[f"registry-{region}"] = lambda url=url: _http_ok(url, ctx)
+        return checks
+
+    def _host_checks(self) -> dict[str, Any]:
+        return {
+            f"host-{r}": (lambda r=r: _http_ok(f"{self.host_url(r)}/api/health")) for r in REGIONS
+        }
+
+    def _wait(self, checks: dict[str, Any], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = dict(checks)
+        misses: dict[str, int] = {}
+        while pending:
+            for name in list(pending):
+                if self.processes.pid(name) is None:
+                    misses[name] = misses.get(name, 0) + 1
+                if misses.get(name, 0) >= 5:
+                    log = self.processes.log_path(name)
+                    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                    raise RuntimeError(f"{name} is not running; last log lines:\n{tail}")
+                if name in pending and _safe(pending[name]):
+                    del pending[name]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not healthy after {timeout:.0f}s: {', '.join(pending)}")
+            time.sleep(0.2)
+
+    def environment(self, region: str) -> dict[str, str]:
+        """The settings a process needs to act as ``region``'s cell (CLI, tests)."""
+        values = self.local_settings(region)["Values"]
+        return {k: str(v) for k, v in values.items() if str(v) != ""}
+
+
+def _safe(check: Any) -> bool:
+    try:
+        return bool(check())
+    except Exception:  # noqa: BLE001 - a failing probe just means "not yet"
+        return False
+
+
+def _http_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback probe
+            return True
+    except urllib.error.HTTPError:
+        return True  # any HTTP answer means the server is up
+    except OSError:
+        return False
+
+
+def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
+    with urllib.request.urlopen(url, timeout=2, context=context) as r:  # noqa: S310
+        return 200 <= r.status < 300
+
+
+def _smtp_answers(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        return s.recv(3) == b"220"
+
+
+def default_root(repo: Path) -> Path:
+    return Path(os.environ.get("CLEARANCE_LOCAL_ROOT", str(repo / ".local")))

@@ -1,0 +1,149 @@
+"""The one validated settings object, read from the environment.
+
+In Azure the environment is the Function App's app settings; locally it is the ``Values`` of
+``local.settings.json`` (the local host exports them). Nothing is read at import: the first
+call to :func:`get_settings` validates everything and fails with the names of the bad keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import StrEnum
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.domain.catalog import RegionCatalog, RegionEntry, describe_validation_error
+
+# Settings that only the local stack uses; in Azure they stay unset (managed identity, the
+# catalog from CLEARANCE_CATALOG_JSON, TLS from public CAs).
+LOCAL_ONLY_SETTINGS = frozenset(
+    {
+        "CLEARANCE_CATALOG_FILE",
+        "CLEARANCE_STORAGE_CONNECTION_STRING",
+        "CLEARANCE_STORAGE_API_VERSION",
+        "CLEARANCE_SERVICEBUS_CONNECTION_STRING",
+        "CLEARANCE_REGISTRY_CA_FILE",
+        "CLEARANCE_REGISTRY_ANONYMOUS",
+    }
+)
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or malformed. The message names every offending key."""
+
+
+class BusKind(StrEnum):
+    SERVICE_BUS = "servicebus"
+    STORAGE_QUEUE = "storage-queue"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_ignore_empty=True, extra="ignore", frozen=True, populate_by_name=False
+    )
+
+    region: str = Field(validation_alias="CLEARANCE_REGION", pattern=r"^[a-z][a-z0-9]{2,40}$")
+    catalog_json: str | None = Field(default=None, validation_alias="CLEARANCE_CATALOG_JSON")
+    catalog_file: Path | None = Field(default=None, validation_alias="CLEARANCE_CATALOG_FILE")
+    bus_kind: BusKind = Field(default=BusKind.SERVICE_BUS, validation_alias="CLEARANCE_BUS_KIND")
+    storage_connection_string: SecretStr | None = Field(
+        default=None, validation_alias="CLEARANCE_STORAGE_CONNECTION_STRING"
+    )
+    storage_api_version: str | None = Field(
+        default=None,
+        validation_alias="CLEARANCE_STORAGE_API_VERSION",
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+    )
+    servicebus_connection_string: SecretStr | None = Field(
+        default=None, validation_alias="CLEARANCE_SERVICEBUS_CONNECTION_STRING"
+    )
+    registry_ca_file: Path | None = Field(
+        default=None, validation_alias="CLEARANCE_REGISTRY_CA_FILE"
+    )
+    registry_anonymous: bool = Field(default=False, validation_alias="CLEARANCE_REGISTRY_ANONYMOUS")
+    managed_identity_client_id: str | None = Field(
+        default=None, validation_alias="CLEARANCE_MANAGED_IDENTITY_CLIENT_ID"
+    )
+
+    @model_validator(mode="after")
+    def _one_catalog_source(self) -> Settings:
+        if (self.catalog_json is None) == (self.catalog_file is None):
+            raise ValueError("set exactly one of CLEARANCE_CATALOG_JSON or CLEARANCE_CATALOG_FILE")
+        if self.bus_kind is BusKind.STORAGE_QUEUE and self.storage_connection_string is None:
+            raise ValueError(
+                "CLEARANCE_BUS_KIND=storage-queue needs CLEARANCE_STORAGE_CONNECTION_STRING"
+            )
+        return self
+
+    @cached_property
+    def catalog(self) -> RegionCatalog:
+        if self.catalog_json is not None:
+            key, raw = "CLEARANCE_CATALOG_JSON", self.catalog_json
+        else:
+            assert self.catalog_file is not None
+            key = "CLEARANCE_CATALOG_FILE"
+            try:
+                raw = self.catalog_file.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigurationError(f"{key}: cannot read {self.catalog_file}: {exc}") from exc
+        return load_catalog(raw, source=key)
+
+    @cached_property
+    def cell(self) -> RegionEntry:
+        """This cell's own region entry."""
+        if not self.catalog.has_region(self.region):
+            raise ConfigurationError(
+                f"CLEARANCE_REGION: {self.region!r} is not in the region catalog "
+                f"(catalog regions: {', '.join(self.catalog.region_names)})"
+            )
+        return self.catalog.region(self.region)
+
+
+def load_catalog(raw: str, *, source: str = "catalog") -> RegionCatalog:
+    """Parse a catalog document (JSON, or YAML when PyYAML can read it)."""
+    try:
+        data: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        import yaml
+
+        try:
+            data = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigurationError(f"{source}: neither valid JSON nor YAML: {exc}") from exc
+    try:
+        return RegionCatalog.model_validate(data)
+    except ValidationError as exc:
+        details = "; ".join(describe_validation_error(exc))
+        raise ConfigurationError(f"{source}: invalid region catalog: {details}") from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = err.get("loc") or ()
+        key = str(loc[0]) if loc else "settings"
+        what = "missing" if err.get("type") == "missing" else err.get("msg", "invalid")
+        lines.append(f"{key}: {what}")
+    return "; ".join(lines)
+
+
+def build_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Validate settings from ``environ`` (default: the process environment)."""
+    env = dict(os.environ if environ is None else environ)
+    try:
+        # pydantic-settings reads os.environ; pass the mapping explicitly for testability.
+        values = {k: v for k, v in env.items() if k.startswith("CLEARANCE_") and v != ""}
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid Clearance settings: {_describe(exc)}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, validated on first use."""
+    return build_settings()

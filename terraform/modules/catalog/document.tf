@@ -1,0 +1,91 @@
+# The region catalog, shaped exactly like shared/domain/catalog.py:RegionCatalog.
+# tests/terraform/test_catalog.py checks every key here against the pydantic model.
+locals {
+  # ARM ids split on "/": [2] subscription, [4] resource group, [8] resource name.
+  existing = { for region, cfg in var.regions : region => cfg.existing }
+
+  registry = {
+    for region, cfg in var.regions : region => (
+      local.existing[region].registry_id != null ? {
+        login_server = "${lower(split("/", local.existing[region].registry_id)[8])}.azurecr.io"
+        resource_id  = local.existing[region].registry_id
+        } : {
+        login_server = "${local.names[region].registry}.azurecr.io"
+        resource_id  = "/subscriptions/${var.subscription_id}/resourceGroups/${local.names[region].serving_resource_group}/providers/Microsoft.ContainerRegistry/registries/${local.names[region].registry}"
+      }
+    )
+  }
+
+  aks = {
+    for region, cfg in var.regions : region => (
+      local.existing[region].aks_cluster_id != null ? {
+        cluster_name       = split("/", local.existing[region].aks_cluster_id)[8]
+        resource_group     = split("/", local.existing[region].aks_cluster_id)[4]
+        subscription_id    = split("/", local.existing[region].aks_cluster_id)[2]
+        api_server_url     = null
+        kubernetes_version = var.kubernetes_version
+        namespace_mode     = "model"
+        } : {
+        cluster_name       = local.names[region].aks_cluster
+        resource_group     = local.names[region].serving_resource_group
+        subscription_id    = var.subscription_id
+        api_server_url     = null
+        kubernetes_version = var.kubernetes_version
+        namespace_mode     = "model"
+      }
+    )
+  }
+
+  aml = {
+    for region, cfg in var.regions : region => (
+      local.existing[region].aml_workspace_id != null ? {
+        subscription_id = split("/", local.existing[region].aml_workspace_id)[2]
+        resource_group  = split("/", local.existing[region].aml_workspace_id)[4]
+        workspace       = split("/", local.existing[region].aml_workspace_id)[8]
+        compute         = coalesce(local.existing[region].aml_compute, local.names[region].aml_compute)
+        } : {
+        subscription_id = var.subscription_id
+        resource_group  = local.names[region].serving_resource_group
+        workspace       = local.names[region].aml_workspace
+        compute         = local.names[region].aml_compute
+      }
+    )
+  }
+
+  entries = {
+    for region, cfg in var.regions : region => {
+      name             = region
+      residency_zone   = cfg.zone
+      function_app_url = "https://${local.names[region].function_app}.azurewebsites.net"
+      registry         = local.registry[region]
+      storage = {
+        account_name = local.names[region].storage_account
+      }
+      service_bus = {
+        namespace = "${local.names[region].service_bus}.servicebus.windows.net"
+      }
+      approval = cfg.approval != null ? cfg.approval : var.approval
+      deployer = coalesce(cfg.deployer, var.deployer)
+      aks      = local.aks[region]
+      aml      = local.aml[region]
+      gitops = {
+        repository_url = var.gitops.repository_url
+        branch         = var.gitops.branch
+        path           = coalesce(cfg.gitops_path, "${var.gitops.path}/${region}")
+      }
+    }
+  }
+
+  residency_zones = {
+    for zone, description in var.residency_zones : zone => {
+      description = description
+      regions     = [for region, cfg in var.regions : region if cfg.zone == zone || contains(cfg.also_in, zone)]
+    }
+  }
+
+  document = {
+    schema_version  = 1
+    residency_zones = local.residency_zones
+    regions         = [for region in keys(var.regions) : local.entries[region]]
+  }
+}

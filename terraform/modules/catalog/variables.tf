@@ -1,0 +1,124 @@
+variable "environment" {
+  description = "Short environment name, part of every resource name (dev, prod)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,3}$", var.environment))
+    error_message = "environment must be 2-4 lower-case letters or digits (it is part of 24-character names)."
+  }
+}
+
+variable "name_prefix" {
+  description = "Organisation prefix that makes global names (storage, Key Vault, registry, Service Bus) unique."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,4}$", var.name_prefix))
+    error_message = "name_prefix must be 2-5 lower-case letters or digits."
+  }
+}
+
+variable "subscription_id" {
+  description = "Subscription that holds the environment's resources."
+  type        = string
+}
+
+variable "residency_zones" {
+  description = "Residency zone name => description. A zone admits the regions whose zone (or also_in) names it."
+  type        = map(string)
+
+  validation {
+    condition     = alltrue([for zone in keys(var.residency_zones) : can(regex("^[A-Z][A-Z0-9_-]{1,31}$", zone))])
+    error_message = "Residency zone names are upper case, e.g. EU."
+  }
+}
+
+variable "regions" {
+  description = "The environment's regions; see the environment's variables.tf for the attribute meanings."
+  type = map(object({
+    zone     = string
+    also_in  = optional(list(string), [])
+    deployer = optional(string)
+    approval = optional(object({
+      default = object({
+        approvers       = optional(list(string), [])
+        approver_groups = optional(list(string), [])
+        min_approvals   = optional(number, 2)
+        expiry_hours    = optional(number, 72)
+        require_sign_in = optional(bool, false)
+      })
+      by_risk_tier = optional(map(object({
+        approvers       = optional(list(string), [])
+        approver_groups = optional(list(string), [])
+        min_approvals   = optional(number, 2)
+        expiry_hours    = optional(number, 72)
+        require_sign_in = optional(bool, false)
+      })), {})
+    }))
+    gitops_path = optional(string)
+    existing = optional(object({
+      registry_id      = optional(string)
+      aks_cluster_id   = optional(string)
+      aml_workspace_id = optional(string)
+      aml_compute      = optional(string)
+    }), {})
+  }))
+
+  validation {
+    condition     = alltrue([for name in keys(var.regions) : can(regex("^[a-z][a-z0-9]{2,40}$", name))])
+    error_message = "Region keys are Azure region names, e.g. westeurope."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for cfg in values(var.regions) : [for zone in concat([cfg.zone], cfg.also_in) : contains(keys(var.residency_zones), zone)]
+    ]))
+    error_message = "Every region's zone and also_in entries must be keys of residency_zones."
+  }
+}
+
+variable "approval" {
+  description = "Default approval policy for every region that does not set its own."
+  type = object({
+    default = object({
+      approvers       = optional(list(string), [])
+      approver_groups = optional(list(string), [])
+      min_approvals   = optional(number, 2)
+      expiry_hours    = optional(number, 72)
+      require_sign_in = optional(bool, false)
+    })
+    by_risk_tier = optional(map(object({
+      approvers       = optional(list(string), [])
+      approver_groups = optional(list(string), [])
+      min_approvals   = optional(number, 2)
+      expiry_hours    = optional(number, 72)
+      require_sign_in = optional(bool, false)
+    })), {})
+  })
+}
+
+variable "deployer" {
+  description = "Default deployer: gitops (Flux reconciles the region's GitOps path) or kubernetes (direct apply)."
+  type        = string
+  default     = "gitops"
+
+  validation {
+    condition     = contains(["gitops", "kubernetes"], var.deployer)
+    error_message = "deployer is gitops or kubernetes."
+  }
+}
+
+variable "gitops" {
+  description = "The GitOps repository; each region reconciles <path>/<region> unless it sets gitops_path."
+  type = object({
+    repository_url = string
+    branch         = optional(string, "main")
+    path           = optional(string, "regions")
+  })
+}
+
+variable "kubernetes_version" {
+  description = "AKS minor version (major.minor) for clusters this environment creates."
+  type        = string
+  default     = "1.30"
+}
