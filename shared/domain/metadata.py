@@ -60,7 +60,7 @@ Revision = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$", max_l
 
 
 class ModelMetadata(BaseModel):
-    """One model version as its owner declared it. Valid on its own; the catalog is not consulted."""
+    """One model version as its owner declared it; valid on its own, without the catalog."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

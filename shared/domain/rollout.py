@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -56,7 +57,7 @@ class Canary(_Frozen):
     @field_validator("steps")
     @classmethod
     def _increasing_to_full(cls, steps: tuple[int, ...]) -> tuple[int, ...]:
-        if any(later <= earlier for earlier, later in zip(steps, steps[1:], strict=False)):
+        if any(later <= earlier for earlier, later in pairwise(steps)):
             raise contract_error("must increase strictly from one step to the next")
         if steps[-1] != 100:
             raise contract_error("must end at 100")

@@ -48,18 +48,24 @@ class Resources(_Frozen):
     @classmethod
     def _cpu_limit_covers_request(cls, limit: str | None, info: ValidationInfo) -> str | None:
         request = info.data.get("cpu")
-        if limit is not None and request is not None:
-            if cpu_millicores(limit) < cpu_millicores(request):
-                raise contract_error(f"must not be below the CPU request ({request})")
+        if (
+            limit is not None
+            and request is not None
+            and cpu_millicores(limit) < cpu_millicores(request)
+        ):
+            raise contract_error(f"must not be below the CPU request ({request})")
         return limit
 
     @field_validator("memory_limit")
     @classmethod
     def _memory_limit_covers_request(cls, limit: str | None, info: ValidationInfo) -> str | None:
         request = info.data.get("memory")
-        if limit is not None and request is not None:
-            if memory_bytes(limit) < memory_bytes(request):
-                raise contract_error(f"must not be below the memory request ({request})")
+        if (
+            limit is not None
+            and request is not None
+            and memory_bytes(limit) < memory_bytes(request)
+        ):
+            raise contract_error(f"must not be below the memory request ({request})")
         return limit
 
 

@@ -21,6 +21,12 @@ def first_control_character(text: str) -> int | None:
     return None
 
 
+def printable(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with anything unprintable escaped: safe to display."""
+    cut = text if len(text) <= limit else text[:limit] + "…"
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in cut)
+
+
 def contract_error(reason: str) -> PydanticCustomError:
     """A validation error whose ``reason`` completes a sentence such as 'The canary steps ...'."""
     return PydanticCustomError(CONTRACT_ERROR_TYPE, "{reason}", {"reason": reason})

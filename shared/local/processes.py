@@ -69,6 +69,7 @@ class ProcessTable:
             time.sleep(0.1)
         if _alive(pid):
             _signal_group(pid, signal.SIGKILL)
+        _reap(pid)
         return True
 
     def names(self) -> list[str]:
@@ -110,3 +111,11 @@ def _signal_group(pid: int, sig: int) -> None:
             os.kill(pid, sig)
         except ProcessLookupError:
             return
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the process was started by this very process."""
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        return

@@ -35,7 +35,7 @@ def read_mails(maildir: Path) -> list[EmailMessage]:
     """Every mail received so far, oldest first (tests and `clearance` commands read these)."""
     box = mailbox.Maildir(str(maildir), create=True)
     mails = []
-    for key in box.keys():
+    for key in box.iterkeys():
         with box.get_file(key) as fh:
             mails.append(message_from_bytes(fh.read(), policy=policy.default))
     mails.sort(key=lambda m: str(m.get("Date", "")))

@@ -7,6 +7,7 @@ import importlib
 import inspect
 import json
 import os
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,16 @@ class FunctionIndex:
         return self.functions.get(name)
 
 
+_INDEXES: weakref.WeakKeyDictionary[func.FunctionApp, FunctionIndex] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def index_app(app: func.FunctionApp) -> FunctionIndex:
+    """Index once per app: ``get_functions()`` refuses to validate the same app twice."""
+    cached = _INDEXES.get(app)
+    if cached is not None:
+        return cached
     index = FunctionIndex()
     for fn in app.get_functions():
         trigger = fn.get_trigger()
@@ -59,6 +69,7 @@ def index_app(app: func.FunctionApp) -> FunctionIndex:
             trigger=trigger,
             user_function=fn.get_user_function(),
         )
+    _INDEXES[app] = index
     return index
 
 

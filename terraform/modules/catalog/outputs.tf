@@ -17,3 +17,8 @@ output "json" {
   description = "The region catalog as JSON, the value of CLEARANCE_CATALOG_JSON."
   value       = jsonencode(local.document)
 }
+
+output "regions" {
+  description = "The regions map with every optional attribute defaulted."
+  value       = var.regions
+}

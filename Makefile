@@ -1,0 +1,45 @@
+# Clearance: two commands for a fresh Debian machine.
+#   make run   - install what is missing, start the two-region local stack and both hosts
+#   make test  - install what is missing and run every gate and test
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+ROOT ?= .local
+
+.PHONY: run test bootstrap lint typecheck pytest stack-up stack-down stack-status bench clean-local
+
+run: bootstrap
+	$(BIN)/clearance stack up --root $(ROOT)
+	@echo
+	@echo "Next: push an image to a regional registry (see README), watch the hosts' logs in $(ROOT)/logs/,"
+	@echo "      'make stack-status' to check every part, 'make stack-down' to stop them."
+
+test: bootstrap lint typecheck pytest
+
+bootstrap:
+	@bash scripts/bootstrap
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/python -m pytest
+
+stack-up: bootstrap
+	$(BIN)/clearance stack up --root $(ROOT)
+
+stack-down:
+	$(BIN)/clearance stack down --root $(ROOT)
+
+stack-status:
+	$(BIN)/clearance stack status --root $(ROOT)
+
+bench: bootstrap
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean-local: stack-down
+	rm -rf $(ROOT)

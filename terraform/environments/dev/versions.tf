@@ -1,0 +1,24 @@
+terraform {
+  required_version = ">= 1.11.0"
+
+  required_providers {
+    azurerm = {
+      source  = "hashicorp/azurerm"
+      version = ">= 4.30.0, < 5.0.0"
+    }
+    azapi = {
+      source  = "Azure/azapi"
+      version = ">= 2.0.0, < 3.0.0"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = ">= 3.7.0, < 4.0.0"
+    }
+  }
+
+  # Partial configuration: one state per environment and region. Supply the rest at init:
+  #   terraform init -backend-config=backend.hcl -backend-config="key=<environment>/<region>.tfstate"
+  # backend.hcl: resource_group_name, storage_account_name, container_name, use_azuread_auth
+  # (see backend.example.hcl and docs/operators.md).
+  backend "azurerm" {}
+}

@@ -1,0 +1,90 @@
+# The cell's Function App: Flex Consumption, Python 3.11, system-assigned identity, every
+# connection identity based, secrets as Key Vault references, Easy Auth (Entra ID) in front
+# of the approval and audit routes.
+locals {
+  app_settings = {
+    CLEARANCE_REGION       = var.region
+    CLEARANCE_CATALOG_JSON = var.catalog_json
+    CLEARANCE_BUS_KIND     = "servicebus"
+    # The system-assigned identity needs no client id; empty means "not set" to the app.
+    CLEARANCE_MANAGED_IDENTITY_CLIENT_ID = ""
+    # Service Bus trigger connection (shared/queues.py SERVICE_BUS_CONNECTION), identity based.
+    CLEARANCE_SERVICEBUS__fullyQualifiedNamespace = "${azurerm_servicebus_namespace.this.name}.servicebus.windows.net"
+    CLEARANCE_LINK_SIGNING_KEYS                   = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.link_signing_keys.versionless_id})"
+    MICROSOFT_PROVIDER_AUTHENTICATION_SECRET      = "@Microsoft.KeyVault(SecretUri=${local.easy_auth_secret_uri})"
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING     = "Authorization=AAD"
+  }
+}
+
+resource "azurerm_service_plan" "this" {
+  name                = var.names.service_plan
+  location            = var.region
+  resource_group_name = azurerm_resource_group.this.name
+  os_type             = "Linux"
+  sku_name            = "FC1"
+  tags                = var.tags
+}
+
+resource "azurerm_function_app_flex_consumption" "this" {
+  name                = var.names.function_app
+  location            = var.region
+  resource_group_name = azurerm_resource_group.this.name
+  service_plan_id     = azurerm_service_plan.this.id
+
+  runtime_name           = "python"
+  runtime_version        = "3.11"
+  maximum_instance_count = var.maximum_instance_count
+  instance_memory_in_mb  = 2048
+
+  # Deployment package and host storage (AzureWebJobsStorage__*) through the managed identity.
+  storage_container_type                     = "blobContainer"
+  storage_container_endpoint                 = "${azurerm_storage_account.this.primary_blob_endpoint}${azurerm_storage_container.this["deployment"].name}"
+  storage_authentication_type                = "SystemAssignedIdentity"
+  function_app_storage_account_name          = azurerm_storage_account.this.name
+  function_app_storage_uses_managed_identity = true
+
+  https_only                                     = true
+  client_certificate_mode                        = "Optional"
+  webdeploy_publish_basic_authentication_enabled = false
+  app_settings                                   = local.app_settings
+  tags                                           = var.tags
+
+  identity {
+    type = "SystemAssigned"
+  }
+
+  site_config {
+    application_insights_connection_string = azurerm_application_insights.this.connection_string
+    minimum_tls_version                    = "1.2"
+    http2_enabled                          = true
+  }
+
+  auth_settings_v2 {
+    auth_enabled           = true
+    require_authentication = true
+    unauthenticated_action = "RedirectToLoginPage"
+    default_provider       = "azureactivedirectory"
+    excluded_paths         = var.anonymous_paths
+    require_https          = true
+
+    active_directory_v2 {
+      client_id                  = var.easy_auth_client_id
+      tenant_auth_endpoint       = "https://login.microsoftonline.com/${var.tenant_id}/v2.0/"
+      client_secret_setting_name = "MICROSOFT_PROVIDER_AUTHENTICATION_SECRET"
+      allowed_audiences          = ["api://${var.easy_auth_client_id}"]
+    }
+
+    login {
+      token_store_enabled = false
+    }
+  }
+
+  lifecycle {
+    # The catalog's function_app_url is computed from the app's name; fail loudly if Azure
+    # ever gives the app another host name.
+    postcondition {
+      condition     = self.default_hostname == "${var.names.function_app}.azurewebsites.net"
+      error_message = "The Function App's host name differs from the one the region catalog advertises."
+    }
+  }
+}

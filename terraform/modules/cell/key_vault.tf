@@ -1,0 +1,43 @@
+# The cell's Key Vault (RBAC mode, purge protection) and the link-signing keys.
+# The secret holds CLEARANCE_LINK_SIGNING_KEYS: a JSON map key id -> secret. Terraform writes
+# the first version once, write-only (never in state). Terraform never compares write-only
+# values, so the versions that rotation adds outside Terraform (docs/operators.md) stay; do not
+# bump value_wo_version, which would overwrite them with a single fresh key.
+resource "azurerm_key_vault" "this" {
+  name                          = var.names.key_vault
+  location                      = var.region
+  resource_group_name           = azurerm_resource_group.this.name
+  tenant_id                     = var.tenant_id
+  sku_name                      = "standard"
+  enable_rbac_authorization     = true
+  purge_protection_enabled      = true
+  soft_delete_retention_days    = 90
+  public_network_access_enabled = true
+  tags                          = var.tags
+
+  network_acls {
+    bypass         = "AzureServices"
+    default_action = "Allow"
+  }
+}
+
+ephemeral "random_password" "link_signing_key" {
+  length  = 64
+  special = false
+}
+
+resource "azurerm_key_vault_secret" "link_signing_keys" {
+  name             = "link-signing-keys"
+  key_vault_id     = azurerm_key_vault.this.id
+  content_type     = "application/json"
+  value_wo         = jsonencode({ k1 = ephemeral.random_password.link_signing_key.result })
+  value_wo_version = 1
+  tags             = var.tags
+
+  depends_on = [azurerm_role_assignment.deployer_secrets_officer]
+}
+
+locals {
+  # Created by an operator (docs/operators.md): the client secret of the Easy Auth app registration.
+  easy_auth_secret_uri = "${azurerm_key_vault.this.vault_uri}secrets/easy-auth-client-secret"
+}

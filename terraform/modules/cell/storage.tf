@@ -1,0 +1,69 @@
+# The cell's own storage account: lineage tables, the de-duplication table, the immutable
+# lineage chain-head container, the Flex Consumption deployment container and the Event Grid
+# dead-letter container. Shared keys are off: the runtime, the deployment and the app all use
+# the Function App's managed identity.
+locals {
+  tables = {
+    lineage       = "lineage"
+    lineage_index = "lineageindex"
+    dedup         = "eventdedup"
+  }
+  containers = {
+    chain_heads = "lineage-heads"
+    deployment  = "deployment-package"
+    dead_letter = "eventgrid-deadletter"
+  }
+}
+
+resource "azurerm_storage_account" "this" {
+  name                            = var.names.storage_account
+  location                        = var.region
+  resource_group_name             = azurerm_resource_group.this.name
+  account_tier                    = "Standard"
+  account_kind                    = "StorageV2"
+  account_replication_type        = "ZRS"
+  min_tls_version                 = "TLS1_2"
+  https_traffic_only_enabled      = true
+  allow_nested_items_to_be_public = false
+  shared_access_key_enabled       = false
+  default_to_oauth_authentication = true
+  local_user_enabled              = false
+  tags                            = var.tags
+
+  blob_properties {
+    versioning_enabled = true
+    delete_retention_policy {
+      days = 30
+    }
+    container_delete_retention_policy {
+      days = 30
+    }
+  }
+
+  sas_policy {
+    expiration_period = "01.00:00:00"
+  }
+}
+
+resource "azurerm_storage_table" "this" {
+  for_each = local.tables
+
+  name               = each.value
+  storage_account_id = azurerm_storage_account.this.id
+}
+
+resource "azurerm_storage_container" "this" {
+  for_each = local.containers
+
+  name                  = each.value
+  storage_account_id    = azurerm_storage_account.this.id
+  container_access_type = "private"
+}
+
+# Chain heads are append-only evidence: time-based retention with protected appends.
+resource "azurerm_storage_container_immutability_policy" "chain_heads" {
+  storage_container_resource_manager_id = azurerm_storage_container.this["chain_heads"].id
+  immutability_period_in_days           = var.lineage_immutability.days
+  protected_append_writes_all_enabled   = true
+  locked                                = var.lineage_immutability.locked
+}

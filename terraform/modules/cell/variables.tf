@@ -1,0 +1,103 @@
+variable "region" {
+  description = "The Azure region of this cell. Every resource of the cell is created here."
+  type        = string
+}
+
+variable "names" {
+  description = "Resource names for this cell (module catalog, output names)."
+  type = object({
+    resource_group       = string
+    function_app         = string
+    service_plan         = string
+    service_bus          = string
+    application_insights = string
+    log_analytics        = string
+    storage_account      = string
+    key_vault            = string
+  })
+}
+
+variable "catalog_entry" {
+  description = "This region's entry of the region catalog as the environment computed it (module catalog)."
+  type        = any
+}
+
+variable "catalog_json" {
+  description = "The whole region catalog as JSON: the value of CLEARANCE_CATALOG_JSON."
+  type        = string
+}
+
+variable "registry_id" {
+  description = "The region's container registry: source of ImagePushed events, AcrPull scope."
+  type        = string
+}
+
+variable "aks_cluster_id" {
+  description = "The region's AKS cluster: scope of the namespace-level RBAC Writer assignments."
+  type        = string
+}
+
+variable "aml_workspace_id" {
+  description = "The region's AML workspace: source of ModelRegistered events, Data Scientist scope."
+  type        = string
+}
+
+variable "model_namespaces" {
+  description = "Kubernetes namespaces of the region's cluster the cell may write models to."
+  type        = list(string)
+  default     = ["models"]
+}
+
+variable "tenant_id" {
+  description = "Entra ID tenant of Easy Auth and the Key Vault."
+  type        = string
+}
+
+variable "deployer_object_id" {
+  description = "Object id of the principal running Terraform; it writes the link-signing key to the vault."
+  type        = string
+}
+
+variable "easy_auth_client_id" {
+  description = "Client id of the Entra ID app registration that signs approvers and auditors in."
+  type        = string
+}
+
+variable "anonymous_paths" {
+  description = "HTTP paths Easy Auth lets through without sign-in; every other route (approval, audit) needs Entra ID."
+  type        = list(string)
+  default     = ["/api/health", "/runtime/webhooks/eventgrid"]
+}
+
+variable "event_subscriptions_enabled" {
+  description = "Create the Event Grid subscriptions. false only for a first apply, before the function code exists."
+  type        = bool
+  default     = true
+}
+
+variable "maximum_instance_count" {
+  description = "Flex Consumption scale-out limit of the Function App."
+  type        = number
+  default     = 40
+}
+
+variable "lineage_immutability" {
+  description = "Time-based retention of the lineage chain-head container; lock only after validating it (irreversible)."
+  type = object({
+    days   = number
+    locked = bool
+  })
+  default = { days = 365, locked = false }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the cell's Log Analytics workspace."
+  type        = number
+  default     = 90
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}
