@@ -20,9 +20,7 @@ def test_hosts_start_answer_for_their_region_and_stop_by_pid(stack: LocalStack) 
         stack._wait(stack._host_checks(), timeout=60)
         for region in REGIONS:
             with urllib.request.urlopen(f"{stack.host_url(region)}/api/health", timeout=5) as r:
-                assert json.loads(r.read()) == {
-                    "status": "ok", "region": region, "problem": None
-                }
+                assert json.loads(r.read()) == {"status": "ok", "region": region, "problem": None}
         report = stack.status()
         assert all(row["healthy"] for row in report.values()), report
         # idempotent: a second start returns the same PID

@@ -22,9 +22,7 @@ pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")
-def weu_host(
-    stack: LocalStack, cell_container: Callable[[str], Container]
-) -> Iterator[DevHost]:
+def weu_host(stack: LocalStack, cell_container: Callable[[str], Container]) -> Iterator[DevHost]:
     h = DevHost(
         probe_app.app,
         port=stack.ports.host["westeurope"],
@@ -126,8 +124,10 @@ def test_failing_handler_is_retried_then_dead_lettered_to_blob(
     ).start()
     try:
         client = ContainerRegistryClient(
-            f"https://{stack.login_server('swedencentral')}", None,
-            audience="https://containerregistry.azure.net", connection_verify=str(stack.ca_file),
+            f"https://{stack.login_server('swedencentral')}",
+            None,
+            audience="https://containerregistry.azure.net",
+            connection_verify=str(stack.ca_file),
         )
         pushed = push_image(client, "models/doomed", {}, tag="v1")
         container = cell.blob_service.get_container_client(EVENTGRID_DEADLETTER_CONTAINER)
@@ -135,8 +135,10 @@ def test_failing_handler_is_retried_then_dead_lettered_to_blob(
         def dead_letters() -> list[dict[str, Any]]:
             if not container.exists():
                 return []
-            docs = [json.loads(container.download_blob(b.name).readall())[0]
-                    for b in container.list_blobs()]
+            docs = [
+                json.loads(container.download_blob(b.name).readall())[0]
+                for b in container.list_blobs()
+            ]
             return [d for d in docs if d["data"]["target"]["digest"] == pushed.digest]
 
         (dead,) = wait_for(dead_letters, timeout=30)

@@ -37,8 +37,9 @@ def cell(cell_container: Callable[[str], Container]) -> Container:
 
 @pytest.fixture(scope="module")
 def host(cell: Container) -> Iterator[DevHost]:
-    h = DevHost(probe_app.app, port=0, host_json=HOST_JSON, container=cell,
-                registry_event_function=None).start()
+    h = DevHost(
+        probe_app.app, port=0, host_json=HOST_JSON, container=cell, registry_event_function=None
+    ).start()
     yield h
     h.stop()
 

@@ -23,12 +23,17 @@ def refuse(*a, **k):
 socket.socket.connect = refuse
 socket.create_connection = refuse
 import function_app
-heavy = sorted(m for m in sys.modules if m.split('.')[0] == 'kubernetes' or m.startswith('azure.ai.ml'))
+heavy = sorted(m for m in sys.modules
+               if m.split('.')[0] == 'kubernetes' or m.startswith('azure.ai.ml'))
 print(heavy)
 print(len(function_app.app.get_functions()))
 """
     out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True,
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
         env={"PATH": "/usr/bin:/bin"},  # no settings at all: import must not need them
     )
     heavy, count = out.stdout.strip().splitlines()
@@ -68,7 +73,8 @@ def test_requirements_txt_matches_pyproject() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     declared = {_name(d): d for d in project["dependencies"]}
     lines = [
-        ln.strip() for ln in (REPO / "requirements.txt").read_text().splitlines()
+        ln.strip()
+        for ln in (REPO / "requirements.txt").read_text().splitlines()
         if ln.strip() and not ln.startswith("#")
     ]
     required = {_name(ln): ln for ln in lines}

@@ -33,7 +33,9 @@ def test_valid_settings_expose_the_cell(catalog_doc: dict[str, Any]) -> None:
     assert settings.cell.name == "westeurope"
     assert settings.catalog.zone_allows("SE", "swedencentral")
     assert not settings.catalog.zone_allows("SE", "westeurope")
-    assert settings.catalog.region_for_registry(settings.cell.registry.login_server) == settings.cell
+    assert (
+        settings.catalog.region_for_registry(settings.cell.registry.login_server) == settings.cell
+    )
 
 
 def test_missing_region_names_the_key(catalog_doc: dict[str, Any]) -> None:
@@ -65,9 +67,13 @@ def test_malformed_value_names_the_key(catalog_doc: dict[str, Any], key: str, va
 def test_exactly_one_catalog_source(catalog_doc: dict[str, Any], tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text(json.dumps(catalog_doc))
-    with pytest.raises(ConfigurationError, match="CLEARANCE_CATALOG_JSON or CLEARANCE_CATALOG_FILE"):
+    with pytest.raises(
+        ConfigurationError, match="CLEARANCE_CATALOG_JSON or CLEARANCE_CATALOG_FILE"
+    ):
         build_settings(env_for(catalog_doc, CLEARANCE_CATALOG_FILE=str(path)))
-    settings = build_settings({"CLEARANCE_REGION": "westeurope", "CLEARANCE_CATALOG_FILE": str(path)})
+    settings = build_settings(
+        {"CLEARANCE_REGION": "westeurope", "CLEARANCE_CATALOG_FILE": str(path)}
+    )
     assert settings.cell.name == "westeurope"
 
 
@@ -101,7 +107,7 @@ def test_catalog_rejects_a_duplicate_region(catalog_doc: dict[str, Any]) -> None
     twin["registry"]["login_server"] = "other.example:5000"
     twin["storage"]["account_name"] = "othersa"
     doc["regions"].append(twin)
-    with pytest.raises(ConfigurationError, match="duplicate region.*westeurope"):
+    with pytest.raises(ConfigurationError, match=r"duplicate region.*westeurope"):
         load_catalog(json.dumps(doc))
 
 

@@ -46,9 +46,7 @@ class FunctionIndex:
         return self.functions.get(name)
 
 
-_INDEXES: weakref.WeakKeyDictionary[func.FunctionApp, FunctionIndex] = (
-    weakref.WeakKeyDictionary()
-)
+_INDEXES: weakref.WeakKeyDictionary[func.FunctionApp, FunctionIndex] = weakref.WeakKeyDictionary()
 
 
 def index_app(app: func.FunctionApp) -> FunctionIndex:

@@ -39,10 +39,18 @@ resource "azurerm_monitor_diagnostic_setting" "service_bus" {
   }
 }
 
-resource "azurerm_monitor_diagnostic_setting" "storage_blob" {
+# Resource logs of the blob, queue and table services (read, write, delete). They replace
+# classic Storage Analytics logging and storage insights, which need the account keys.
+resource "azurerm_monitor_diagnostic_setting" "storage" {
+  for_each = toset(["blobServices", "queueServices", "tableServices"])
+
   name                       = "to-log-analytics"
-  target_resource_id         = "${azurerm_storage_account.this.id}/blobServices/default"
+  target_resource_id         = "${azurerm_storage_account.this.id}/${each.value}/default"
   log_analytics_workspace_id = azurerm_log_analytics_workspace.this.id
+
+  enabled_log {
+    category = "StorageRead"
+  }
 
   enabled_log {
     category = "StorageWrite"

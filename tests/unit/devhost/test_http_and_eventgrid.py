@@ -31,8 +31,12 @@ def _clean() -> None:
 def call(
     host: DevHost, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    req = urllib.request.Request(host.base_url + path, data=data, method=method, headers=headers or {})
+    data = (
+        None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    )
+    req = urllib.request.Request(
+        host.base_url + path, data=data, method=method, headers=headers or {}
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, dict(r.headers), r.read()
@@ -43,7 +47,8 @@ def call(
 def eg_event(event_id: str = "e1") -> dict[str, Any]:
     return {
         "id": event_id,
-        "topic": "/subscriptions/x/resourceGroups/y/providers/Microsoft.ContainerRegistry/registries/z",
+        "topic": "/subscriptions/x/resourceGroups/y/providers/"
+        "Microsoft.ContainerRegistry/registries/z",
         "subject": "repo:tag",
         "eventType": "Microsoft.ContainerRegistry.ImagePushed",
         "eventTime": "2026-11-21T10:00:00Z",
@@ -86,13 +91,22 @@ def test_host_status_lists_functions(host: DevHost) -> None:
 
 # -- Event Grid contract ------------------------------------------------------------------
 def test_subscription_validation_handshake(host: DevHost) -> None:
-    validation = [{
-        "id": "v", "topic": "t", "subject": "", "eventTime": "2026-11-21T10:00:00Z",
-        "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "dataVersion": "2",
-        "data": {"validationCode": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"},
-    }]
+    validation = [
+        {
+            "id": "v",
+            "topic": "t",
+            "subject": "",
+            "eventTime": "2026-11-21T10:00:00Z",
+            "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+            "dataVersion": "2",
+            "data": {"validationCode": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"},
+        }
+    ]
     status, _, body = call(
-        host, "POST", f"{WEBHOOK}?functionName=acr_image_pushed", validation,
+        host,
+        "POST",
+        f"{WEBHOOK}?functionName=acr_image_pushed",
+        validation,
         {"aeg-event-type": "SubscriptionValidation", "Content-Type": "application/json"},
     )
     assert status == 200
@@ -102,7 +116,10 @@ def test_subscription_validation_handshake(host: DevHost) -> None:
 
 def test_notification_delivers_every_event_and_answers_202(host: DevHost) -> None:
     status, _, _ = call(
-        host, "POST", f"{WEBHOOK}?functionName=acr_image_pushed", [eg_event("a"), eg_event("b")],
+        host,
+        "POST",
+        f"{WEBHOOK}?functionName=acr_image_pushed",
+        [eg_event("a"), eg_event("b")],
         {"aeg-event-type": "Notification"},
     )
     assert status == 202
@@ -114,12 +131,19 @@ def test_notification_delivers_every_event_and_answers_202(host: DevHost) -> Non
 
 def test_cloudevents_batch_is_delivered_as_cloudevents(host: DevHost) -> None:
     ce = {
-        "specversion": "1.0", "id": "ce1", "source": "/registries/z", "subject": "repo:tag",
-        "type": "Microsoft.ContainerRegistry.ImagePushed", "time": "2026-11-21T10:00:00Z",
+        "specversion": "1.0",
+        "id": "ce1",
+        "source": "/registries/z",
+        "subject": "repo:tag",
+        "type": "Microsoft.ContainerRegistry.ImagePushed",
+        "time": "2026-11-21T10:00:00Z",
         "data": {"target": {"repository": "repo"}},
     }
     status, _, _ = call(
-        host, "POST", f"{WEBHOOK}?functionName=acr_image_pushed", [ce],
+        host,
+        "POST",
+        f"{WEBHOOK}?functionName=acr_image_pushed",
+        [ce],
         {"aeg-event-type": "Notification", "Content-Type": "application/cloudevents-batch+json"},
     )
     assert status == 202
@@ -130,7 +154,10 @@ def test_cloudevents_batch_is_delivered_as_cloudevents(host: DevHost) -> None:
 
 def test_cloudevents_abuse_protection_handshake(host: DevHost) -> None:
     status, headers, _ = call(
-        host, "OPTIONS", f"{WEBHOOK}?functionName=acr_image_pushed", None,
+        host,
+        "OPTIONS",
+        f"{WEBHOOK}?functionName=acr_image_pushed",
+        None,
         {"WebHook-Request-Origin": "eventgrid.azure.net"},
     )
     assert status == 200
@@ -138,12 +165,25 @@ def test_cloudevents_abuse_protection_handshake(host: DevHost) -> None:
 
 
 def test_unknown_function_is_404(host: DevHost) -> None:
-    status, _, _ = call(host, "POST", f"{WEBHOOK}?functionName=nope", [eg_event()],
-                        {"aeg-event-type": "Notification"})
+    status, _, _ = call(
+        host,
+        "POST",
+        f"{WEBHOOK}?functionName=nope",
+        [eg_event()],
+        {"aeg-event-type": "Notification"},
+    )
     assert status == 404
     # an HTTP function is not an Event Grid function either
-    assert call(host, "POST", f"{WEBHOOK}?functionName=get_item", [eg_event()],
-                {"aeg-event-type": "Notification"})[0] == 404
+    assert (
+        call(
+            host,
+            "POST",
+            f"{WEBHOOK}?functionName=get_item",
+            [eg_event()],
+            {"aeg-event-type": "Notification"},
+        )[0]
+        == 404
+    )
 
 
 def test_missing_event_type_header_is_400(host: DevHost) -> None:
@@ -154,22 +194,37 @@ def test_missing_event_type_header_is_400(host: DevHost) -> None:
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"[]"])
 def test_malformed_batches_are_400(host: DevHost, body: bytes) -> None:
-    status, _, _ = call(host, "POST", f"{WEBHOOK}?functionName=acr_image_pushed", body,
-                        {"aeg-event-type": "Notification"})
+    status, _, _ = call(
+        host,
+        "POST",
+        f"{WEBHOOK}?functionName=acr_image_pushed",
+        body,
+        {"aeg-event-type": "Notification"},
+    )
     assert status == 400
 
 
 def test_oversized_batch_is_413(host: DevHost) -> None:
     big = [dict(eg_event(str(i)), data={"pad": "x" * 4096}) for i in range(300)]
-    status, _, _ = call(host, "POST", f"{WEBHOOK}?functionName=acr_image_pushed", big,
-                        {"aeg-event-type": "Notification"})
+    status, _, _ = call(
+        host,
+        "POST",
+        f"{WEBHOOK}?functionName=acr_image_pushed",
+        big,
+        {"aeg-event-type": "Notification"},
+    )
     assert status == 413
     assert probe_app.RECORD["events"] == []
 
 
 def test_handler_failure_is_500_so_event_grid_retries(host: DevHost) -> None:
-    status, _, body = call(host, "POST", f"{WEBHOOK}?functionName=always_fails", [eg_event()],
-                           {"aeg-event-type": "Notification"})
+    status, _, body = call(
+        host,
+        "POST",
+        f"{WEBHOOK}?functionName=always_fails",
+        [eg_event()],
+        {"aeg-event-type": "Notification"},
+    )
     assert status == 500
     assert b"always_fails" in body
 

@@ -8,9 +8,6 @@ import pytest
 
 from shared.domain.catalog import RegionCatalog
 
-SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
-
-
 def _region(name: str, zone: str, *, aml: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": name,
@@ -24,7 +21,7 @@ def _region(name: str, zone: str, *, aml: bool) -> dict[str, Any]:
     }
     if aml:
         entry["aml"] = {
-            "subscription_id": SUBSCRIPTION,
+            "subscription_id": "00000000-0000-0000-0000-000000000001",
             "resource_group": f"rg-clearance-{name}",
             "workspace": f"mlw-{name}",
             "compute": "aks-inference",

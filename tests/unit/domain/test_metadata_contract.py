@@ -102,3 +102,8 @@ def test_limits_equal_to_requests_are_accepted() -> None:
     serving = _contract()["serving"] | {"resources": resources}
 
     assert ModelMetadata.model_validate(_contract(serving=serving)).serving.kind == "image"
+
+
+def test_memory_bytes_refuses_what_the_contract_refuses() -> None:
+    with pytest.raises(ValueError, match="512m"):
+        memory_bytes("512m")
