@@ -2,7 +2,9 @@
 
 import azure.functions as func
 
-from functions import health
+from functions import acr_image_pushed, aml_model_registered, health
 
 app = func.FunctionApp()
 app.register_functions(health.bp)
+app.register_functions(acr_image_pushed.bp)
+app.register_functions(aml_model_registered.bp)

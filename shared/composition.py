@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.ports import MessageBus
-from shared.settings import BusKind, Settings, get_settings
+from shared.ports import LineageWriter, Mailer, MessageBus
+from shared.settings import BusKind, ConfigurationError, MailKind, Settings, get_settings
+
+if TYPE_CHECKING:
+    from shared.services.intake import IntakeDeps
 
 
 class Container:
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings
         self._registry_clients: dict[str, Any] = {}
+        self._intake: IntakeDeps | None = None
         self._lock = threading.Lock()
 
     @cached_property
@@ -88,6 +92,48 @@ class Container:
         else:
             client = ServiceBusClient(self.settings.cell.service_bus.namespace, self.credential)
         return ServiceBusMessageBus(client)
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        s = self.settings
+        if s.mail_sender is None:
+            raise ConfigurationError("CLEARANCE_MAIL_SENDER: missing (needed to send mail)")
+        if s.mail_kind is MailKind.SMTP:
+            from shared.adapters.smtp_mailer import SmtpMailer
+
+            if s.smtp_host is None:
+                raise ConfigurationError("CLEARANCE_SMTP_HOST: missing (CLEARANCE_MAIL_KIND=smtp)")
+            return SmtpMailer(s.smtp_host, s.smtp_port, str(s.mail_sender))
+        from shared.adapters.acs_mailer import AcsMailer
+
+        if s.acs_endpoint is None:
+            raise ConfigurationError("CLEARANCE_ACS_ENDPOINT: missing (CLEARANCE_MAIL_KIND=acs)")
+        return AcsMailer(s.acs_endpoint, self.credential, str(s.mail_sender))
+
+    @cached_property
+    def lineage(self) -> LineageWriter:
+        from shared.adapters.table_lineage import TableLineageWriter
+
+        return TableLineageWriter(self.table_service)
+
+    def intake(self) -> IntakeDeps:
+        from shared.adapters.acr_reader import AcrRegistryReader
+        from shared.adapters.table_intake_ledger import TableIntakeLedger
+        from shared.services.intake import IntakeDeps
+
+        if self._intake is None:
+            s = self.settings
+            self._intake = IntakeDeps(
+                region=s.cell.name,
+                catalog=s.catalog,
+                registry=AcrRegistryReader(self.registry_client),
+                ledger=TableIntakeLedger(self.table_service),
+                lineage=self.lineage,
+                bus=self.bus,
+                mailer=self.mailer,
+                platform_email=str(s.platform_email) if s.platform_email else None,
+            )
+        return self._intake
 
     def registry_client(self, login_server: str) -> Any:
         """A ContainerRegistryClient for one registry of the catalog, cached per server."""

@@ -14,7 +14,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import EmailStr, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.domain.catalog import RegionCatalog, RegionEntry, describe_validation_error
@@ -29,6 +29,8 @@ LOCAL_ONLY_SETTINGS = frozenset(
         "CLEARANCE_SERVICEBUS_CONNECTION_STRING",
         "CLEARANCE_REGISTRY_CA_FILE",
         "CLEARANCE_REGISTRY_ANONYMOUS",
+        "CLEARANCE_SMTP_HOST",
+        "CLEARANCE_SMTP_PORT",
     }
 )
 
@@ -40,6 +42,11 @@ class ConfigurationError(RuntimeError):
 class BusKind(StrEnum):
     SERVICE_BUS = "servicebus"
     STORAGE_QUEUE = "storage-queue"
+
+
+class MailKind(StrEnum):
+    ACS = "acs"
+    SMTP = "smtp"
 
 
 class Settings(BaseSettings):
@@ -68,6 +75,16 @@ class Settings(BaseSettings):
     registry_anonymous: bool = Field(default=False, validation_alias="CLEARANCE_REGISTRY_ANONYMOUS")
     managed_identity_client_id: str | None = Field(
         default=None, validation_alias="CLEARANCE_MANAGED_IDENTITY_CLIENT_ID"
+    )
+    mail_kind: MailKind = Field(default=MailKind.ACS, validation_alias="CLEARANCE_MAIL_KIND")
+    mail_sender: EmailStr | None = Field(default=None, validation_alias="CLEARANCE_MAIL_SENDER")
+    acs_endpoint: str | None = Field(
+        default=None, validation_alias="CLEARANCE_ACS_ENDPOINT", pattern=r"^https://\S+$"
+    )
+    smtp_host: str | None = Field(default=None, validation_alias="CLEARANCE_SMTP_HOST")
+    smtp_port: int = Field(default=25, ge=1, le=65535, validation_alias="CLEARANCE_SMTP_PORT")
+    platform_email: EmailStr | None = Field(
+        default=None, validation_alias="CLEARANCE_PLATFORM_EMAIL"
     )
 
     @model_validator(mode="after")

@@ -39,6 +39,7 @@ def check(
         Path,
         typer.Argument(
             help="KEY=VALUE lines, one label or tag each; blank lines and # comments ignored.",
+            metavar="LABELS_FILE",
             exists=True,
             dir_okay=False,
         ),
@@ -90,7 +91,9 @@ def _read_labels(path: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise typer.BadParameter(f"{path} is not UTF-8 text", param_hint="LABELS_FILE") from exc
+        raise typer.BadParameter(
+            f"{path.name} is not UTF-8 text", param_hint="LABELS_FILE"
+        ) from exc
     labels: dict[str, str] = {}
     first_seen: dict[str, int] = {}
     # Only \n ends a line: other line breaks stay in the value, where the contract rejects them.

@@ -28,6 +28,10 @@ class IntakeCode(StrEnum):
     INTAKE_UNKNOWN_REGISTRY = "CLR-INTAKE-UNKNOWN-REGISTRY"
     INTAKE_CROSS_REGION = "CLR-INTAKE-CROSS-REGION"
     INTAKE_FOREIGN_WORKSPACE = "CLR-INTAKE-FOREIGN-WORKSPACE"
+    INTAKE_PLATFORM_LABELS = "CLR-INTAKE-PLATFORM-LABELS"
+    INTAKE_VERSION_REUSED = "CLR-INTAKE-VERSION-REUSED"
+    EVENT_MALFORMED = "CLR-EVENT-MALFORMED"
+    EVENT_UNREADABLE = "CLR-EVENT-UNREADABLE"
 
 
 MEANINGS: dict[IntakeCode, str] = {
@@ -74,5 +78,16 @@ MEANINGS: dict[IntakeCode, str] = {
     ),
     IntakeCode.INTAKE_FOREIGN_WORKSPACE: (
         "The model was registered in a workspace that is not the receiving region's workspace."
+    ),
+    IntakeCode.INTAKE_PLATFORM_LABELS: (
+        "The platforms of a multi-platform image carry different labels."
+    ),
+    IntakeCode.INTAKE_VERSION_REUSED: (
+        "The model version was already pushed with different content; versions are immutable."
+    ),
+    IntakeCode.EVENT_MALFORMED: "The Event Grid event itself is incomplete or malformed.",
+    IntakeCode.EVENT_UNREADABLE: (
+        "The pushed manifest or its config cannot be read as an image (missing, oversized, "
+        "not matching its digest, not JSON)."
     ),
 }

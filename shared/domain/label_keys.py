@@ -88,7 +88,7 @@ LABEL_KEYS: tuple[LabelKey, ...] = (
         "ai.clearance.owner",
         ("owner",),
         "owner",
-        "must be the owner's e-mail address, such as ada@example.com",
+        "must be a single plain e-mail address, such as ada@example.com",
         "ada@example.com",
         required=True,
     ),

@@ -55,16 +55,16 @@ def parse_metadata(
             ]
         )
     values, violations = _screen(labels, noun)
-    rejected = {v.field for v in violations}
     for spec, registered in ((NAME, name), (VERSION, version)):
-        violations += _apply_registration(values, spec, registered or None, noun, rejected)
+        violations += _apply_registration(values, spec, registered or None, noun)
     raw, problems = _assemble(values, kind, noun)
     violations += problems
-    rejected |= {v.field for v in problems}
     try:
         metadata = ModelMetadata.model_validate(raw)
     except ValidationError as exc:
-        violations += _explain_all(exc.errors(), kind, values, rejected, noun)
+        # A conflicting tag's key still carries the registration's value into the contract.
+        reported = {v.field for v in violations if v.code != IntakeCode.META_CONFLICT}
+        violations += _explain_all(exc.errors(), kind, values, reported, noun)
         raise InputError(violations) from None
     if violations:
         raise InputError(violations)
@@ -134,15 +134,13 @@ def _apply_registration(
     spec: LabelKey,
     registered: str | None,
     noun: str,
-    rejected: set[str | None],
 ) -> list[Violation]:
-    """Let the registration's name/version win; report a tag that disagrees with it."""
+    """Put the registration's name/version in ``values``; report a tag that disagrees with it."""
     if registered is None:
         return []
     problem = _value_problem(spec, registered)
     if problem is not None:
         values.pop(spec, None)
-        rejected.add(spec.key)
         return [problem]
     declared = values.get(spec)
     values[spec] = registered
@@ -210,7 +208,7 @@ def _convert(spec: LabelKey, value: str) -> object | None:
         return int(value) if _WHOLE_NUMBER.fullmatch(value) else value
     if spec.shape == "integer":
         return int(value) if _WHOLE_NUMBER.fullmatch(value) else None
-    items = [item.strip() for item in value.split(",")]
+    items = [item.strip() for item in value.split(",")]  # "integer-list"
     if all(_WHOLE_NUMBER.fullmatch(item) for item in items):
         return [int(item) for item in items]
     return None
@@ -220,16 +218,16 @@ def _explain_all(
     errors: list[ErrorDetails],
     kind: ArtifactKind,
     values: dict[LabelKey, str],
-    rejected: set[str | None],
+    already_reported: set[str | None],
     noun: str,
 ) -> list[Violation]:
     """One violation per label key, in the words of the contract rather than pydantic's."""
     violations: list[Violation] = []
-    reported = set(rejected)
+    reported = set(already_reported)
     for error in errors:
         spec = _spec_at(error["loc"], kind)
         if spec is None:  # the parser builds every nested object, so this is a contract bug
-            violations.append(Violation(IntakeCode.META_INVALID, error["msg"]))
+            violations.append(Violation(IntakeCode.META_INVALID, printable(error["msg"], 200)))
             continue
         if spec.key in reported:
             continue

@@ -29,6 +29,7 @@ REGIONS = ("westeurope", "swedencentral")
 ZONES = {"EU": ["westeurope", "swedencentral"], "SE": ["swedencentral"]}
 HOME_ZONE = {"westeurope": "EU", "swedencentral": "SE"}
 STORAGE_API_VERSION = "2025-11-05"
+LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 SAMPLE_APPROVERS = ("approver.one@contoso.example", "approver.two@contoso.example")
 
 
@@ -153,7 +154,7 @@ class LocalStack:
                     "function_app_url": self.host_url(region),
                     "registry": {
                         "login_server": self.login_server(region),
-                        "resource_id": "/subscriptions/00000000-0000-0000-0000-000000000000"
+                        "resource_id": f"/subscriptions/{LOCAL_SUBSCRIPTION}"
                         f"/resourceGroups/clearance-local-{region}/providers"
                         f"/Microsoft.ContainerRegistry/registries/clr{region}",
                     },
@@ -166,6 +167,12 @@ class LocalStack:
                     "service_bus": {"namespace": f"local-{region}.servicebus.invalid"},
                     "approval": {
                         "default": {"approvers": list(SAMPLE_APPROVERS), "min_approvals": 2}
+                    },
+                    "aml": {
+                        "subscription_id": LOCAL_SUBSCRIPTION,
+                        "resource_group": f"clearance-local-{region}",
+                        "workspace": f"mlw-{region}",
+                        "compute": f"aks-{region}",
                     },
                     "deployer": "gitops",
                     "gitops": {
@@ -192,6 +199,9 @@ class LocalStack:
                 "CLEARANCE_STORAGE_API_VERSION": STORAGE_API_VERSION,
                 "CLEARANCE_REGISTRY_CA_FILE": str(self.ca_file),
                 "CLEARANCE_REGISTRY_ANONYMOUS": "true",
+                "CLEARANCE_MAIL_KIND": "smtp",
+                "CLEARANCE_SMTP_HOST": "127.0.0.1",
+                "CLEARANCE_SMTP_PORT": str(self.ports.smtp),
             }
         )
         return {"IsEncrypted": False, "Values": values}

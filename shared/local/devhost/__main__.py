@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # as host.json's "Azure.Core": "Warning": SDK request logging stays out of the host log
+    logging.getLogger("azure").setLevel(logging.WARNING)
     # The real host exports local.settings.json Values before it imports the app.
     export_local_settings(args.settings)
     from shared.composition import Container

@@ -8,6 +8,7 @@ import pytest
 
 from shared.domain.catalog import RegionCatalog
 
+
 def _region(name: str, zone: str, *, aml: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": name,

@@ -114,6 +114,9 @@ def test_unknown_regions_and_zones_are_named(
     assert _codes(placement_violations(unknown_region, "westeurope", catalog)) == {
         (IntakeCode.INTAKE_UNKNOWN_REGION, "ai.clearance.regions")
     }
+    assert _codes(placement_violations(unknown_zone, "westeurope", catalog)) == {
+        (IntakeCode.INTAKE_UNKNOWN_ZONE, "ai.clearance.residency")
+    }
     assert [str(v) for v in placement_violations(unknown_zone, "westeurope", catalog)] == [
         "CLR-INTAKE-UNKNOWN-ZONE [ai.clearance.residency]: The residency zone US is not in the "
         "region catalog; known zones are EU, SE."

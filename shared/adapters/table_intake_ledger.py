@@ -1,0 +1,152 @@
+"""IntakeLedger over Azure Table Storage: conditional inserts decide who owns an artifact."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.adapters.storage_resources import ensure_created
+from shared.domain.errors import TransientError
+from shared.domain.intake_ledger import Claim, ClaimState, VersionHolder
+
+TABLE = "intakeledger"
+LEASE = timedelta(minutes=5)
+MAX_RETRIES = 8
+
+
+def _pk(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class TableIntakeLedger:
+    def __init__(self, table_service: Any) -> None:
+        self._service = table_service
+        self._table: Any = None
+
+    def _client(self) -> Any:
+        if self._table is None:
+            table = self._service.get_table_client(TABLE)
+            ensure_created(table.create_table)
+            self._table = table
+        return self._table
+
+    def claim(self, key: str, event_id: str) -> Claim:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import (
+            AzureError,
+            ResourceExistsError,
+            ResourceModifiedError,
+        )
+        from azure.data.tables import UpdateMode
+
+        now = datetime.now(UTC)
+        entity = {
+            "PartitionKey": _pk(key),
+            "RowKey": "artifact",
+            "Key": key,
+            "Status": "claimed",
+            "EventId": event_id,
+            "ClaimedAt": now,
+            "Tags": "[]",
+        }
+        try:
+            table = self._client()
+            try:
+                table.create_entity(entity)
+                return Claim(ClaimState.NEW)
+            except ResourceExistsError:
+                pass
+            existing = table.get_entity(_pk(key), "artifact")
+            tags = tuple(json.loads(existing.get("Tags") or "[]"))
+            if existing.get("Status") == "done":
+                return Claim(ClaimState.DONE, existing.get("Outcome"), tags)
+            claimed_at = existing.get("ClaimedAt")
+            stale = not isinstance(claimed_at, datetime) or now - claimed_at > LEASE
+            if existing.get("EventId") != event_id and not stale:
+                return Claim(ClaimState.IN_PROGRESS, None, tags)
+            try:  # a retry of the same event, or an abandoned claim: take it over
+                table.update_entity(
+                    entity,
+                    mode=UpdateMode.REPLACE,
+                    etag=existing.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except ResourceModifiedError:
+                return Claim(ClaimState.IN_PROGRESS, None, tags)
+            return Claim(ClaimState.NEW)
+        except AzureError as exc:
+            raise TransientError(f"intake ledger unavailable: {exc}") from exc
+
+    def complete(self, key: str, outcome: str, tag: str | None) -> None:
+        from azure.core.exceptions import AzureError
+        from azure.data.tables import UpdateMode
+
+        tags = [tag] if tag else []
+        try:
+            self._client().update_entity(
+                {
+                    "PartitionKey": _pk(key),
+                    "RowKey": "artifact",
+                    "Status": "done",
+                    "Outcome": outcome,
+                    "Tags": json.dumps(tags),
+                },
+                mode=UpdateMode.MERGE,
+            )
+        except AzureError as exc:
+            raise TransientError(f"intake ledger unavailable: {exc}") from exc
+
+    def add_tag(self, key: str, tag: str) -> bool:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import AzureError, ResourceModifiedError
+        from azure.data.tables import UpdateMode
+
+        try:
+            for _ in range(MAX_RETRIES):
+                existing = self._client().get_entity(_pk(key), "artifact")
+                tags = list(json.loads(existing.get("Tags") or "[]"))
+                if tag in tags:
+                    return False
+                try:
+                    self._client().update_entity(
+                        {
+                            "PartitionKey": _pk(key),
+                            "RowKey": "artifact",
+                            "Tags": json.dumps([*tags, tag]),
+                        },
+                        mode=UpdateMode.MERGE,
+                        etag=existing.metadata["etag"],
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                    return True
+                except ResourceModifiedError:
+                    continue
+        except AzureError as exc:
+            raise TransientError(f"intake ledger unavailable: {exc}") from exc
+        raise TransientError(f"too much contention adding tag {tag!r}")
+
+    def claim_version(
+        self, key: str, digest: str, platform_digests: tuple[str, ...]
+    ) -> VersionHolder:
+        from azure.core.exceptions import AzureError, ResourceExistsError
+
+        entity = {
+            "PartitionKey": _pk(key),
+            "RowKey": "version",
+            "Key": key,
+            "Digest": digest,
+            "Platforms": json.dumps(list(platform_digests)),
+        }
+        try:
+            try:
+                self._client().create_entity(entity)
+                return VersionHolder(digest, platform_digests)
+            except ResourceExistsError:
+                existing = self._client().get_entity(_pk(key), "version")
+        except AzureError as exc:
+            raise TransientError(f"intake ledger unavailable: {exc}") from exc
+        return VersionHolder(
+            str(existing["Digest"]), tuple(json.loads(existing.get("Platforms") or "[]"))
+        )

@@ -1,0 +1,29 @@
+"""The message intake puts on ``approval-requests``: everything the approval step needs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.domain.lineage import ArtifactRef
+from shared.domain.metadata import ModelMetadata
+
+
+class ApprovalRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = 1
+    artifact: ArtifactRef
+    source_region: str
+    metadata: ModelMetadata
+    pushed_by: str | None = None
+    event_id: str
+    received_at: datetime
+    validated_at: datetime
+
+    @property
+    def message_id(self) -> str:
+        """Stable per artifact, so Service Bus duplicate detection drops a resend."""
+        return f"approval-request-{self.artifact.key_hash}"

@@ -1,0 +1,90 @@
+"""Realistic Event Grid events for the local stack: what Azure ML and Event Grid would send."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from shared.local.stack import LOCAL_SUBSCRIPTION
+
+MODEL_REGISTERED = "Microsoft.MachineLearningServices.ModelRegistered"
+
+
+def workspace_id(region: str) -> str:
+    return (
+        f"/subscriptions/{LOCAL_SUBSCRIPTION}/resourceGroups/clearance-local-{region}"
+        f"/providers/Microsoft.MachineLearningServices/workspaces/mlw-{region}"
+    )
+
+
+def model_registered(
+    region: str,
+    name: str,
+    version: int | str,
+    tags: dict[str, str],
+    *,
+    casing: Literal["pascal", "camel"] = "pascal",
+    schema: Literal["eventgrid", "cloudevents"] = "eventgrid",
+    event_id: str | None = None,
+    topic: str | None = None,
+) -> dict[str, Any]:
+    """A ModelRegistered event; AML documents both data casings (PascalCase: numeric version)."""
+    if casing == "pascal":
+        data: dict[str, Any] = {
+            "ModelName": name,
+            "ModelVersion": int(version) if str(version).isdigit() else version,
+            "ModelTags": tags,
+            "ModelProperties": {},
+        }
+    else:
+        data = {
+            "modelName": name,
+            "modelVersion": str(version),
+            "modelTags": tags,
+            "modelProperties": {},
+        }
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    source = topic or workspace_id(region)
+    ident = event_id or str(uuid.uuid4())
+    if schema == "cloudevents":
+        return {
+            "specversion": "1.0",
+            "id": ident,
+            "source": source,
+            "subject": f"models/{name}:{version}",
+            "type": MODEL_REGISTERED,
+            "time": now,
+            "data": data,
+        }
+    return {
+        "id": ident,
+        "topic": source,
+        "subject": f"models/{name}:{version}",
+        "eventType": MODEL_REGISTERED,
+        "eventTime": now,
+        "dataVersion": "2",
+        "metadataVersion": "1",
+        "data": data,
+    }
+
+
+def deliver(host_url: str, function: str, events: list[dict[str, Any]]) -> int:
+    """POST events to a host's Event Grid webhook as Event Grid does; returns the status."""
+    cloud = all("specversion" in e for e in events)
+    request = urllib.request.Request(  # noqa: S310 - the local host
+        f"{host_url}/runtime/webhooks/eventgrid?functionName={function}",
+        data=json.dumps(events).encode(),
+        method="POST",
+        headers={
+            "aeg-event-type": "Notification",
+            "Content-Type": "application/cloudevents-batch+json" if cloud else "application/json",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)

@@ -1,0 +1,81 @@
+"""Read a pushed manifest by digest and find the labels that matter, or why it is skipped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared.domain.errors import TerminalError, Violation
+from shared.domain.oci import (
+    IMAGE_INDEXES,
+    RUNNABLE_PLATFORM,
+    Skip,
+    classify_manifest,
+    image_descriptors,
+    label_disagreements,
+    labels_of,
+    media_type,
+    platform_of,
+    select_runnable,
+)
+from shared.ports import RegistryReader
+
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_PLATFORMS = 16
+
+
+@dataclass(frozen=True)
+class InspectedImage:
+    labels: dict[str, str]
+    disagreements: tuple[Violation, ...] = ()
+    platform_digests: tuple[str, ...] = ()
+
+
+def inspect_image(
+    reader: RegistryReader, login_server: str, repository: str, digest: str, declared: str = ""
+) -> InspectedImage | Skip:
+    manifest = reader.get_manifest(login_server, repository, digest)
+    if media_type(manifest, declared) in IMAGE_INDEXES:
+        return _inspect_index(reader, login_server, repository, manifest)
+    skip = classify_manifest(manifest, declared)
+    if skip is not None:
+        return skip
+    config = _config(reader, login_server, repository, manifest)
+    platform = (str(config.get("os", "")), str(config.get("architecture", "")))
+    if platform != RUNNABLE_PLATFORM:
+        return Skip(
+            f"platform {'/'.join(platform)} is not linux/amd64; a multi-platform image is "
+            "approved through its index"
+        )
+    return InspectedImage(labels_of(config))
+
+
+def _config(
+    reader: RegistryReader, login_server: str, repository: str, manifest: dict[str, Any]
+) -> dict[str, Any]:
+    config_digest = str((manifest.get("config") or {}).get("digest", ""))
+    if not config_digest:
+        raise TerminalError("the image manifest names no config blob")
+    return reader.get_json_blob(login_server, repository, config_digest, max_bytes=MAX_CONFIG_BYTES)
+
+
+def _inspect_index(
+    reader: RegistryReader, login_server: str, repository: str, index: dict[str, Any]
+) -> InspectedImage | Skip:
+    if select_runnable(index) is None:
+        return Skip("the image index has no linux/amd64 image")
+    descriptors = image_descriptors(index)[:MAX_PLATFORMS]
+    per_platform: dict[str, dict[str, str]] = {}
+    digests = []
+    for descriptor in descriptors:
+        child_digest = str(descriptor.get("digest", ""))
+        child = reader.get_manifest(login_server, repository, child_digest)
+        if classify_manifest(child, str(descriptor.get("mediaType") or "")) is not None:
+            continue
+        digests.append(child_digest)
+        config = _config(reader, login_server, repository, child)
+        per_platform["/".join(platform_of(descriptor))] = labels_of(config)
+    labels = per_platform.get("/".join(RUNNABLE_PLATFORM))
+    if labels is None:
+        return Skip("the linux/amd64 entry of the index is not a runnable image")
+    return InspectedImage(labels, tuple(label_disagreements(per_platform)), tuple(digests))

@@ -1,0 +1,309 @@
+"""Intake: an ImagePushed / ModelRegistered event becomes one approval request or a rejection.
+
+Every event ends in exactly one terminal lineage record: approval requested, rejected (with
+all reasons), duplicate, re-tagged or skipped; a transient failure raises so Event Grid retries
+(and its dead-letter is recorded by ``record_dead_letters``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from shared.adapters.event_binding import IncomingEvent
+from shared.domain.approval_request import ApprovalRequest
+from shared.domain.artifact import AmlModelArtifact, ImageArtifact
+from shared.domain.catalog import RegionCatalog
+from shared.domain.errors import InputError, TerminalError, Violation
+from shared.domain.intake_codes import IntakeCode
+from shared.domain.intake_events import (
+    IMAGE_PUSHED,
+    MODEL_REGISTERED,
+    ImagePushed,
+    ModelRegistered,
+    parse_image_pushed,
+    parse_model_registered,
+)
+from shared.domain.intake_ledger import ClaimState
+from shared.domain.intake_policy import evaluate_intake, registry_violations
+from shared.domain.labels import parse_metadata
+from shared.domain.lineage import (
+    Actor,
+    ArtifactRef,
+    Correlation,
+    LineageRecord,
+    Reason,
+    RecordKind,
+)
+from shared.domain.metadata import ArtifactKind, ModelMetadata
+from shared.domain.oci import Skip
+from shared.ports import (
+    IntakeLedger,
+    LineageWriter,
+    Mailer,
+    MessageBus,
+    OutboundMessage,
+    RegistryReader,
+)
+from shared.queues import APPROVAL_REQUESTS
+from shared.services.image_inspection import inspect_image
+from shared.services.owner_mail import owner_address, rejection_mail
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IntakeDeps:
+    region: str
+    catalog: RegionCatalog
+    registry: RegistryReader
+    ledger: IntakeLedger
+    lineage: LineageWriter
+    bus: MessageBus
+    mailer: Mailer | None = None
+    platform_email: str | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class IntakeOutcome:
+    kind: RecordKind | None  # None: an event type intake does not handle (acknowledged)
+    reasons: tuple[Reason, ...] = ()
+    approval_message_id: str | None = None
+
+
+_ACTOR = Actor(identity="event-grid", established_by="event_grid")
+
+
+class _Run:
+    """One event's handling: the lineage it writes shares its artifact and correlation."""
+
+    def __init__(self, deps: IntakeDeps, event: IncomingEvent, artifact: ArtifactRef) -> None:
+        self.deps, self.event, self.artifact = deps, event, artifact
+
+    def record(
+        self,
+        kind: RecordKind,
+        reasons: Sequence[Reason] = (),
+        details: dict[str, str] | None = None,
+        actor: Actor = _ACTOR,
+    ) -> None:
+        record = LineageRecord(
+            kind=kind,
+            at=self.deps.clock(),
+            region=self.deps.region,
+            actor=actor,
+            artifact=self.artifact,
+            correlation=Correlation(event_id=self.event.id),
+            reasons=tuple(reasons),
+            details=details or {},
+        )
+        # idempotent per event and step: a retried delivery never writes a step twice
+        self.deps.lineage.append(record, idempotency_key=f"{self.event.id}|{kind}")
+
+    def finish(
+        self, kind: RecordKind, reasons: Sequence[Reason] = (), **details: str
+    ) -> IntakeOutcome:
+        self.record(kind, reasons, details)
+        return IntakeOutcome(kind, tuple(reasons))
+
+    def reject(self, violations: Sequence[Violation], labels: dict[str, str]) -> IntakeOutcome:
+        reasons = tuple(Reason.of(v) for v in violations)
+        self._notify_owner(reasons, labels)
+        outcome = self.finish(RecordKind.ARTIFACT_REJECTED, reasons)
+        log.info("rejected %s: %s", self.artifact.key, "; ".join(r.code for r in reasons))
+        return outcome
+
+    def _notify_owner(self, reasons: tuple[Reason, ...], labels: dict[str, str]) -> None:
+        if self.deps.mailer is None:
+            return
+        owner = owner_address(labels)
+        to = owner or self.deps.platform_email
+        if to is None:
+            log.warning("no owner address and no platform channel for %s", self.artifact.key)
+            return
+        mail = rejection_mail(
+            to, self.artifact, reasons, region=self.deps.region, owner_known=owner is not None
+        )
+        self.deps.mailer.send(mail)
+
+
+def handle_image_pushed(event: IncomingEvent, deps: IntakeDeps) -> IntakeOutcome:
+    if event.type != IMAGE_PUSHED:
+        log.info("ignoring event %s of type %s", event.id, event.type)
+        return IntakeOutcome(None)
+    try:
+        pushed = parse_image_pushed(event.id, event.data)
+    except InputError as exc:
+        unknown = ArtifactRef(kind="unknown", repository=event.subject[:255] or None)
+        return _Run(deps, event, unknown).reject(exc.violations, {})
+    artifact = ArtifactRef(
+        kind="image",
+        registry=pushed.login_server,
+        repository=pushed.repository,
+        digest=pushed.digest,
+        tag=pushed.tag,
+    )
+    run = _Run(deps, event, artifact)
+    # Forged or foreign registries are refused before any request leaves the cell.
+    foreign = registry_violations(pushed.login_server, deps.catalog, deps.region)
+    if foreign:
+        return run.reject(foreign, {})
+    claim = deps.ledger.claim(artifact.key, event.id)
+    if claim.state is not ClaimState.NEW:
+        return _repeat(run, claim.state, pushed.tag)
+    run.record(RecordKind.ARTIFACT_RECEIVED, details={"media_type": pushed.media_type})
+    try:
+        inspected = inspect_image(
+            deps.registry, pushed.login_server, pushed.repository, pushed.digest, pushed.media_type
+        )
+    except TerminalError as exc:
+        outcome = run.reject([Violation(IntakeCode.EVENT_UNREADABLE, f"{exc}.")], {})
+        deps.ledger.complete(artifact.key, "rejected", pushed.tag)
+        return outcome
+    if isinstance(inspected, Skip):
+        outcome = run.finish(RecordKind.ARTIFACT_SKIPPED, (), reason=inspected.reason)
+        deps.ledger.complete(artifact.key, "skipped", pushed.tag)
+        return outcome
+    image = ImageArtifact(
+        source_region=deps.region,
+        registry=pushed.login_server,
+        repository=pushed.repository,
+        digest=pushed.digest,
+    )
+    return _validate_and_request(
+        run,
+        pushed.tag,
+        inspected.labels,
+        ArtifactKind.IMAGE,
+        image,
+        list(inspected.disagreements),
+        pushed,
+        inspected.platform_digests,
+    )
+
+
+def handle_model_registered(event: IncomingEvent, deps: IntakeDeps) -> IntakeOutcome:
+    if event.type != MODEL_REGISTERED:
+        log.info("ignoring event %s of type %s", event.id, event.type)
+        return IntakeOutcome(None)
+    try:
+        registered = parse_model_registered(event.id, event.source, event.data)
+    except InputError as exc:
+        unknown = ArtifactRef(kind="unknown", repository=event.subject[:255] or None)
+        return _Run(deps, event, unknown).reject(exc.violations, {})
+    artifact = ArtifactRef(
+        kind="aml_model",
+        workspace=registered.workspace,
+        model=registered.name,
+        version=registered.version,
+    )
+    run = _Run(deps, event, artifact)
+    claim = deps.ledger.claim(artifact.key, event.id)
+    if claim.state is not ClaimState.NEW:
+        return _repeat(run, claim.state, None)
+    run.record(RecordKind.ARTIFACT_RECEIVED)
+    labels = {**registered.properties, **registered.tags}
+    model = AmlModelArtifact(
+        source_region=deps.region,
+        subscription_id=registered.subscription_id,
+        resource_group=registered.resource_group,
+        workspace=registered.workspace,
+    )
+    return _validate_and_request(
+        run, None, labels, ArtifactKind.AML_MODEL, model, [], registered, ()
+    )
+
+
+def _repeat(run: _Run, state: ClaimState, tag: str | None) -> IntakeOutcome:
+    key = run.artifact.key
+    if state is ClaimState.DONE and tag and run.deps.ledger.add_tag(key, tag):
+        return run.finish(RecordKind.ARTIFACT_RETAGGED, (), tag=tag)
+    note = "being handled by another delivery" if state is ClaimState.IN_PROGRESS else "handled"
+    return run.finish(RecordKind.ARTIFACT_DUPLICATE, (), status=note)
+
+
+def _validate_and_request(
+    run: _Run,
+    tag: str | None,
+    labels: dict[str, str],
+    kind: ArtifactKind,
+    origin: ImageArtifact | AmlModelArtifact,
+    violations: list[Violation],
+    source: ImagePushed | ModelRegistered,
+    platform_digests: tuple[str, ...],
+) -> IntakeOutcome:
+    deps, key = run.deps, run.artifact.key
+    metadata: ModelMetadata | None = None
+    try:
+        if isinstance(source, ModelRegistered):
+            metadata = parse_metadata(labels, kind=kind, name=source.name, version=source.version)
+        else:
+            metadata = parse_metadata(labels, kind=kind)
+    except InputError as exc:
+        violations.extend(exc.violations)
+    if metadata is not None:
+        violations.extend(evaluate_intake(metadata, origin, deps.catalog))
+    if violations or metadata is None:
+        outcome = run.reject(violations, labels)
+        deps.ledger.complete(key, "rejected", tag)
+        return outcome
+    if isinstance(source, ImagePushed):
+        holder = deps.ledger.claim_version(
+            f"version|{source.login_server}|{metadata.name}|{metadata.version}",
+            source.digest,
+            platform_digests,
+        )
+        if holder.digest != source.digest:
+            if holder.same_image_as(source.digest, platform_digests):
+                outcome = run.finish(RecordKind.ARTIFACT_DUPLICATE, (), same_image_as=holder.digest)
+                deps.ledger.complete(key, "duplicate", tag)
+                return outcome
+            reused = Violation(
+                IntakeCode.INTAKE_VERSION_REUSED,
+                f"Version {metadata.version} of {metadata.name} was already pushed as "
+                f"{holder.digest}; versions are immutable, so give this build a new version.",
+                "org.opencontainers.image.version",
+            )
+            outcome = run.reject([reused], labels)
+            deps.ledger.complete(key, "rejected", tag)
+            return outcome
+    run.record(RecordKind.ARTIFACT_VALIDATED)
+    now = deps.clock()
+    request = ApprovalRequest(
+        artifact=run.artifact,
+        source_region=deps.region,
+        metadata=metadata,
+        pushed_by=source.pushed_by if isinstance(source, ImagePushed) else None,
+        event_id=run.event.id,
+        received_at=run.event.time or now,
+        validated_at=now,
+    )
+    deps.bus.send(
+        APPROVAL_REQUESTS,
+        OutboundMessage(
+            body=request.model_dump_json().encode(),
+            message_id=request.message_id,
+            subject=f"{metadata.name}:{metadata.version}",
+            application_properties={"region": deps.region, "model": metadata.name},
+        ),
+    )
+    run.record(RecordKind.APPROVAL_REQUESTED, details={"message_id": request.message_id})
+    deps.ledger.complete(key, "requested", tag)
+    return IntakeOutcome(RecordKind.APPROVAL_REQUESTED, (), request.message_id)
+
+
+def reject_malformed(event_id: str, error: InputError, deps: IntakeDeps) -> IntakeOutcome:
+    """An event that does not even satisfy its own schema: recorded, never retried."""
+    event = IncomingEvent(
+        id=str(event_id or "unknown"),
+        type="",
+        source="",
+        subject="",
+        time=None,
+        data=None,
+        schema="unknown",
+    )
+    return _Run(deps, event, ArtifactRef(kind="unknown")).reject(error.violations, {})

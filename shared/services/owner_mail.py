@@ -1,0 +1,82 @@
+"""Mails to model owners, composed safely: every label-derived value is escaped for its medium."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
+from shared.domain.lineage import ArtifactRef, Reason
+from shared.ports import OutboundMail
+
+_EMAIL = TypeAdapter(EmailStr)
+_OWNER_KEY = "ai.clearance.owner"
+
+
+def header_safe(text: str, limit: int = 120) -> str:
+    """One line, no control or format characters, bounded: safe in a mail header."""
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} else ch for ch in text
+    )
+    cleaned = re.sub(r"\s+", " ", cleaned).strip()
+    return cleaned[:limit]
+
+
+def owner_address(labels: dict[str, str]) -> str | None:
+    """The owner label if it is one valid address, else None (the platform channel is told)."""
+    raw = labels.get(_OWNER_KEY, "")
+    if not raw or len(raw) > 254:
+        return None
+    try:
+        return str(_EMAIL.validate_python(raw))
+    except ValidationError:
+        return None
+
+
+def describe(artifact: ArtifactRef) -> str:
+    if artifact.kind == "aml_model":
+        return f"Azure ML model {artifact.model}:{artifact.version} in {artifact.workspace}"
+    where = f"{artifact.registry}/{artifact.repository}"
+    return f"image {where}@{artifact.digest}" + (f" (tag {artifact.tag})" if artifact.tag else "")
+
+
+def rejection_mail(
+    to: str, artifact: ArtifactRef, reasons: tuple[Reason, ...], *, region: str, owner_known: bool
+) -> OutboundMail:
+    what = describe(artifact)
+    intro = (
+        "Clearance did not accept your model for approval."
+        if owner_known
+        else "Clearance rejected an artifact whose owner label is missing or not an address."
+    )
+    lines = [f"- {r.code} [{r.field or '-'}]: {r.message}" for r in reasons]
+    text = "\n".join(
+        [
+            intro,
+            "",
+            f"Artifact: {what}",
+            f"Region: {region}",
+            "",
+            "Fix these and push again:",
+            *lines,
+            "",
+            "Check labels before pushing: clearance check --labels-file labels.env",
+        ]
+    )
+    items = "".join(
+        f"<li><code>{html.escape(r.code)}</code> <code>{html.escape(r.field or '-')}</code>: "
+        f"{html.escape(r.message)}</li>"
+        for r in reasons
+    )
+    body = (
+        f"<p>{html.escape(intro)}</p><p>Artifact: <code>{html.escape(what)}</code><br>"
+        f"Region: {html.escape(region)}</p><p>Fix these and push again:</p><ul>{items}</ul>"
+        "<p>Check labels before pushing: <code>clearance check --labels-file labels.env</code></p>"
+    )
+    name = artifact.model or artifact.repository or "artifact"
+    subject = header_safe(
+        f"Clearance rejected {name}" + (f":{artifact.version}" if artifact.version else "")
+    )
+    return OutboundMail(to=(to,), subject=subject, text=text, html=body)
