@@ -53,6 +53,7 @@ module "cell" {
   deployer_object_id          = data.azurerm_client_config.current.object_id
   easy_auth_client_id         = var.easy_auth_client_id
   anonymous_paths             = var.anonymous_paths
+  mail                        = var.mail
   event_subscriptions_enabled = var.event_subscriptions_enabled
   tags                        = merge(local.tags, { region = each.key })
 }

@@ -42,3 +42,9 @@ gitops = {
 aks_admin_group_object_ids      = ["5c0d7a3e-2b1f-4c9d-8e7a-6f5b4a3c2d1e"]
 api_server_authorized_ip_ranges = ["203.0.113.0/24"]
 easy_auth_client_id             = "7a1e5c3b-9d2f-4b8a-a6e4-1c0d3f5b7e92"
+
+mail = {
+  sender         = "clearance@notify.contoso.com"
+  acs_endpoint   = "https://acs-clearance-prod.europe.communication.azure.com"
+  platform_email = "ml-platform@contoso.com"
+}

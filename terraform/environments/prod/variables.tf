@@ -76,6 +76,15 @@ variable "easy_auth_client_id" {
   type        = string
 }
 
+variable "mail" {
+  description = "Azure Communication Services email: { sender, acs_endpoint, platform_email }."
+  type = object({
+    sender         = string
+    acs_endpoint   = string
+    platform_email = string
+  })
+}
+
 variable "anonymous_paths" {
   description = "HTTP paths served without sign-in; every other route (approval, audit) needs Entra ID."
   type        = list(string)

@@ -13,6 +13,11 @@ locals {
     CLEARANCE_LINK_SIGNING_KEYS                   = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.link_signing_keys.versionless_id})"
     MICROSOFT_PROVIDER_AUTHENTICATION_SECRET      = "@Microsoft.KeyVault(SecretUri=${local.easy_auth_secret_uri})"
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING     = "Authorization=AAD"
+    # Notification mail through Azure Communication Services, with the app's identity.
+    CLEARANCE_MAIL_KIND      = "acs"
+    CLEARANCE_MAIL_SENDER    = var.mail.sender
+    CLEARANCE_ACS_ENDPOINT   = var.mail.acs_endpoint
+    CLEARANCE_PLATFORM_EMAIL = var.mail.platform_email
   }
 }
 

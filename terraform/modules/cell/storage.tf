@@ -1,12 +1,12 @@
-# The cell's own storage account: lineage tables, the de-duplication table, the immutable
-# lineage chain-head container, the Flex Consumption deployment container and the Event Grid
-# dead-letter container. Shared keys are off: the runtime, the deployment and the app all use
+# The cell's own storage account: the lineage table, the intake ledger (de-duplication of
+# deliveries), the immutable lineage chain-head container, the Flex Consumption deployment
+# container and the Event Grid dead-letter container. Shared keys are off: the runtime, the deployment and the app all use
 # the Function App's managed identity.
 locals {
+  # Names: shared/adapters/table_lineage.py and table_intake_ledger.py (checked by tests).
   tables = {
     lineage       = "lineage"
-    lineage_index = "lineageindex"
-    dedup         = "eventdedup"
+    intake_ledger = "intakeledger"
   }
   containers = {
     chain_heads = "lineage-heads"

@@ -63,6 +63,15 @@ variable "easy_auth_client_id" {
   type        = string
 }
 
+variable "mail" {
+  description = "Azure Communication Services email: sender address (a verified domain), endpoint, platform team address."
+  type = object({
+    sender         = string
+    acs_endpoint   = string
+    platform_email = string
+  })
+}
+
 variable "anonymous_paths" {
   description = "HTTP paths Easy Auth lets through without sign-in; every other route (approval, audit) needs Entra ID."
   type        = list(string)

@@ -1,0 +1,219 @@
+"""The cell module: region-bound, least privilege, and consistent with the app's code."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+import pytest
+from pydantic import SecretStr
+
+from shared.domain.catalog import RegionEntry
+from shared.queues import ALL_QUEUES, SERVICE_BUS_CONNECTION
+from shared.settings import LOCAL_ONLY_SETTINGS, Settings
+from tests.terraform.checks import (
+    foreign_scopes,
+    location_violations,
+    missing_settings,
+    model_mismatches,
+    non_reference_secrets,
+)
+from tests.terraform.hcl import MODULES, REPO, Module, unwrap
+
+CELL_INPUTS = {"var.registry_id", "var.aks_cluster_id", "var.aml_workspace_id"}
+
+
+@pytest.fixture(scope="module")
+def cell() -> Module:
+    return Module.load(MODULES / "cell")
+
+
+@pytest.fixture(scope="module")
+def app_settings(cell: Module) -> dict[str, str]:
+    app = cell.resources["azurerm_function_app_flex_consumption.this"]
+    assert unwrap(app["app_settings"]) == "local.app_settings"
+    return cell.locals["app_settings"]
+
+
+def _azure_settings() -> set[str]:
+    """Every setting the code reads (Settings aliases) that Azure, not only locally, sets."""
+    aliases = {str(f.validation_alias) for f in Settings.model_fields.values()}
+    return aliases - LOCAL_ONLY_SETTINGS
+
+
+def _secret_settings() -> set[str]:
+    return {
+        str(f.validation_alias)
+        for f in Settings.model_fields.values()
+        if SecretStr in (f.annotation, *getattr(f.annotation, "__args__", ()))
+    } - LOCAL_ONLY_SETTINGS
+
+
+def test_every_cell_resource_is_in_the_cells_region(cell: Module) -> None:
+    assert location_violations(cell) == []
+    assert len([b for b in cell.resources.values() if "location" in b]) >= 10
+
+
+def test_a_resource_outside_the_region_is_caught(cell: Module) -> None:
+    broken = Module(copy.deepcopy(cell.files))
+    broken.files["service_bus.tf"]["resource"][0]["azurerm_servicebus_namespace"]["this"][
+        "location"
+    ] = "northeurope"
+    assert location_violations(broken) == [
+        "azurerm_servicebus_namespace.this: location = northeurope"
+    ]
+
+
+def test_role_assignments_scope_only_the_cells_own_resources(cell: Module) -> None:
+    assert foreign_scopes(cell, CELL_INPUTS) == []
+
+
+def test_a_cross_cell_role_assignment_is_caught(cell: Module) -> None:
+    broken = Module(copy.deepcopy(cell.files))
+    broken.files["roles.tf"]["locals"][0]["app_roles"]["acr_pull"]["scope"] = (
+        "/subscriptions/0000/resourceGroups/rg-clr-prod-northeurope-serving"
+    )
+    broken.files["roles.tf"]["locals"][0]["app_roles"]["bus_sender"]["scope"] = (
+        "${var.other_region_namespace_id}"
+    )
+    assert len(foreign_scopes(broken, CELL_INPUTS)) == 2
+
+
+def test_function_identity_gets_the_least_privilege_roles(cell: Module) -> None:
+    roles = {entry["role"]: unwrap(entry["scope"]) for entry in cell.locals["app_roles"].values()}
+    assert roles["AcrPull"] == "var.registry_id"
+    assert roles["AzureML Data Scientist"] == "var.aml_workspace_id"
+    for role in (
+        "Storage Blob Data Owner",
+        "Storage Queue Data Contributor",
+        "Storage Table Data Contributor",
+    ):
+        assert roles[role] == "azurerm_storage_account.this.id"
+    for role in ("Azure Service Bus Data Sender", "Azure Service Bus Data Receiver"):
+        assert roles[role] == "azurerm_servicebus_namespace.this.id"
+    writer = cell.resources["azurerm_role_assignment.app_aks_namespace_writer"]
+    assert writer["role_definition_name"] == "Azure Kubernetes Service RBAC Writer"
+    assert writer["scope"] == "${var.aks_cluster_id}/namespaces/${each.value}"
+    assert not {"Owner", "Contributor"} & set(roles)
+
+
+def test_queues_match_the_app(cell: Module) -> None:
+    assert tuple(cell.locals["queues"]) == ALL_QUEUES
+    queue = cell.resources["azurerm_servicebus_queue.this"]
+    assert unwrap(queue["for_each"]) == "toset(local.queues)"
+    assert queue["requires_duplicate_detection"] is True
+    assert queue["dead_lettering_on_message_expiration"] is True
+
+
+def test_tables_are_the_ones_the_app_uses(cell: Module) -> None:
+    from shared.adapters import table_intake_ledger, table_lineage
+
+    assert set(cell.locals["tables"].values()) == {table_lineage.TABLE, table_intake_ledger.TABLE}
+    table = cell.resources["azurerm_storage_table.this"]
+    assert unwrap(table["storage_account_id"]) == "azurerm_storage_account.this.id"
+
+
+def test_delivery_limit_equals_host_json(cell: Module) -> None:
+    host = json.loads((REPO / "host.json").read_text(encoding="utf-8"))
+    queue = cell.resources["azurerm_servicebus_queue.this"]
+    assert unwrap(queue["max_delivery_count"]) == "local.max_delivery_count"
+    assert cell.locals["max_delivery_count"] == host["extensions"]["queues"]["maxDequeueCount"]
+
+
+def test_every_setting_the_code_reads_is_set(app_settings: dict[str, str]) -> None:
+    required = _azure_settings()
+    assert "CLEARANCE_REGION" in required  # the derivation itself works
+    assert missing_settings(app_settings, required) == []
+
+
+def test_a_missing_setting_is_caught(app_settings: dict[str, str]) -> None:
+    broken = {k: v for k, v in app_settings.items() if k != "CLEARANCE_CATALOG_JSON"}
+    assert missing_settings(broken, _azure_settings()) == ["CLEARANCE_CATALOG_JSON"]
+
+
+def test_azure_specific_settings(app_settings: dict[str, str]) -> None:
+    assert app_settings["CLEARANCE_BUS_KIND"] == "servicebus"
+    assert unwrap(app_settings["CLEARANCE_REGION"]) == "var.region"
+    assert unwrap(app_settings["CLEARANCE_CATALOG_JSON"]) == "var.catalog_json"
+    namespace = app_settings[f"{SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace"]
+    assert namespace == "${azurerm_servicebus_namespace.this.name}.servicebus.windows.net"
+    assert not LOCAL_ONLY_SETTINGS & set(app_settings)
+
+
+def test_secrets_are_key_vault_references(app_settings: dict[str, str]) -> None:
+    secret_like = {k for k in app_settings if re.search(r"KEYS?$|SECRET|PASSWORD", k)}
+    assert "CLEARANCE_LINK_SIGNING_KEYS" in secret_like
+    assert non_reference_secrets(app_settings, secret_like | _secret_settings()) == []
+    leaked = dict(app_settings, CLEARANCE_LINK_SIGNING_KEYS='{"k1": "inline"}')
+    assert non_reference_secrets(leaked, secret_like) == ["CLEARANCE_LINK_SIGNING_KEYS"]
+
+
+def test_function_app_is_flex_consumption_python_with_identity_and_easy_auth(
+    cell: Module,
+) -> None:
+    app = cell.resources["azurerm_function_app_flex_consumption.this"]
+    assert (app["runtime_name"], app["runtime_version"]) == ("python", "3.11")
+    assert app["identity"][0]["type"] == "SystemAssigned"
+    assert app["storage_authentication_type"] == "SystemAssignedIdentity"
+    assert cell.resources["azurerm_service_plan.this"]["sku_name"] == "FC1"
+    auth = app["auth_settings_v2"][0]
+    assert auth["auth_enabled"] is True
+    assert auth["require_authentication"] is True
+    assert (
+        auth["active_directory_v2"][0]["client_secret_setting_name"] in cell.locals["app_settings"]
+    )
+    assert unwrap(auth["excluded_paths"]) == "var.anonymous_paths"
+
+
+def test_storage_and_vault_are_locked_down(cell: Module) -> None:
+    account = cell.resources["azurerm_storage_account.this"]
+    assert account["shared_access_key_enabled"] is False
+    assert account["allow_nested_items_to_be_public"] is False
+    policy = cell.resources["azurerm_storage_container_immutability_policy.chain_heads"]
+    assert "chain_heads" in policy["storage_container_resource_manager_id"]
+    assert set(cell.locals["containers"]) == {"chain_heads", "deployment", "dead_letter"}
+    vault = cell.resources["azurerm_key_vault.this"]
+    assert vault["enable_rbac_authorization"] is True
+    assert vault["purge_protection_enabled"] is True
+
+
+@pytest.mark.parametrize(
+    ("subscription", "topic", "event_type", "function"),
+    [
+        ("image_pushed", "registry", "Microsoft.ContainerRegistry.ImagePushed", "acr_image_pushed"),
+        (
+            "model_registered",
+            "aml",
+            "Microsoft.MachineLearningServices.ModelRegistered",
+            "aml_model_registered",
+        ),
+    ],
+)
+def test_event_grid_delivers_to_the_cells_functions(
+    cell: Module, subscription: str, topic: str, event_type: str, function: str
+) -> None:
+    sub = cell.resources[f"azurerm_eventgrid_system_topic_event_subscription.{subscription}"]
+    assert sub["system_topic"] == f"${{azurerm_eventgrid_system_topic.{topic}.name}}"
+    assert sub["included_event_types"] == [event_type]
+    endpoint = sub["azure_function_endpoint"][0]["function_id"]
+    assert endpoint == f"${{azurerm_function_app_flex_consumption.this.id}}/functions/{function}"
+    assert sub["retry_policy"]
+    dead_letter = sub["storage_blob_dead_letter_destination"][0]
+    assert dead_letter["storage_account_id"] == "${azurerm_storage_account.this.id}"
+    source = cell.resources[f"azurerm_eventgrid_system_topic.{topic}"]["source_resource_id"]
+    assert unwrap(source) in CELL_INPUTS
+
+
+def test_image_pushed_is_filtered_to_the_cells_region(cell: Module) -> None:
+    sub = cell.resources["azurerm_eventgrid_system_topic_event_subscription.image_pushed"]
+    (string_in,) = sub["advanced_filter"][0]["string_in"]
+    assert string_in == {"key": "data.location", "values": ["${var.region}"]}
+
+
+def test_catalog_entry_output_is_a_region_entry(cell: Module) -> None:
+    entry = cell.outputs["catalog_entry"]["value"]
+    assert model_mismatches(entry, RegionEntry) == []
+    assert model_mismatches({**entry, "region": "x"}, RegionEntry) == [
+        "region: not a field of RegionEntry"
+    ]
