@@ -6,15 +6,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 ROOT ?= .local
 
-.PHONY: run test bootstrap lint typecheck pytest stack-up stack-down stack-status bench clean-local
+.PHONY: run test bootstrap lint typecheck iac pytest stack-up stack-down stack-status bench clean-local
 
 run: bootstrap
 	$(BIN)/clearance stack up --root $(ROOT)
+	$(BIN)/clearance push-sample --root $(ROOT)
 	@echo
-	@echo "Next: push an image to a regional registry (see README), watch the hosts' logs in $(ROOT)/logs/,"
-	@echo "      'make stack-status' to check every part, 'make stack-down' to stop them."
+	@echo "Next: edit examples/labels.env and 'clearance push-sample', or check labels before a push with"
+	@echo "      'clearance check examples/labels.env'; logs in $(ROOT)/logs/, mail in $(ROOT)/mail/;"
+	@echo "      'make stack-status' checks every part, 'make stack-down' stops them."
 
-test: bootstrap lint typecheck pytest
+test: bootstrap lint typecheck iac pytest
 
 bootstrap:
 	@bash scripts/bootstrap
@@ -25,6 +27,9 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+
+iac:
+	bash scripts/terraform-check
 
 pytest:
 	$(BIN)/python -m pytest

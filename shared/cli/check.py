@@ -67,7 +67,7 @@ def check(
     """Check labels (or AML tags) against the metadata contract and, optionally, intake rules."""
     if (region is None) != (catalog is None):
         raise typer.BadParameter("--region and --catalog go together", param_hint="--region")
-    labels = _read_labels(labels_file)
+    labels = read_labels_file(labels_file)
     region_catalog = _read_catalog(catalog) if catalog is not None else None
     if region_catalog is not None and region is not None and not region_catalog.has_region(region):
         raise typer.BadParameter(
@@ -86,7 +86,7 @@ def check(
     _accept(labels_file, metadata, region)
 
 
-def _read_labels(path: Path) -> dict[str, str]:
+def read_labels_file(path: Path) -> dict[str, str]:
     """Parse KEY=VALUE lines. Values are kept verbatim: no quotes, escapes or variables."""
     try:
         text = path.read_text(encoding="utf-8")

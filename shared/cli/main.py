@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import stack
+from shared.cli import check, samples, stack
 
 app = typer.Typer(no_args_is_help=True, help="Clearance: from pushed to serving, safely.")
 app.add_typer(stack.app, name="stack")
+check.register(app)
+samples.register(app)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from typing import Any
 
 from shared.domain.errors import Violation
 from shared.domain.intake_codes import IntakeCode
+from shared.domain.value_rules import printable
 
 IMAGE_MANIFESTS = frozenset(
     {
@@ -102,12 +103,13 @@ def label_disagreements(per_platform: Mapping[str, Mapping[str, str]]) -> list[V
         values = {platform: labels.get(key) for platform, labels in per_platform.items()}
         if len(set(values.values())) > 1:
             shown = ", ".join(
-                f"{p}={'(absent)' if v is None else v[:60]}" for p, v in values.items()
+                f"{p}={'(absent)' if v is None else printable(v, 60)}" for p, v in values.items()
             )
             violations.append(
                 Violation(
                     IntakeCode.INTAKE_PLATFORM_LABELS,
-                    f"The platforms of this multi-platform image disagree on {key} ({shown}); "
+                    f"The platforms of this multi-platform image disagree on "
+                    f"{printable(key, 120)} ({shown}); "
                     "build every platform with the same labels.",
                     key,
                 )

@@ -6,7 +6,7 @@ import json
 import urllib.request
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from shared.local.stack import LOCAL_SUBSCRIPTION
 
@@ -26,12 +26,16 @@ def model_registered(
     version: int | str,
     tags: dict[str, str],
     *,
-    casing: Literal["pascal", "camel"] = "pascal",
-    schema: Literal["eventgrid", "cloudevents"] = "eventgrid",
+    casing: str = "pascal",
+    schema: str = "eventgrid",
     event_id: str | None = None,
     topic: str | None = None,
 ) -> dict[str, Any]:
     """A ModelRegistered event; AML documents both data casings (PascalCase: numeric version)."""
+    if casing not in ("pascal", "camel") or schema not in ("eventgrid", "cloudevents"):
+        raise ValueError(
+            f"casing {casing!r} / schema {schema!r}: pascal|camel, eventgrid|cloudevents"
+        )
     if casing == "pascal":
         data: dict[str, Any] = {
             "ModelName": name,

@@ -421,7 +421,7 @@ def test_model_registered_in_both_casings_and_schemas(
 ) -> None:
     cell = cells("westeurope")
     name = f"aml-{casing}-{schema}"
-    event = model_registered("westeurope", name, 7, AML_TAGS, casing=casing, schema=schema)  # type: ignore[arg-type]
+    event = model_registered("westeurope", name, 7, AML_TAGS, casing=casing, schema=schema)
     assert deliver(hosts.host_url("westeurope"), "aml_model_registered", [event]) == 202
     artifact = ArtifactRef(kind="aml_model", workspace="mlw-westeurope", model=name, version="7")
     (final,) = settled(cell, artifact)

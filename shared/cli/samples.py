@@ -1,0 +1,129 @@
+"""`clearance push-sample` and `clearance simulate model-registered`: walk the local stack."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.cli.check import read_labels_file
+from shared.composition import Container
+from shared.domain.lineage import INTAKE_TERMINAL, ArtifactRef, LineageRecord, RecordKind
+from shared.local.stack import LocalStack, default_root
+from shared.settings import build_settings
+
+REPO = Path(__file__).resolve().parents[2]
+console = Console(width=140)
+simulate = typer.Typer(help="Post realistic Azure events to a local cell.")
+
+
+def _stack(root: Path | None) -> LocalStack:
+    stack = LocalStack(root or default_root(REPO), REPO)
+    if not (stack.root / "stack.json").exists():
+        raise typer.BadParameter("the local stack is not set up: run `make run` first")
+    return stack
+
+
+def follow(stack: LocalStack, region: str, artifact: ArtifactRef, wait: float) -> LineageRecord:
+    """Print the artifact's lineage as it grows, until its terminal record (or time runs out)."""
+    from shared.adapters.table_lineage import TableLineageWriter
+
+    cell = Container(build_settings(stack.environment(region)))
+    lineage = TableLineageWriter(cell.table_service)
+    deadline = time.monotonic() + wait
+    while True:
+        records = lineage.list_for(artifact.key_hash)
+        final = [r for r in records if r.kind in INTAKE_TERMINAL]
+        if final or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    table = Table("when (UTC)", "step", "region", "details", title=f"lineage of {artifact.key}")
+    for r in records:
+        why = "; ".join(f"{x.code} [{x.field}]: {x.message}" for x in r.reasons)
+        extra = ", ".join(f"{k}={v}" for k, v in r.details.items())
+        table.add_row(f"{r.at:%H:%M:%S.%f}"[:-3], str(r.kind), r.region, why or extra)
+    console.print(table)
+    if not final:
+        console.print(f"[red]no decision within {wait:.0f}s; see {stack.root}/logs/[/red]")
+        raise typer.Exit(1)
+    return final[-1]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("push-sample")(push_sample)
+    simulate.command("model-registered")(model_registered)
+    app.add_typer(simulate, name="simulate")
+
+
+def push_sample(
+    region: str = typer.Option("westeurope", help="the cell whose registry receives the push"),
+    labels_file: Path = typer.Option(REPO / "examples" / "labels.env", help="KEY=VALUE labels"),
+    repository: str = typer.Option("models/fraud-detector"),
+    tag: str | None = typer.Option(None, help="default: the version label"),
+    root: Path | None = typer.Option(None),
+    wait: float = typer.Option(30.0, help="seconds to wait for the decision"),
+) -> None:
+    """Push a real sample image with the given labels and show what the cell decided."""
+    from azure.containerregistry import ContainerRegistryClient
+
+    from shared.local.images import push_image
+
+    stack = _stack(root)
+    labels = read_labels_file(labels_file)
+    client = ContainerRegistryClient(
+        f"https://{stack.login_server(region)}",
+        None,
+        audience="https://containerregistry.azure.net",
+        connection_verify=str(stack.ca_file),
+    )
+    pushed = push_image(
+        client, repository, labels, tag=tag or labels.get("org.opencontainers.image.version")
+    )
+    console.print(f"pushed {stack.login_server(region)}/{repository}@{pushed.digest}")
+    artifact = ArtifactRef(
+        kind="image",
+        registry=stack.login_server(region),
+        repository=repository,
+        digest=pushed.digest,
+    )
+    final = follow(stack, region, artifact, wait)
+    _explain(final)
+
+
+def model_registered(
+    name: str = typer.Argument(..., help="the registered model's name"),
+    version: str = typer.Argument(..., help="the registered model's version"),
+    region: str = typer.Option("westeurope"),
+    tags_file: Path = typer.Option(REPO / "examples" / "aml-tags.env"),
+    casing: str = typer.Option("pascal", help="pascal (ModelName, numeric version) or camel"),
+    schema: str = typer.Option("eventgrid", help="eventgrid or cloudevents"),
+    root: Path | None = typer.Option(None),
+    wait: float = typer.Option(30.0),
+) -> None:
+    """Post a ModelRegistered event, as Azure ML and Event Grid would, to a cell."""
+    from shared.local.events import deliver
+    from shared.local.events import model_registered as build_event
+
+    stack = _stack(root)
+    tags = read_labels_file(tags_file)
+    try:
+        event = build_event(region, name, version, tags, casing=casing, schema=schema)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    status = deliver(stack.host_url(region), "aml_model_registered", [event])
+    console.print(f"Event Grid delivery answered {status}")
+    artifact = ArtifactRef(kind="aml_model", workspace=f"mlw-{region}", model=name, version=version)
+    _explain(follow(stack, region, artifact, wait))
+
+
+def _explain(final: LineageRecord) -> None:
+    if final.kind is RecordKind.APPROVAL_REQUESTED:
+        console.print("[green]accepted:[/green] an approval request is on approval-requests")
+    elif final.kind is RecordKind.ARTIFACT_REJECTED:
+        console.print("[red]rejected[/red]; the owner was mailed (see .local/mail)")
+        raise typer.Exit(1)
+    else:
+        console.print(f"{final.kind}: {', '.join(f'{k}={v}' for k, v in final.details.items())}")

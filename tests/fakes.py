@@ -1,0 +1,136 @@
+"""In-memory fakes that implement the ports; tests assert on their state, not on calls."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.domain.errors import TerminalError, TransientError
+from shared.domain.intake_ledger import Claim, ClaimState, VersionHolder
+from shared.domain.lineage import LineageRecord
+from shared.ports import OutboundMail, OutboundMessage
+
+
+@dataclass
+class FakeBus:
+    sent: list[tuple[str, OutboundMessage]] = field(default_factory=list)
+    down: bool = False
+
+    def send(self, queue: str, message: OutboundMessage) -> bool:
+        if self.down:
+            raise TransientError("bus down")
+        if any(q == queue and m.message_id == message.message_id for q, m in self.sent):
+            return False
+        self.sent.append((queue, message))
+        return True
+
+
+@dataclass
+class FakeLineage:
+    records: list[LineageRecord] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+
+    def append(self, record: LineageRecord, *, idempotency_key: str | None = None) -> bool:
+        if idempotency_key is not None:
+            if idempotency_key in self.keys:
+                return False
+            self.keys.add(idempotency_key)
+        self.records.append(record)
+        return True
+
+
+@dataclass
+class FakeMailer:
+    sent: list[OutboundMail] = field(default_factory=list)
+
+    def send(self, mail: OutboundMail) -> None:
+        self.sent.append(mail)
+
+
+class FakeLedger:
+    def __init__(self) -> None:
+        self.artifacts: dict[str, dict[str, Any]] = {}
+        self.versions: dict[str, VersionHolder] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, key: str, event_id: str) -> Claim:
+        with self._lock:
+            row = self.artifacts.get(key)
+            if row is None or (row["status"] == "claimed" and row["event_id"] == event_id):
+                self.artifacts[key] = {"status": "claimed", "event_id": event_id, "tags": []}
+                return Claim(ClaimState.NEW)
+            if row["status"] == "done":
+                return Claim(ClaimState.DONE, row["outcome"], tuple(row["tags"]))
+            return Claim(ClaimState.IN_PROGRESS)
+
+    def complete(self, key: str, outcome: str, tag: str | None) -> None:
+        with self._lock:
+            self.artifacts[key].update(status="done", outcome=outcome, tags=[tag] if tag else [])
+
+    def add_tag(self, key: str, tag: str) -> bool:
+        with self._lock:
+            tags = self.artifacts[key]["tags"]
+            if tag in tags:
+                return False
+            tags.append(tag)
+            return True
+
+    def claim_version(
+        self, key: str, digest: str, platform_digests: tuple[str, ...]
+    ) -> VersionHolder:
+        with self._lock:
+            return self.versions.setdefault(key, VersionHolder(digest, platform_digests))
+
+
+class FakeRegistry:
+    """Manifests and blobs by digest; ``unreachable`` simulates a network failure."""
+
+    def __init__(self) -> None:
+        self.manifests: dict[str, dict[str, Any]] = {}
+        self.blobs: dict[str, bytes] = {}
+        self.unreachable = False
+        self.requests: list[str] = []
+
+    def add_image(
+        self, labels: dict[str, str], platform: tuple[str, str] = ("linux", "amd64")
+    ) -> str:
+        config = json.dumps(
+            {"os": platform[0], "architecture": platform[1], "config": {"Labels": labels}}
+        ).encode()
+        config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+        self.blobs[config_digest] = config
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_digest,
+                "size": len(config),
+            },
+            "layers": [],
+        }
+        digest = "sha256:" + hashlib.sha256(json.dumps(manifest).encode()).hexdigest()
+        self.manifests[digest] = manifest
+        return digest
+
+    def get_manifest(self, login_server: str, repository: str, digest: str) -> dict[str, Any]:
+        self.requests.append(f"{login_server}/{repository}@{digest}")
+        if self.unreachable:
+            raise TransientError("registry unreachable")
+        if digest not in self.manifests:
+            raise TerminalError(f"{repository}@{digest} does not exist")
+        return dict(self.manifests[digest])
+
+    def get_json_blob(
+        self, login_server: str, repository: str, digest: str, *, max_bytes: int
+    ) -> dict[str, Any]:
+        if self.unreachable:
+            raise TransientError("registry unreachable")
+        data = self.blobs[digest]
+        if len(data) > max_bytes:
+            raise TerminalError("too large")
+        doc: dict[str, Any] = json.loads(data)
+        return doc
