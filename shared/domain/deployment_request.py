@@ -1,0 +1,34 @@
+"""The message approvals put on ``deployment-requests`` once a request reached its quorum.
+
+A cell approves and deploys for its own region only: a geo-replicated registry raises
+ImagePushed in every replica region, and each target region's cell runs its own intake,
+approval and deployment. So ``region`` is always the cell's own region.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.domain.lineage import ArtifactRef
+from shared.domain.metadata import ModelMetadata
+
+
+class DeploymentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = 1
+    approval_id: str = Field(min_length=1, max_length=128)
+    region: str
+    artifact: ArtifactRef
+    metadata: ModelMetadata
+    approved_by: tuple[str, ...] = Field(min_length=1)
+    approved_at: datetime
+    # A rollback is itself approved and recorded: it names the deployment it restores.
+    rollback_of: str | None = None
+
+    @property
+    def message_id(self) -> str:
+        return f"{self.approval_id}-{self.region}"
