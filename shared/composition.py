@@ -16,6 +16,7 @@ from shared.ports import LineageWriter, Mailer, MessageBus
 from shared.settings import BusKind, ConfigurationError, MailKind, Settings, get_settings
 
 if TYPE_CHECKING:
+    from shared.adapters.blob_dead_letters import BlobDeadLetters
     from shared.services.intake import IntakeDeps
 
 
@@ -115,6 +116,12 @@ class Container:
         from shared.adapters.table_lineage import TableLineageWriter
 
         return TableLineageWriter(self.table_service)
+
+    @cached_property
+    def dead_letters(self) -> BlobDeadLetters:
+        from shared.adapters.blob_dead_letters import BlobDeadLetters
+
+        return BlobDeadLetters(self.blob_service)
 
     def intake(self) -> IntakeDeps:
         from shared.adapters.acr_reader import AcrRegistryReader

@@ -32,6 +32,7 @@ class IntakeCode(StrEnum):
     INTAKE_VERSION_REUSED = "CLR-INTAKE-VERSION-REUSED"
     EVENT_MALFORMED = "CLR-EVENT-MALFORMED"
     EVENT_UNREADABLE = "CLR-EVENT-UNREADABLE"
+    EVENT_DEAD_LETTERED = "CLR-EVENT-DEAD-LETTERED"
 
 
 MEANINGS: dict[IntakeCode, str] = {
@@ -89,5 +90,8 @@ MEANINGS: dict[IntakeCode, str] = {
     IntakeCode.EVENT_UNREADABLE: (
         "The pushed manifest or its config cannot be read as an image (missing, oversized, "
         "not matching its digest, not JSON)."
+    ),
+    IntakeCode.EVENT_DEAD_LETTERED: (
+        "Event Grid gave up delivering the event (its retries ran out); the cause is recorded."
     ),
 }

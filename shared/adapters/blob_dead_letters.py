@@ -1,0 +1,54 @@
+"""Event Grid dead letters: the JSON blobs Event Grid writes to the cell's storage container."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from shared.adapters.storage_resources import ensure_created
+from shared.domain.errors import TransientError
+
+CONTAINER = "eventgrid-deadletter"
+RECORDED = "clearance_recorded"
+MAX_BLOB_BYTES = 4 * 1024 * 1024
+
+
+class BlobDeadLetters:
+    def __init__(self, blob_service: Any) -> None:
+        self._service = blob_service
+
+    def _container(self) -> Any:
+        container = self._service.get_container_client(CONTAINER)
+        ensure_created(container.create_container)
+        return container
+
+    def pending(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """Blobs not yet recorded, with the events they hold (Event Grid writes an array)."""
+        from azure.core.exceptions import AzureError
+
+        try:
+            container = self._container()
+            for blob in container.list_blobs(include=["metadata"]):
+                if (blob.metadata or {}).get(RECORDED) == "true":
+                    continue
+                if blob.size > MAX_BLOB_BYTES:
+                    yield blob.name, []
+                    continue
+                raw = container.download_blob(blob.name).readall()
+                try:
+                    doc = json.loads(raw)
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    doc = []
+                events = doc if isinstance(doc, list) else [doc]
+                yield blob.name, [e for e in events if isinstance(e, dict)]
+        except AzureError as exc:
+            raise TransientError(f"dead-letter container unavailable: {exc}") from exc
+
+    def mark_recorded(self, name: str) -> None:
+        from azure.core.exceptions import AzureError
+
+        try:
+            self._container().get_blob_client(name).set_blob_metadata({RECORDED: "true"})
+        except AzureError as exc:
+            raise TransientError(f"dead-letter container unavailable: {exc}") from exc

@@ -1,0 +1,96 @@
+"""Record every Event Grid dead letter in lineage: the event's terminal record, with its cause."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from shared.domain.errors import InputError
+from shared.domain.intake_codes import IntakeCode
+from shared.domain.intake_events import (
+    IMAGE_PUSHED,
+    MODEL_REGISTERED,
+    parse_image_pushed,
+    parse_model_registered,
+)
+from shared.domain.lineage import (
+    Actor,
+    ArtifactRef,
+    Correlation,
+    LineageRecord,
+    Reason,
+    RecordKind,
+)
+from shared.ports import LineageWriter
+
+log = logging.getLogger(__name__)
+
+
+class DeadLetterSource(Protocol):
+    def pending(self) -> Iterator[tuple[str, list[dict[str, Any]]]]: ...
+
+    def mark_recorded(self, name: str) -> None: ...
+
+
+def artifact_of(event: dict[str, Any]) -> ArtifactRef:
+    """What the dead-lettered event was about, as far as its data tells."""
+    event_type = event.get("eventType") or event.get("type")
+    event_id = str(event.get("id", ""))
+    try:
+        if event_type == IMAGE_PUSHED:
+            p = parse_image_pushed(event_id, event.get("data"))
+            return ArtifactRef(
+                kind="image",
+                registry=p.login_server,
+                repository=p.repository,
+                digest=p.digest,
+                tag=p.tag,
+            )
+        if event_type == MODEL_REGISTERED:
+            topic = str(event.get("topic") or event.get("source") or "")
+            m = parse_model_registered(event_id, topic, event.get("data"))
+            return ArtifactRef(
+                kind="aml_model", workspace=m.workspace, model=m.name, version=m.version
+            )
+    except InputError:
+        pass
+    return ArtifactRef(kind="unknown", repository=str(event.get("subject", ""))[:255] or None)
+
+
+def record_dead_letters(
+    source: DeadLetterSource,
+    lineage: LineageWriter,
+    region: str,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
+    """Write one ``event.dead_lettered`` record per dead-lettered event; returns how many."""
+    count = 0
+    for name, events in source.pending():
+        for event in events:
+            cause = str(event.get("deadLetterReason") or "unknown")
+            detail = str(event.get("lastDeliveryOutcome") or "")
+            record = LineageRecord(
+                kind=RecordKind.DEAD_LETTERED,
+                at=clock(),
+                region=region,
+                actor=Actor(identity="event-grid", established_by="event_grid"),
+                artifact=artifact_of(event),
+                correlation=Correlation(event_id=str(event.get("id", "")) or None),
+                reasons=(
+                    Reason(
+                        code=IntakeCode.EVENT_DEAD_LETTERED,
+                        message=f"Event Grid gave up delivering the event: {cause}. "
+                        f"{detail}".strip(),
+                    ),
+                ),
+                details={"blob": name, "attempts": str(event.get("deliveryAttempts", ""))},
+            )
+            key = f"{event.get('id', name)}|{RecordKind.DEAD_LETTERED}"
+            if lineage.append(record, idempotency_key=key):
+                count += 1
+        source.mark_recorded(name)
+    if count:
+        log.warning("recorded %d dead-lettered event(s)", count)
+    return count
