@@ -2,10 +2,21 @@
 
 import azure.functions as func
 
-from functions import acr_image_pushed, aml_model_registered, eventgrid_deadletters, health
+from functions import (
+    acr_image_pushed,
+    aml_model_registered,
+    approval_expirations,
+    approval_requests,
+    approval_review,
+    eventgrid_deadletters,
+    health,
+)
 
 app = func.FunctionApp()
 app.register_functions(health.bp)
 app.register_functions(acr_image_pushed.bp)
 app.register_functions(aml_model_registered.bp)
 app.register_functions(eventgrid_deadletters.bp)
+app.register_functions(approval_requests.bp)
+app.register_functions(approval_expirations.bp)
+app.register_functions(approval_review.bp)

@@ -17,6 +17,7 @@ from shared.settings import BusKind, ConfigurationError, MailKind, Settings, get
 
 if TYPE_CHECKING:
     from shared.adapters.blob_dead_letters import BlobDeadLetters
+    from shared.services.approvals import ApprovalDeps
     from shared.services.intake import IntakeDeps
 
 
@@ -25,6 +26,7 @@ class Container:
         self._settings = settings
         self._registry_clients: dict[str, Any] = {}
         self._intake: IntakeDeps | None = None
+        self._approvals: ApprovalDeps | None = None
         self._lock = threading.Lock()
 
     @cached_property
@@ -141,6 +143,26 @@ class Container:
                 platform_email=str(s.platform_email) if s.platform_email else None,
             )
         return self._intake
+
+    def approvals(self) -> ApprovalDeps:
+        from shared.adapters.table_approvals import TableApprovalStore
+        from shared.adapters.teams_notifier import TeamsWebhook
+        from shared.domain.links import LinkSigner
+        from shared.services.approvals import ApprovalDeps
+
+        if self._approvals is None:
+            s = self.settings
+            url = s.teams_webhook_url
+            self._approvals = ApprovalDeps(
+                cell=s.cell,
+                store=TableApprovalStore(self.table_service),
+                lineage=self.lineage,
+                bus=self.bus,
+                mailer=self.mailer,
+                signer=LinkSigner(s.link_signing_keys()),
+                teams=TeamsWebhook(url.get_secret_value()) if url else None,
+            )
+        return self._approvals
 
     def registry_client(self, login_server: str) -> Any:
         """A ContainerRegistryClient for one registry of the catalog, cached per server."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from enum import StrEnum
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -86,6 +87,12 @@ class Settings(BaseSettings):
     platform_email: EmailStr | None = Field(
         default=None, validation_alias="CLEARANCE_PLATFORM_EMAIL"
     )
+    link_signing_keys_json: SecretStr | None = Field(
+        default=None, validation_alias="CLEARANCE_LINK_SIGNING_KEYS"
+    )
+    teams_webhook_url: SecretStr | None = Field(
+        default=None, validation_alias="CLEARANCE_TEAMS_WEBHOOK_URL"
+    )
 
     @model_validator(mode="after")
     def _one_catalog_source(self) -> Settings:
@@ -109,6 +116,26 @@ class Settings(BaseSettings):
             except OSError as exc:
                 raise ConfigurationError(f"{key}: cannot read {self.catalog_file}: {exc}") from exc
         return load_catalog(raw, source=key)
+
+    def link_signing_keys(self) -> dict[str, bytes]:
+        """``{key id: secret}``; the greatest key id signs, every key verifies."""
+        key = "CLEARANCE_LINK_SIGNING_KEYS"
+        if self.link_signing_keys_json is None:
+            raise ConfigurationError(f"{key}: missing (needed to sign approval links)")
+        try:
+            doc = json.loads(self.link_signing_keys_json.get_secret_value())
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(f"{key}: not a JSON object of key id -> secret") from exc
+        if not isinstance(doc, dict) or not doc:
+            raise ConfigurationError(f"{key}: not a JSON object of key id -> secret")
+        keys = {}
+        for kid, secret in doc.items():
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", str(kid)):
+                raise ConfigurationError(f"{key}: key id {kid!r} must be 1-32 of [A-Za-z0-9_-]")
+            if not isinstance(secret, str) or len(secret) < 32:
+                raise ConfigurationError(f"{key}: the secret of {kid!r} needs 32+ characters")
+            keys[str(kid)] = secret.encode("utf-8")
+        return keys
 
     @cached_property
     def cell(self) -> RegionEntry:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,7 +58,8 @@ class StorageQueueMessageBus:
         delay = 0
         if message.scheduled_enqueue_time is not None:
             wait = message.scheduled_enqueue_time - now
-            delay = int(max(timedelta(0), min(wait, MAX_VISIBILITY_DELAY)).total_seconds())
+            # round up: a scheduled message is never delivered before its time
+            delay = math.ceil(max(timedelta(0), min(wait, MAX_VISIBILITY_DELAY)).total_seconds())
         client = self._queue(queue)
         envelope = QueueEnvelope.from_outbound(message, now=now)
         client.send_message(envelope.encode(), visibility_timeout=delay or None)

@@ -66,6 +66,10 @@ class StackPorts:
         )
 
 
+def _new_link_keys() -> dict[str, str]:
+    return {"k1": secrets.token_hex(32)}
+
+
 def account_name(region: str) -> str:
     return f"clr{region}"[:24]
 
@@ -74,6 +78,7 @@ def account_name(region: str) -> str:
 class StackState:
     ports: StackPorts
     account_keys: dict[str, str]
+    link_keys: dict[str, str] = field(default_factory=lambda: _new_link_keys())
 
     @classmethod
     def new(cls, ports: StackPorts) -> StackState:
@@ -86,7 +91,11 @@ class StackState:
     @classmethod
     def from_json(cls, text: str) -> StackState:
         doc = json.loads(text)
-        return cls(ports=StackPorts(**doc["ports"]), account_keys=doc["account_keys"])
+        return cls(
+            ports=StackPorts(**doc["ports"]),
+            account_keys=doc["account_keys"],
+            link_keys=doc.get("link_keys") or _new_link_keys(),
+        )
 
 
 class LocalStack:
@@ -202,6 +211,8 @@ class LocalStack:
                 "CLEARANCE_MAIL_KIND": "smtp",
                 "CLEARANCE_SMTP_HOST": "127.0.0.1",
                 "CLEARANCE_SMTP_PORT": str(self.ports.smtp),
+                "CLEARANCE_LINK_SIGNING_KEYS": json.dumps(self.state.link_keys),
+                "CLEARANCE_TEAMS_WEBHOOK_URL": f"http://127.0.0.1:{self.ports.teams}/webhook/{region}",
             }
         )
         return {"IsEncrypted": False, "Values": values}

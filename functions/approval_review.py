@@ -1,0 +1,55 @@
+"""HTTP: the approver's review page. GET shows (never decides); POST decides."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+import azure.functions as func
+
+from shared.composition import get_container
+from shared.services import review
+
+bp = func.Blueprint()
+MAX_FORM_BYTES = 16 * 1024
+
+
+def _respond(page: review.Page) -> func.HttpResponse:
+    return func.HttpResponse(
+        page.html,
+        status_code=page.status,
+        headers=page.headers,
+        mimetype="text/html",
+        charset="utf-8",
+    )
+
+
+@bp.function_name("approval_review_show")
+@bp.route(
+    route="approvals/{approval_id}/review", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS
+)
+def approval_review_show(req: func.HttpRequest) -> func.HttpResponse:
+    page = review.show(
+        req.route_params["approval_id"],
+        req.params.get("t", ""),
+        req.headers.get("X-MS-CLIENT-PRINCIPAL"),
+        get_container().approvals(),
+    )
+    return _respond(page)
+
+
+@bp.function_name("approval_review_decide")
+@bp.route(
+    route="approvals/{approval_id}/review", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS
+)
+def approval_review_decide(req: func.HttpRequest) -> func.HttpResponse:
+    body = req.get_body()
+    if len(body) > MAX_FORM_BYTES:
+        return _respond(review.Page(413, "form too large"))
+    form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    page = review.decide(
+        req.route_params["approval_id"],
+        form,
+        req.headers.get("X-MS-CLIENT-PRINCIPAL"),
+        get_container().approvals(),
+    )
+    return _respond(page)

@@ -1,0 +1,164 @@
+"""ApprovalStore over Azure Table Storage: the record with ETag concurrency, votes as rows.
+
+Partition = approval id: the record (``RowKey=approval``) and one row per vote
+(``RowKey=vote-<hash of approver>``, conditional insert: a replayed vote is counted once).
+Pending requests per (region, model) are indexed in partition ``model|<region>|<model>`` so a
+newer version finds what it supersedes without a scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from shared.adapters.storage_resources import ensure_created
+from shared.domain.approval import Approval, Vote
+from shared.domain.errors import TerminalError, TransientError
+
+TABLE = "approvals"
+
+
+def _vote_key(approver: str) -> str:
+    return "vote-" + hashlib.sha256(approver.encode("utf-8")).hexdigest()[:40]
+
+
+def _index_pk(region: str, model: str) -> str:
+    return f"model|{region}|{model}"
+
+
+class TableApprovalStore:
+    def __init__(self, table_service: Any) -> None:
+        self._service = table_service
+        self._table: Any = None
+
+    def _client(self) -> Any:
+        if self._table is None:
+            table = self._service.get_table_client(TABLE)
+            ensure_created(table.create_table)
+            self._table = table
+        return self._table
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from azure.core.exceptions import (
+            AzureError,
+            ResourceExistsError,
+            ResourceModifiedError,
+            ResourceNotFoundError,
+        )
+
+        try:
+            return fn(*args, **kwargs)
+        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+            raise
+        except AzureError as exc:
+            raise TransientError(f"approval store unavailable: {exc}") from exc
+
+    def create(self, approval: Approval) -> tuple[Approval, bool]:
+        from azure.core.exceptions import ResourceExistsError
+
+        entity = {
+            "PartitionKey": approval.approval_id,
+            "RowKey": "approval",
+            "State": str(approval.state),
+            "Doc": approval.model_dump_json(),
+        }
+        try:
+            self._call(self._client().create_entity, entity)
+        except ResourceExistsError:
+            return self.get(approval.approval_id)[0], False
+        self._call(
+            self._client().upsert_entity,
+            {
+                "PartitionKey": _index_pk(approval.region, approval.metadata.name),
+                "RowKey": approval.approval_id,
+                "Version": approval.metadata.version,
+            },
+        )
+        return approval, True
+
+    def get(self, approval_id: str) -> tuple[Approval, str]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            row = self._call(self._client().get_entity, approval_id, "approval")
+        except ResourceNotFoundError as exc:
+            raise TerminalError(f"no approval {approval_id}") from exc
+        return Approval.model_validate_json(row["Doc"]), str(row.metadata["etag"])
+
+    def replace(self, approval: Approval, etag: str) -> bool:
+        """Optimistic concurrency: False when someone else changed the record first."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError
+        from azure.data.tables import UpdateMode
+
+        entity = {
+            "PartitionKey": approval.approval_id,
+            "RowKey": "approval",
+            "State": str(approval.state),
+            "Doc": approval.model_dump_json(),
+        }
+        try:
+            self._call(
+                self._client().update_entity,
+                entity,
+                mode=UpdateMode.REPLACE,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except ResourceModifiedError:
+            return False
+        if approval.is_final:
+            self._drop_index(approval)
+        return True
+
+    def _drop_index(self, approval: Approval) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._call(
+                self._client().delete_entity,
+                _index_pk(approval.region, approval.metadata.name),
+                approval.approval_id,
+            )
+        except ResourceNotFoundError:
+            return
+
+    def add_vote(self, approval_id: str, vote: Vote) -> bool:
+        from azure.core.exceptions import ResourceExistsError
+
+        entity = {
+            "PartitionKey": approval_id,
+            "RowKey": _vote_key(vote.approver),
+            "Doc": vote.model_dump_json(),
+        }
+        try:
+            self._call(self._client().create_entity, entity)
+        except ResourceExistsError:
+            return False
+        return True
+
+    def votes(self, approval_id: str) -> list[Vote]:
+        rows = self._call(
+            lambda: list(
+                self._client().query_entities(
+                    "PartitionKey eq @pk and RowKey ge 'vote-' and RowKey lt 'vote.'",
+                    parameters={"pk": approval_id},
+                )
+            )
+        )
+        return sorted((Vote.model_validate_json(r["Doc"]) for r in rows), key=lambda v: v.at)
+
+    def pending_for_model(self, region: str, model: str) -> list[Approval]:
+        rows = self._call(
+            lambda: list(
+                self._client().query_entities(
+                    "PartitionKey eq @pk", parameters={"pk": _index_pk(region, model)}
+                )
+            )
+        )
+        found = []
+        for row in rows:
+            approval = self.get(row["RowKey"])[0]
+            if not approval.is_final:
+                found.append(approval)
+        return found

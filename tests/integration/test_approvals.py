@@ -1,0 +1,455 @@
+"""Approvals on the local stack: real mails (SMTP), Teams posts, the review page over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from azure.containerregistry import ContainerRegistryClient
+
+from shared.adapters.queue_envelope import QueueEnvelope
+from shared.adapters.table_approvals import TableApprovalStore
+from shared.composition import Container
+from shared.domain.approval import ApprovalState, approval_id_for
+from shared.domain.deployment_request import DeploymentRequest
+from shared.domain.lineage import ArtifactRef, RecordKind
+from shared.domain.links import LinkSigner
+from shared.local.images import push_image
+from shared.local.smtp_sink import read_mails
+from shared.local.stack import REGIONS, SAMPLE_APPROVERS, LocalStack
+from shared.local.teams_sink import read_posts
+from shared.ports import OutboundMessage
+from shared.queues import APPROVAL_EXPIRATIONS, DEPLOYMENT_REQUESTS
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.stack
+ONE, TWO = SAMPLE_APPROVERS
+LINK = re.compile(r"http://127\.0\.0\.1:\d+/api/approvals/[\w-]+/review\?t=[\w.-]+")
+
+
+def labels(name: str, version: str, **extra: str) -> dict[str, str]:
+    return {
+        "ai.clearance.model.name": name,
+        "org.opencontainers.image.version": version,
+        "ai.clearance.owner": "owner@contoso.example",
+        "ai.clearance.regions": "westeurope",
+        "ai.clearance.residency": "EU",
+        "ai.clearance.rollout.strategy": "rolling",
+        "ai.clearance.serving.port": "8080",
+        "ai.clearance.serving.health-path": "/healthz",
+        "ai.clearance.resources.cpu": "250m",
+        "ai.clearance.resources.memory": "512Mi",
+        "ai.clearance.risk-tier": "medium",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def hosts(stack: LocalStack) -> Iterator[LocalStack]:
+    for region in REGIONS:
+        stack.start_host(region)
+    stack._wait(stack._host_checks(), timeout=60)
+    yield stack
+    for region in REGIONS:
+        stack.processes.stop(f"host-{region}")
+
+
+@pytest.fixture(scope="module")
+def cell(cell_container: Callable[[str], Container]) -> Container:
+    return cell_container("westeurope")
+
+
+class Flow:
+    """One pushed model walking through approvals on the westeurope cell."""
+
+    def __init__(
+        self, stack: LocalStack, cell: Container, name: str, version: str, **extra: str
+    ) -> None:
+        self.stack, self.cell = stack, cell
+        client = ContainerRegistryClient(
+            f"https://{stack.login_server('westeurope')}",
+            None,
+            audience="https://containerregistry.azure.net",
+            connection_verify=str(stack.ca_file),
+        )
+        self.pushed = push_image(
+            client, f"models/{name}", labels(name, version, **extra), tag=version
+        )
+        self.artifact = ArtifactRef(
+            kind="image",
+            registry=stack.login_server("westeurope"),
+            repository=f"models/{name}",
+            digest=self.pushed.digest,
+            tag=version,
+        )
+        self.approval_id = approval_id_for(
+            self.artifact.model_copy(update={"tag": None}), "westeurope"
+        )
+        self.store = TableApprovalStore(cell.table_service)
+        self.signer = LinkSigner({k: v.encode() for k, v in stack.state.link_keys.items()})
+
+    def approval(self) -> Any:
+        return self.store.get(self.approval_id)[0]
+
+    def wait_open(self) -> Any:
+        return wait_for(lambda: self._exists() and self.approval(), timeout=30)
+
+    def _exists(self) -> bool:
+        from shared.domain.errors import TerminalError
+
+        try:
+            self.store.get(self.approval_id)
+        except TerminalError:
+            return False
+        return True
+
+    def link_for(self, approver: str) -> str:
+        def find() -> list[str]:
+            found = []
+            for mail in read_mails(self.stack.maildir):
+                if mail["To"] != approver:
+                    continue
+                text = mail.get_body(("plain",)).get_content()
+                found += [u for u in LINK.findall(text) if self.approval_id in u]
+            return found
+
+        return str(wait_for(find, timeout=30)[0])
+
+    def token(self, approver: str, expires_at: datetime | None = None) -> str:
+        return self.signer.sign(
+            self.approval_id, approver, expires_at or datetime.now(UTC) + timedelta(hours=1)
+        )
+
+    def review_url(self, token: str) -> str:
+        return (
+            f"{self.stack.host_url('westeurope')}/api/approvals/{self.approval_id}/review?t={token}"
+        )
+
+    def records(self, kind: RecordKind) -> list[Any]:
+        return [
+            r
+            for r in self.cell.lineage.list_for(
+                self.artifact.model_copy(update={"tag": None}).key_hash
+            )  # type: ignore[attr-defined]
+            if r.kind is kind
+        ]
+
+
+def http(
+    method: str, url: str, form: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, str, dict[str, str]]:
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, r.read().decode(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), dict(e.headers)
+
+
+def form_of(page: str) -> dict[str, str]:
+    """The hidden fields of the page's approve form, as a browser would post them."""
+    t = re.search(r"name='t' value='([^']+)'", page)
+    csrf = re.search(r"name='csrf' value='([^']+)'", page)
+    assert t is not None and csrf is not None
+    return {"t": t.group(1), "csrf": csrf.group(1)}
+
+
+def post_url(flow: Flow) -> str:
+    return f"{flow.stack.host_url('westeurope')}/api/approvals/{flow.approval_id}/review"
+
+
+def deployment_requests(cell: Container) -> list[DeploymentRequest]:
+    queue = cell.queue_service.get_queue_client(DEPLOYMENT_REQUESTS)
+    try:
+        peeked = queue.peek_messages(max_messages=32)
+    except Exception:  # the queue appears with its first message
+        return []
+    return [
+        DeploymentRequest.model_validate_json(QueueEnvelope.decode(m.content).body) for m in peeked
+    ]
+
+
+def vote(flow: Flow, approver: str, decision: str = "approve", **fields: str) -> tuple[int, str]:
+    status, page, _ = http("GET", flow.link_for(approver))
+    assert status == 200, page
+    form = {**form_of(page), "decision": decision, **fields}
+    status, page, _ = http("POST", post_url(flow), form)
+    return status, page
+
+
+# -- notifications ---------------------------------------------------------------------------
+def test_each_approver_gets_a_personal_link_and_teams_gets_a_card(
+    hosts: LocalStack, cell: Container
+) -> None:
+    flow = Flow(
+        hosts,
+        cell,
+        "notify-me",
+        "1.0.0",
+        **{"org.opencontainers.image.description": "<b>bold</b> [x](http://evil)"},
+    )
+    approval = flow.wait_open()
+    assert approval.state is ApprovalState.PENDING
+    assert approval.approvers == tuple(sorted(SAMPLE_APPROVERS))
+    one, two = flow.link_for(ONE), flow.link_for(TWO)
+    assert one != two  # personal links
+    card_posts = wait_for(
+        lambda: [p for p in read_posts(hosts.teams_store) if flow.approval_id in json.dumps(p)]
+    )
+    body = card_posts[0]["body"]
+    assert body["type"] == "message"
+    (attachment,) = body["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = attachment["content"]
+    assert card["type"] == "AdaptiveCard"
+    facts = {f["title"]: f["value"] for f in card["body"][1]["facts"]}
+    assert facts["Model"] == "notify\\-me"
+    assert facts["Digest"] == flow.pushed.digest.removeprefix("sha256:")[:12]
+    assert facts["Residency zone"] == "EU"
+    (action,) = card["actions"]
+    assert action["type"] == "Action.OpenUrl"
+    assert action["url"].endswith(f"/api/approvals/{flow.approval_id}/review")
+    notified = wait_for(lambda: flow.records(RecordKind.APPROVAL_NOTIFIED))
+    assert ONE in notified[0].details["asked"] and TWO in notified[0].details["asked"]
+
+
+# -- the review page ---------------------------------------------------------------------------
+def test_get_shows_details_and_decides_nothing(hosts: LocalStack, cell: Container) -> None:
+    flow = Flow(hosts, cell, "look-only", "1.0.0")
+    flow.wait_open()
+    link = flow.link_for(ONE)
+    for _ in range(3):  # a mail scanner, an unfurler, the approver
+        status, page, headers = http("GET", link)
+        assert status == 200
+    assert "look-only" in page and "Approve" in page and "Reject" in page
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert flow.approval().state is ApprovalState.PENDING
+    assert flow.store.votes(flow.approval_id) == []
+
+
+def test_tampered_expired_and_cross_request_links_are_refused(
+    hosts: LocalStack, cell: Container
+) -> None:
+    flow = Flow(hosts, cell, "guarded", "1.0.0")
+    other = Flow(hosts, cell, "guarded-other", "1.0.0")
+    flow.wait_open()
+    other.wait_open()
+    good = flow.token(ONE)
+    _, signature = good.split(".")
+    forged = (
+        base64.urlsafe_b64encode(
+            json.dumps(
+                {"aid": flow.approval_id, "sub": TWO, "exp": 9999999999, "kid": "k1"}
+            ).encode()
+        )
+        .decode()
+        .rstrip("=")
+    )
+    assert http("GET", flow.review_url(f"{forged}.{signature}"))[0] == 403
+    assert http("GET", flow.review_url(good[:-2] + "AA"))[0] == 403
+    assert http("GET", flow.review_url("garbage"))[0] == 403
+    expired = flow.token(ONE, datetime.now(UTC) - timedelta(seconds=1))
+    assert http("GET", flow.review_url(expired))[0] == 410
+    # a link of another request opens nothing here
+    assert http("GET", flow.review_url(other.token(ONE)))[0] == 403
+
+
+def test_post_without_csrf_is_refused_and_reject_needs_a_reason(
+    hosts: LocalStack, cell: Container
+) -> None:
+    flow = Flow(hosts, cell, "csrf-check", "1.0.0")
+    flow.wait_open()
+    token = flow.token(ONE)
+    assert http("POST", post_url(flow), {"t": token, "decision": "approve"})[0] == 403
+    _, page, _ = http("GET", flow.review_url(token))
+    bad_reject = {**form_of(page), "decision": "reject", "reason": "  "}
+    assert http("POST", post_url(flow), bad_reject)[0] == 400
+    assert flow.store.votes(flow.approval_id) == []
+
+
+def test_quorum_of_two_approves_once_and_enqueues_the_deployment(
+    hosts: LocalStack, cell: Container
+) -> None:
+    flow = Flow(hosts, cell, "quorum", "1.0.0")
+    flow.wait_open()
+    status, page = vote(flow, ONE, comment="looks fine")
+    assert status == 200 and "waits for more approvals" in page
+    status, page = vote(flow, ONE)  # replayed vote
+    assert "already recorded" in page
+    assert len(flow.store.votes(flow.approval_id)) == 1
+    status, page = vote(flow, TWO)
+    assert "approved" in page
+    approval = flow.approval()
+    assert approval.state is ApprovalState.APPROVED
+    assert set(approval.decided_by) == {ONE, TWO}
+    requests = [r for r in deployment_requests(cell) if r.approval_id == flow.approval_id]
+    (request,) = requests
+    assert request.message_id == f"{flow.approval_id}-westeurope"
+    assert request.artifact.digest == flow.pushed.digest
+    assert set(request.approved_by) == {ONE, TWO}
+    assert len(flow.records(RecordKind.APPROVAL_VOTE)) == 2
+    assert len(flow.records(RecordKind.APPROVAL_APPROVED)) == 1
+    owner_mail = wait_for(
+        lambda: [
+            m
+            for m in read_mails(hosts.maildir)
+            if m["To"] == "owner@contoso.example"
+            and "quorum" in m["Subject"]
+            and "approved" in m["Subject"]
+        ]
+    )
+    assert owner_mail
+    # the decided request now shows who decided and when, for everyone
+    status, page, _ = http("GET", flow.link_for(TWO))
+    assert status == 200 and "approved" in page and ONE in page
+
+
+def test_concurrent_votes_both_count_and_decide_once(hosts: LocalStack, cell: Container) -> None:
+    flow = Flow(hosts, cell, "race", "1.0.0")
+    flow.wait_open()
+    forms = {}
+    for approver in (ONE, TWO):
+        _, page, _ = http("GET", flow.link_for(approver))
+        forms[approver] = {**form_of(page), "decision": "approve"}
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda f=f: results.append(http("POST", post_url(flow), f)[0]))
+        for f in forms.values()
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200, 200]
+    assert flow.approval().state is ApprovalState.APPROVED
+    assert len(flow.store.votes(flow.approval_id)) == 2
+    assert len([r for r in deployment_requests(cell) if r.approval_id == flow.approval_id]) == 1
+    assert len(flow.records(RecordKind.APPROVAL_APPROVED)) == 1
+
+
+def test_rejection_needs_one_approver_and_tells_the_owner(
+    hosts: LocalStack, cell: Container
+) -> None:
+    flow = Flow(hosts, cell, "rejected-one", "1.0.0")
+    flow.wait_open()
+    status, page = vote(flow, TWO, "reject", reason="latency budget exceeded")
+    assert status == 200
+    approval = flow.approval()
+    assert approval.state is ApprovalState.REJECTED
+    assert approval.decision_reason == "latency budget exceeded"
+    (record,) = wait_for(lambda: flow.records(RecordKind.APPROVAL_REJECTED))
+    assert record.reasons[0].message == "latency budget exceeded"
+    # the link now shows who decided and when (no form, no error loop)
+    status, page, _ = http("GET", flow.link_for(ONE))
+    assert status == 200
+    assert "rejected" in page
+    assert TWO in page
+    assert "name='csrf'" not in page
+    # a vote posted after the decision changes nothing and says why
+    token = flow.token(ONE)
+    late = {"t": token, "csrf": flow.signer.csrf_token(token), "decision": "approve"}
+    status, page, _ = http("POST", post_url(flow), late)
+    assert status == 200
+    assert "rejected" in page
+    assert flow.approval().state is ApprovalState.REJECTED
+    assert len(flow.store.votes(flow.approval_id)) == 1
+
+
+def test_owner_cannot_approve_own_model(hosts: LocalStack, cell: Container) -> None:
+    flow = Flow(hosts, cell, "self-approval", "1.0.0", **{"ai.clearance.owner": ONE})
+    flow.wait_open()
+    # the owner is a listed approver, yet gets no link; a forged-by-us valid one is refused too
+    token = flow.token(ONE)
+    _, page, _ = http("GET", flow.review_url(token))
+    status, page, _ = http("POST", post_url(flow), {**form_of(page), "decision": "approve"})
+    assert status == 200
+    assert "separation of duties" in page
+    assert flow.store.votes(flow.approval_id) == []
+
+
+def test_signed_in_region_requires_the_matching_principal(
+    hosts: LocalStack, cell: Container
+) -> None:
+    flow = Flow(hosts, cell, "signed-in", "1.0.0")
+    approval = flow.wait_open()
+    _, etag = flow.store.get(flow.approval_id)
+    flow.store.replace(approval.model_copy(update={"require_sign_in": True}), etag)
+    token = flow.token(ONE)
+    assert http("GET", flow.review_url(token))[0] == 403
+
+    def principal(email: str) -> dict[str, str]:
+        doc = {"auth_typ": "aad", "claims": [{"typ": "preferred_username", "val": email}]}
+        return {"X-MS-CLIENT-PRINCIPAL": base64.b64encode(json.dumps(doc).encode()).decode()}
+
+    assert http("GET", flow.review_url(token), headers=principal(TWO))[0] == 403
+    status, page, _ = http("GET", flow.review_url(token), headers=principal(ONE))
+    assert status == 200
+    status, page, _ = http(
+        "POST", post_url(flow), {**form_of(page), "decision": "approve"}, headers=principal(ONE)
+    )
+    assert "recorded" in page
+    (vote_record,) = flow.records(RecordKind.APPROVAL_VOTE)
+    assert vote_record.actor.established_by == "easy_auth"
+
+
+def test_expiry_arrives_through_the_scheduled_message(hosts: LocalStack, cell: Container) -> None:
+    flow = Flow(hosts, cell, "expiring", "1.0.0")
+    approval = flow.wait_open()
+    soon = datetime.now(UTC) + timedelta(seconds=3)
+    _, etag = flow.store.get(flow.approval_id)
+    flow.store.replace(approval.model_copy(update={"expires_at": soon}), etag)
+    cell.bus.send(
+        APPROVAL_EXPIRATIONS,
+        OutboundMessage.json(
+            {"approval_id": flow.approval_id},
+            message_id=f"test-expire-{flow.approval_id}",
+            scheduled_enqueue_time=soon,
+        ),
+    )
+    wait_for(lambda: flow.approval().state is ApprovalState.EXPIRED, timeout=30)
+    (record,) = wait_for(lambda: flow.records(RecordKind.APPROVAL_EXPIRED))
+    assert ONE in record.details["did_not_answer"]
+    assert datetime.now(UTC) >= soon
+    token = flow.token(ONE)
+    late = {"t": token, "csrf": flow.signer.csrf_token(token), "decision": "approve"}
+    _, page, _ = http("POST", post_url(flow), late)
+    assert "expired" in page
+    assert flow.store.votes(flow.approval_id) == []
+
+
+def test_newer_version_supersedes_the_pending_older_request(
+    hosts: LocalStack, cell: Container
+) -> None:
+    old = Flow(hosts, cell, "evolving", "1.0.0")
+    old.wait_open()
+    new = Flow(hosts, cell, "evolving", "1.1.0")
+    new.wait_open()
+    wait_for(lambda: old.approval().state is ApprovalState.SUPERSEDED, timeout=30)
+    assert old.approval().superseded_by == new.approval_id
+    assert new.approval().state is ApprovalState.PENDING
+    (record,) = old.records(RecordKind.APPROVAL_SUPERSEDED)
+    assert record.details["by_version"] == "1.1.0"
+    status, page, _ = http("GET", old.link_for(ONE))
+    assert status == 200 and "superseded" in page
+    told = [
+        m
+        for m in read_mails(hosts.maildir)
+        if "evolving 1.0.0" in m["Subject"] and "superseded" in m["Subject"]
+    ]
+    assert told
