@@ -6,22 +6,22 @@ import io
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from azure.containerregistry import ContainerRegistryClient
+from azure.core.exceptions import ResourceNotFoundError
 
-from shared.adapters.queue_envelope import QueueEnvelope
+from shared.adapters.table_approvals import TABLE as APPROVALS_TABLE
 from shared.adapters.table_lineage import TableLineageWriter
 from shared.composition import Container
-from shared.domain.approval_request import ApprovalRequest
+from shared.domain.approval import Approval
 from shared.domain.lineage import INTAKE_TERMINAL, ArtifactRef, LineageRecord, RecordKind
 from shared.local.events import deliver, model_registered
 from shared.local.images import push_image, push_index
 from shared.local.smtp_sink import read_mails
-from shared.local.stack import REGIONS, LocalStack
-from shared.queues import APPROVAL_REQUESTS
+from shared.local.stack import LocalStack
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.stack
@@ -60,16 +60,6 @@ def labels(**changes: str | None) -> dict[str, str]:
     return out
 
 
-@pytest.fixture(scope="module")
-def hosts(stack: LocalStack) -> Iterator[LocalStack]:
-    for region in REGIONS:
-        stack.start_host(region)
-    stack._wait(stack._host_checks(), timeout=60)
-    yield stack
-    for region in REGIONS:
-        stack.processes.stop(f"host-{region}")
-
-
 @pytest.fixture
 def cells(cell_container: Callable[[str], Container]) -> Callable[[str], Container]:
     return cell_container
@@ -98,28 +88,22 @@ def terminal(cell: Container, artifact: ArtifactRef) -> list[LineageRecord]:
     return [r for r in records(cell, artifact) if r.kind in INTAKE_TERMINAL]
 
 
-def approval_requests(cell: Container) -> list[ApprovalRequest]:
-    queue = cell.queue_service.get_queue_client(APPROVAL_REQUESTS)
-    if not queue_exists(queue):
-        return []
-    peeked = queue.peek_messages(max_messages=32)
-    return [
-        ApprovalRequest.model_validate_json(QueueEnvelope.decode(m.content).body) for m in peeked
-    ]
-
-
-def queue_exists(queue: Any) -> bool:
-    from azure.core.exceptions import ResourceNotFoundError
-
+def approval_requests(cell: Container) -> list[Approval]:
+    """What the approval-requests consumer made of the bus messages: one record per message."""
+    table = cell.table_service.get_table_client(APPROVALS_TABLE)
     try:
-        queue.get_queue_properties()
+        rows = list(table.query_entities("RowKey eq 'approval'"))
     except ResourceNotFoundError:
-        return False
-    return True
+        return []
+    return [Approval.model_validate_json(r["Doc"]) for r in rows]
 
 
-def requests_for(cell: Container, digest: str) -> list[ApprovalRequest]:
+def requests_for(cell: Container, digest: str) -> list[Approval]:
     return [r for r in approval_requests(cell) if r.artifact.digest == digest]
+
+
+def wait_requests(cell: Container, digest: str) -> list[Approval]:
+    return list(wait_for(lambda: requests_for(cell, digest)))
 
 
 def settled(cell: Container, artifact: ArtifactRef, count: int = 1) -> list[LineageRecord]:
@@ -135,11 +119,11 @@ def test_valid_image_becomes_one_approval_request(hosts: LocalStack, cells: Any)
     assert final.kind is RecordKind.APPROVAL_REQUESTED
     kinds = [r.kind for r in records(cell, artifact)]
     assert kinds[:2] == [RecordKind.ARTIFACT_RECEIVED, RecordKind.ARTIFACT_VALIDATED]
-    (request,) = requests_for(cell, pushed.digest)
+    (request,) = wait_requests(cell, pushed.digest)
     assert request.metadata.name == "fraud-detector"
-    assert request.source_region == "westeurope"
+    assert request.region == "westeurope"
     assert request.artifact.tag == "1.0.0"
-    assert final.details["message_id"] == request.message_id
+    assert final.details["message_id"] == f"approval-request-{request.artifact.key_hash}"
 
 
 def test_missing_and_malformed_labels_are_rejected_with_every_reason(
@@ -198,6 +182,7 @@ def test_image_index_uses_amd64_and_dedupes_with_its_platform_manifest(
     assert arm_final.kind is RecordKind.ARTIFACT_SKIPPED
     assert idx_final.kind is RecordKind.ARTIFACT_DUPLICATE
     assert idx_final.details["same_image_as"] == amd.digest
+    wait_requests(cell, amd.digest)
     assert len([r for r in approval_requests(cell) if r.metadata.name == "multi"]) == 1
 
 
@@ -259,7 +244,7 @@ def test_push_by_digest_then_tag_requests_once_and_records_the_retag(
         lambda: (k := [r.kind for r in terminal(cell, artifact)]) and len(k) == 2 and k
     )
     assert kinds == [RecordKind.APPROVAL_REQUESTED, RecordKind.ARTIFACT_RETAGGED]
-    assert len(requests_for(cell, pushed.digest)) == 1
+    assert len(wait_requests(cell, pushed.digest)) == 1
 
 
 def test_same_event_three_times_concurrently_yields_one_request(
@@ -297,7 +282,7 @@ def test_same_event_three_times_concurrently_yields_one_request(
         RecordKind.ARTIFACT_DUPLICATE,
     ]
     assert finals[1].correlation.event_id == event["id"]
-    assert len(requests_for(cell, pushed.digest)) == 1
+    assert len(wait_requests(cell, pushed.digest)) == 1
 
 
 def recorded_event(stack: LocalStack, region: str, digest: str) -> dict[str, Any]:
@@ -426,7 +411,7 @@ def test_model_registered_in_both_casings_and_schemas(
     artifact = ArtifactRef(kind="aml_model", workspace="mlw-westeurope", model=name, version="7")
     (final,) = settled(cell, artifact)
     assert final.kind is RecordKind.APPROVAL_REQUESTED, final.reasons
-    (request,) = [r for r in approval_requests(cell) if r.metadata.name == name]
+    (request,) = wait_for(lambda: [r for r in approval_requests(cell) if r.metadata.name == name])
     assert request.metadata.version == "7"
     # the same registration again (Event Grid redelivers): no second request
     assert deliver(hosts.host_url("westeurope"), "aml_model_registered", [event]) == 202

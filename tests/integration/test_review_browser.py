@@ -1,0 +1,86 @@
+"""A real browser (Debian's headless Chromium, driven by Playwright) approves from the email link.
+
+Set CLEARANCE_UPDATE_SCREENSHOTS=1 to refresh docs/images/review-page.png from this test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.composition import Container
+from shared.domain.approval import ApprovalState
+from shared.local.stack import SAMPLE_APPROVERS, LocalStack
+from tests.integration.approval_flow import Flow
+
+pytestmark = pytest.mark.stack
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ONE, TWO = SAMPLE_APPROVERS
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: run scripts/bootstrap")
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def approve_in_browser(browser: Any, link: str, screenshot: Path | None = None) -> str:
+    page = browser.new_page(viewport={"width": 420, "height": 1100})  # a phone-sized screen
+    page.goto(link)
+    assert page.locator("h1").inner_text().startswith("Review browser-demo")
+    assert page.get_by_text("Validation: passed").is_visible()
+    if screenshot is not None:
+        page.screenshot(path=str(screenshot), full_page=True)
+    page.fill("#comment", "Checked the canary plan.")
+    page.click("#approve")
+    page.wait_for_selector("#confirmation")
+    text = str(page.locator("body").inner_text())
+    page.close()
+    return text
+
+
+def test_two_approvers_approve_from_their_emailed_links(
+    hosts: LocalStack, cell: Container, browser: Any, tmp_path: Path
+) -> None:
+    flow = Flow(
+        hosts,
+        cell,
+        "browser-demo",
+        "2.3.0",
+        **{"org.opencontainers.image.description": "Ranks support tickets by urgency"},
+    )
+    flow.wait_open()
+    shot = tmp_path / "review-page.png"
+    first = approve_in_browser(browser, flow.link_for(ONE), shot)
+    assert "your vote was recorded" in first
+    assert "waits for more approvals" in first
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("CLEARANCE_UPDATE_SCREENSHOTS") == "1":
+        shutil.copy(shot, REPO / "docs" / "images" / "review-page.png")
+    assert flow.approval().state is ApprovalState.PENDING
+    second = approve_in_browser(browser, flow.link_for(TWO))
+    assert "now approved" in second
+    assert flow.approval().state is ApprovalState.APPROVED
