@@ -1,0 +1,89 @@
+"""Signed links: tamper, expiry, key rotation, CSRF binding, constant-time comparison."""
+
+from __future__ import annotations
+
+import ast
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from shared.domain.links import LinkError, LinkProblem, LinkSigner
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+KEY1, KEY2 = b"k" * 32, b"n" * 32
+
+
+def test_round_trip_names_the_approver() -> None:
+    signer = LinkSigner({"k1": KEY1})
+    token = signer.sign("apr-1", "a@x.example", NOW + timedelta(hours=1))
+    claims = signer.verify(token, "apr-1", NOW)
+    assert (claims.approval_id, claims.approver, claims.key_id) == ("apr-1", "a@x.example", "k1")
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
+        lambda t: "x" + t,
+        lambda t: t.replace(".", ""),
+        lambda t: "",
+        lambda t: t + "." + t,
+        lambda t: "a" * 5000,
+    ],
+)
+def test_tampered_tokens_are_refused(mutate: object) -> None:
+    signer = LinkSigner({"k1": KEY1})
+    token = signer.sign("apr-1", "a@x.example", NOW + timedelta(hours=1))
+    with pytest.raises(LinkError) as err:
+        signer.verify(mutate(token), "apr-1", NOW)  # type: ignore[operator]
+    assert err.value.problem in {LinkProblem.MALFORMED, LinkProblem.BAD_SIGNATURE}
+
+
+def test_expired_and_wrong_request_and_unknown_key() -> None:
+    signer = LinkSigner({"k1": KEY1})
+    token = signer.sign("apr-1", "a@x.example", NOW)
+    with pytest.raises(LinkError, match="expired"):
+        signer.verify(token, "apr-1", NOW)
+    token = signer.sign("apr-1", "a@x.example", NOW + timedelta(hours=1))
+    with pytest.raises(LinkError, match="wrong_approval"):
+        signer.verify(token, "apr-2", NOW)
+    with pytest.raises(LinkError, match="unknown_key"):
+        LinkSigner({"k9": KEY2}).verify(token, "apr-1", NOW)
+
+
+def test_rotation_newest_signs_all_verify() -> None:
+    old = LinkSigner({"k20260101": KEY1})
+    token = old.sign("apr-1", "a@x.example", NOW + timedelta(hours=1))
+    rotated = LinkSigner({"k20260101": KEY1, "k20261121": KEY2})
+    assert rotated.current_key_id == "k20261121"
+    assert rotated.verify(token, "apr-1", NOW).key_id == "k20260101"
+    assert rotated.verify(rotated.sign("apr-1", "a", NOW + timedelta(hours=1)), "apr-1", NOW)
+
+
+def test_csrf_is_bound_to_the_link() -> None:
+    signer = LinkSigner({"k1": KEY1})
+    a = signer.sign("apr-1", "a@x.example", NOW + timedelta(hours=1))
+    b = signer.sign("apr-1", "b@x.example", NOW + timedelta(hours=1))
+    assert signer.check_csrf(a, signer.csrf_token(a))
+    assert not signer.check_csrf(a, signer.csrf_token(b))
+    assert not signer.check_csrf(a, "")
+
+
+def test_secrets_are_compared_in_constant_time() -> None:
+    source = (Path(__file__).resolve().parents[3] / "shared/domain/links.py").read_text()
+    tree = ast.parse(source)
+    compares = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Compare) and any(isinstance(o, ast.Eq | ast.NotEq) for o in n.ops)
+    ]
+    mac_compares = [
+        ast.unparse(c)
+        for c in compares
+        if "mac" in ast.unparse(c).lower()
+        or "csrf" in ast.unparse(c).lower()
+        or "given" in ast.unparse(c)
+    ]
+    assert mac_compares == []
+    assert source.count("hmac.compare_digest") >= 3
