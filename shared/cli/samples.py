@@ -91,6 +91,7 @@ def push_sample(
     )
     final = follow(stack, region, artifact, wait)
     _explain(final)
+    _show_review_links(stack, region, artifact, wait)
 
 
 def model_registered(
@@ -117,6 +118,40 @@ def model_registered(
     console.print(f"Event Grid delivery answered {status}")
     artifact = ArtifactRef(kind="aml_model", workspace=f"mlw-{region}", model=name, version=version)
     _explain(follow(stack, region, artifact, wait))
+
+
+def review_links(stack: LocalStack, approval_id: str) -> dict[str, str]:
+    """Each sample approver's personal review link, read from the mail they received."""
+    import re
+
+    from shared.local.smtp_sink import read_mails
+
+    pattern = re.compile(rf"http://\S+/api/approvals/{approval_id}/review\?t=[\w.-]+")
+    links: dict[str, str] = {}
+    for mail in read_mails(stack.maildir):
+        body = mail.get_body(("plain",))
+        found = pattern.findall(body.get_content()) if body is not None else []
+        if found:
+            links[str(mail["To"])] = found[0]
+    return links
+
+
+def _show_review_links(stack: LocalStack, region: str, artifact: ArtifactRef, wait: float) -> None:
+    from shared.domain.approval import approval_id_for
+
+    approval_id = approval_id_for(artifact, region)
+    deadline = time.monotonic() + wait
+    links: dict[str, str] = {}
+    while time.monotonic() < deadline and len(links) < 2:
+        links = review_links(stack, approval_id)
+        time.sleep(0.3)
+    if not links:
+        console.print("no approval mail yet (the request may be decided or superseded)")
+        return
+    console.print(f"approval request {approval_id}; personal review links from the mails:")
+    for who, link in sorted(links.items()):
+        print(f"  {who}: {link}")  # noqa: T201 - plain, unwrapped: it is a URL to open
+    console.print(f"Teams cards: http://127.0.0.1:{stack.ports.teams}/messages")
 
 
 def _explain(final: LineageRecord) -> None:
