@@ -150,7 +150,7 @@ def _show_review_links(stack: LocalStack, region: str, artifact: ArtifactRef, wa
         return
     console.print(f"approval request {approval_id}; personal review links from the mails:")
     for who, link in sorted(links.items()):
-        print(f"  {who}: {link}")  # noqa: T201 - plain, unwrapped: it is a URL to open
+        print(f"  {who}: {link}")
     console.print(f"Teams cards: http://127.0.0.1:{stack.ports.teams}/messages")
 
 
