@@ -8,7 +8,7 @@ from functions import (
     approval_expirations,
     approval_requests,
     approval_review,
-    eventgrid_deadletters,
+    dead_letters,
     health,
 )
 
@@ -16,7 +16,7 @@ app = func.FunctionApp()
 app.register_functions(health.bp)
 app.register_functions(acr_image_pushed.bp)
 app.register_functions(aml_model_registered.bp)
-app.register_functions(eventgrid_deadletters.bp)
+app.register_functions(dead_letters.bp)
 app.register_functions(approval_requests.bp)
 app.register_functions(approval_expirations.bp)
 app.register_functions(approval_review.bp)

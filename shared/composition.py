@@ -27,6 +27,7 @@ class Container:
         self._registry_clients: dict[str, Any] = {}
         self._intake: IntakeDeps | None = None
         self._approvals: ApprovalDeps | None = None
+        self._sb_client: Any = None
         self._lock = threading.Lock()
 
     @cached_property
@@ -85,16 +86,25 @@ class Container:
             from shared.adapters.storage_queue_bus import StorageQueueMessageBus
 
             return StorageQueueMessageBus(self.queue_service, self.table_service)
-        from azure.servicebus import ServiceBusClient
-
         from shared.adapters.servicebus_bus import ServiceBusMessageBus
 
-        conn = self.settings.servicebus_connection_string
-        if conn is not None:
-            client = ServiceBusClient.from_connection_string(conn.get_secret_value())
-        else:
-            client = ServiceBusClient(self.settings.cell.service_bus.namespace, self.credential)
-        return ServiceBusMessageBus(client)
+        return ServiceBusMessageBus(self._servicebus_client())
+
+    def _servicebus_client(self) -> Any:
+        from azure.servicebus import ServiceBusClient
+
+        with self._lock:
+            if self._sb_client is None:
+                conn = self.settings.servicebus_connection_string
+                if conn is not None:
+                    self._sb_client = ServiceBusClient.from_connection_string(
+                        conn.get_secret_value()
+                    )
+                else:
+                    self._sb_client = ServiceBusClient(
+                        self.settings.cell.service_bus.namespace, self.credential
+                    )
+            return self._sb_client
 
     @cached_property
     def mailer(self) -> Mailer:
@@ -124,6 +134,17 @@ class Container:
         from shared.adapters.blob_dead_letters import BlobDeadLetters
 
         return BlobDeadLetters(self.blob_service)
+
+    @cached_property
+    def bus_dead_letters(self) -> Any:
+        from shared.adapters.bus_dead_letters import (
+            ServiceBusDeadLetters,
+            StorageQueueDeadLetters,
+        )
+
+        if self.settings.bus_kind is BusKind.STORAGE_QUEUE:
+            return StorageQueueDeadLetters(self.queue_service)
+        return ServiceBusDeadLetters(self._servicebus_client())
 
     def intake(self) -> IntakeDeps:
         from shared.adapters.acr_reader import AcrRegistryReader

@@ -33,6 +33,7 @@ class IntakeCode(StrEnum):
     EVENT_MALFORMED = "CLR-EVENT-MALFORMED"
     EVENT_UNREADABLE = "CLR-EVENT-UNREADABLE"
     EVENT_DEAD_LETTERED = "CLR-EVENT-DEAD-LETTERED"
+    BUS_DEAD_LETTERED = "CLR-BUS-DEAD-LETTERED"
 
 
 MEANINGS: dict[IntakeCode, str] = {
@@ -93,5 +94,8 @@ MEANINGS: dict[IntakeCode, str] = {
     ),
     IntakeCode.EVENT_DEAD_LETTERED: (
         "Event Grid gave up delivering the event (its retries ran out); the cause is recorded."
+    ),
+    IntakeCode.BUS_DEAD_LETTERED: (
+        "A queue message failed on every delivery and was dead-lettered; the cause is recorded."
     ),
 }

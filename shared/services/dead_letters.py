@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -23,9 +24,14 @@ from shared.domain.lineage import (
     Reason,
     RecordKind,
 )
-from shared.ports import LineageWriter
+from shared.ports import LineageWriter, Mailer, OutboundMail
+from shared.queues import ALL_QUEUES
 
 log = logging.getLogger(__name__)
+
+
+class BusDeadLetterSource(Protocol):
+    def drain(self, queue: str, handle: Callable[[Any], None], max_messages: int = 100) -> int: ...
 
 
 class DeadLetterSource(Protocol):
@@ -94,3 +100,61 @@ def record_dead_letters(
     if count:
         log.warning("recorded %d dead-lettered event(s)", count)
     return count
+
+
+def _bus_artifact(body: bytes) -> tuple[ArtifactRef, str | None, str | None]:
+    """(artifact, owner, approval id) of a dead-lettered approval or deployment message."""
+    from pydantic import ValidationError
+
+    from shared.domain.approval_request import ApprovalRequest
+    from shared.domain.deployment_request import DeploymentRequest
+
+    for model in (ApprovalRequest, DeploymentRequest):
+        try:
+            doc = model.model_validate_json(body)
+        except ValidationError:
+            continue
+        approval_id = getattr(doc, "approval_id", None)
+        return doc.artifact, str(doc.metadata.owner), approval_id
+    return ArtifactRef(kind="unknown"), None, None
+
+
+def record_bus_dead_letters(
+    source: BusDeadLetterSource,
+    lineage: LineageWriter,
+    region: str,
+    mailer: Mailer | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
+    """Record each dead-lettered bus message in lineage (and tell its model's owner)."""
+
+    def handle(message: Any) -> None:
+        artifact, owner, approval_id = _bus_artifact(message.body)
+        cause = f"{message.reason}: {message.description}".strip(": ")
+        record = LineageRecord(
+            kind=RecordKind.DEAD_LETTERED,
+            at=clock(),
+            region=region,
+            actor=Actor(identity="clearance", established_by="managed_identity"),
+            artifact=artifact,
+            correlation=Correlation(approval_id=approval_id),
+            reasons=(
+                Reason(
+                    code=IntakeCode.BUS_DEAD_LETTERED,
+                    message=f"The {message.queue} message was dead-lettered: {cause}",
+                ),
+            ),
+            details={"queue": message.queue, "message_id": message.message_id},
+        )
+        first = lineage.append(record, idempotency_key=f"bus|{message.queue}|{message.message_id}")
+        if first and owner and mailer is not None:
+            mailer.send(
+                OutboundMail(
+                    to=(owner,),
+                    subject=f"Clearance could not finish a step ({message.queue})",
+                    text=f"{record.reasons[0].message}\n\nThe platform team has the details.",
+                    html=f"<p>{html.escape(record.reasons[0].message)}</p>",
+                )
+            )
+
+    return sum(source.drain(queue, handle) for queue in ALL_QUEUES)

@@ -57,3 +57,67 @@ def test_dead_lettered_events_are_recorded_once_with_their_cause(
     assert record.correlation.event_id == event["id"]
     assert "MaxDeliveryAttemptsExceeded" in record.reasons[0].message
     assert record.reasons[0].code == "CLR-EVENT-DEAD-LETTERED"
+
+
+def test_dead_lettered_bus_messages_are_recorded_and_the_owner_told(
+    cell_container: Callable[[str], Container],
+) -> None:
+    from datetime import UTC, datetime
+
+    from shared.adapters.bus_dead_letters import StorageQueueDeadLetters
+    from shared.adapters.storage_resources import ensure_created
+    from shared.adapters.queue_envelope import QueueEnvelope
+    from shared.domain.approval_request import ApprovalRequest
+    from shared.domain.labels import parse_metadata
+    from shared.domain.metadata import ArtifactKind
+    from shared.queues import APPROVAL_REQUESTS, dead_letter_queue
+    from shared.services.dead_letters import record_bus_dead_letters
+    from tests.fakes import FakeMailer
+
+    cell = cell_container("westeurope")
+    digest = "sha256:" + uuid.uuid4().hex * 2
+    artifact = ArtifactRef(
+        kind="image", registry="r.example", repository="models/dlq", digest=digest
+    )
+    labels = {
+        "ai.clearance.model.name": "dlq",
+        "org.opencontainers.image.version": "1",
+        "ai.clearance.owner": "dlq.owner@contoso.example",
+        "ai.clearance.regions": "westeurope",
+        "ai.clearance.residency": "EU",
+        "ai.clearance.rollout.strategy": "rolling",
+        "ai.clearance.serving.port": "8080",
+        "ai.clearance.serving.health-path": "/h",
+        "ai.clearance.resources.cpu": "1",
+        "ai.clearance.resources.memory": "1Gi",
+        "ai.clearance.risk-tier": "low",
+    }
+    now = datetime.now(UTC)
+    request = ApprovalRequest(
+        artifact=artifact,
+        source_region="westeurope",
+        metadata=parse_metadata(labels, kind=ArtifactKind.IMAGE),
+        event_id="e",
+        received_at=now,
+        validated_at=now,
+    )
+    dlq = cell.queue_service.get_queue_client(dead_letter_queue(APPROVAL_REQUESTS))
+    ensure_created(dlq.create_queue)
+    envelope = QueueEnvelope(
+        message_id=f"m-{uuid.uuid4()}",
+        body=request.model_dump_json().encode(),
+        content_type="application/json",
+        enqueued_time_utc=now,
+        dead_letter_reason="MaxDeliveryCountExceeded",
+        dead_letter_error_description="delivered 5 times; last failure: RuntimeError: boom",
+    )
+    dlq.send_message(envelope.encode())
+    mailer = FakeMailer()
+    source = StorageQueueDeadLetters(cell.queue_service)
+    assert record_bus_dead_letters(source, cell.lineage, "westeurope", mailer) >= 1
+    assert record_bus_dead_letters(source, cell.lineage, "westeurope", mailer) == 0
+    (record,) = cell.lineage.list_for(artifact.key_hash)  # type: ignore[attr-defined]
+    assert record.kind is RecordKind.DEAD_LETTERED
+    assert "RuntimeError: boom" in record.reasons[0].message
+    assert record.details["queue"] == APPROVAL_REQUESTS
+    assert [m.to for m in mailer.sent] == [("dlq.owner@contoso.example",)]
