@@ -65,8 +65,8 @@ def test_dead_lettered_bus_messages_are_recorded_and_the_owner_told(
     from datetime import UTC, datetime
 
     from shared.adapters.bus_dead_letters import StorageQueueDeadLetters
-    from shared.adapters.storage_resources import ensure_created
     from shared.adapters.queue_envelope import QueueEnvelope
+    from shared.adapters.storage_resources import ensure_created
     from shared.domain.approval_request import ApprovalRequest
     from shared.domain.labels import parse_metadata
     from shared.domain.metadata import ArtifactKind
