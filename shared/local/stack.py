@@ -99,7 +99,17 @@ class StackState:
 
 
 class LocalStack:
-    def __init__(self, root: Path, repo: Path, ports: StackPorts | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        repo: Path,
+        ports: StackPorts | None = None,
+        *,
+        registry_notifications: bool = True,
+    ) -> None:
+        """``registry_notifications=False`` leaves Event Grid delivery to the caller (tests and
+        benchmarks that deliver events themselves)."""
+        self.registry_notifications = registry_notifications
         self.root = root.resolve()
         self.repo = repo.resolve()
         self.processes = ProcessTable(self.root)
@@ -241,6 +251,7 @@ class LocalStack:
                     "endpoints": [
                         {
                             "name": f"clearance-{region}",
+                            "disabled": not self.registry_notifications,
                             "url": f"{self.host_url(region)}/runtime/registry/notifications",
                             "timeout": "5s",
                             "threshold": 5,
@@ -269,14 +280,40 @@ class LocalStack:
 
     def up(self, timeout: float = 90.0, *, hosts: bool = True) -> None:
         self.write_config()
-        p = self.ports
-        azurite = self.repo / "node_modules" / ".bin" / "azurite"
-        if not azurite.exists():
-            raise RuntimeError("Azurite is not installed: run scripts/bootstrap (npm ci)")
-        accounts = ";".join(f"{account_name(r)}:{self.state.account_keys[r]}" for r in REGIONS)
-        self.processes.start(
-            "azurite",
-            [
+        for name in self.infra_parts():
+            self.start_part(name)
+        self._wait(self._infra_checks(), timeout)
+        if hosts:
+            for region in REGIONS:
+                self.start_host(region)
+            self._wait(self._host_checks(), timeout)
+
+    def infra_parts(self) -> list[str]:
+        return ["azurite", *(f"registry-{r}" for r in REGIONS), "smtp", "teams"]
+
+    def start_part(self, name: str, timeout: float | None = None) -> int:
+        """Start one part (idempotent); with ``timeout``, wait until it answers."""
+        if name.startswith("host-"):
+            pid = self.start_host(name.removeprefix("host-"))
+        else:
+            argv, env = self._command(name)
+            pid = self.processes.start(name, argv, env=env, cwd=self.repo)
+        if timeout is not None:
+            checks = {**self._infra_checks(), **self._host_checks()}
+            self._wait({name: checks[name]}, timeout)
+        return pid
+
+    def stop_part(self, name: str) -> bool:
+        return self.processes.stop(name)
+
+    def _command(self, name: str) -> tuple[list[str], dict[str, str]]:
+        p, py = self.ports, sys.executable
+        if name == "azurite":
+            azurite = self.repo / "node_modules" / ".bin" / "azurite"
+            if not azurite.exists():
+                raise RuntimeError("Azurite is not installed: run scripts/bootstrap (npm ci)")
+            accounts = ";".join(f"{account_name(r)}:{self.state.account_keys[r]}" for r in REGIONS)
+            argv = [
                 str(azurite),
                 "--silent",
                 "--disableTelemetry",
@@ -295,18 +332,14 @@ class LocalStack:
                 str(p.table),
                 "--location",
                 str(self.root / "azurite"),
-            ],
-            env={"AZURITE_ACCOUNTS": accounts},
-        )
-        registry = shutil.which("docker-registry") or "/usr/bin/docker-registry"
-        for region in REGIONS:
-            self.processes.start(
-                f"registry-{region}", [registry, "serve", str(self.root / region / "registry.yml")]
-            )
-        py = sys.executable
-        self.processes.start(
-            "smtp",
-            [
+            ]
+            return argv, {"AZURITE_ACCOUNTS": accounts}
+        if name.startswith("registry-"):
+            registry = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+            region = name.removeprefix("registry-")
+            return [registry, "serve", str(self.root / region / "registry.yml")], {}
+        if name == "smtp":
+            return [
                 py,
                 "-m",
                 "shared.local.smtp_sink",
@@ -314,12 +347,9 @@ class LocalStack:
                 str(p.smtp),
                 "--maildir",
                 str(self.maildir),
-            ],
-            cwd=self.repo,
-        )
-        self.processes.start(
-            "teams",
-            [
+            ], {}
+        if name == "teams":
+            return [
                 py,
                 "-m",
                 "shared.local.teams_sink",
@@ -327,14 +357,8 @@ class LocalStack:
                 str(p.teams),
                 "--store",
                 str(self.teams_store),
-            ],
-            cwd=self.repo,
-        )
-        self._wait(self._infra_checks(), timeout)
-        if hosts:
-            for region in REGIONS:
-                self.start_host(region)
-            self._wait(self._host_checks(), timeout)
+            ], {}
+        raise KeyError(name)
 
     def start_host(self, region: str) -> int:
         return self.processes.start(
