@@ -38,6 +38,7 @@ class TableIntakeLedger:
             AzureError,
             ResourceExistsError,
             ResourceModifiedError,
+            ResourceNotFoundError,
         )
         from azure.data.tables import UpdateMode
 
@@ -53,12 +54,15 @@ class TableIntakeLedger:
         }
         try:
             table = self._client()
+            # Read first: most deliveries are duplicates of a handled artifact (one round trip).
             try:
-                table.create_entity(entity)
-                return Claim(ClaimState.NEW)
-            except ResourceExistsError:
-                pass
-            existing = table.get_entity(_pk(key), "artifact")
+                existing = table.get_entity(_pk(key), "artifact")
+            except ResourceNotFoundError:
+                try:
+                    table.create_entity(entity)
+                    return Claim(ClaimState.NEW)
+                except ResourceExistsError:  # another instance claimed it meanwhile
+                    existing = table.get_entity(_pk(key), "artifact")
             tags = tuple(json.loads(existing.get("Tags") or "[]"))
             if existing.get("Status") == "done":
                 return Claim(ClaimState.DONE, existing.get("Outcome"), tags)

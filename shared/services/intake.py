@@ -26,7 +26,7 @@ from shared.domain.intake_events import (
     parse_image_pushed,
     parse_model_registered,
 )
-from shared.domain.intake_ledger import ClaimState
+from shared.domain.intake_ledger import Claim, ClaimState
 from shared.domain.intake_policy import evaluate_intake, registry_violations
 from shared.domain.labels import parse_metadata
 from shared.domain.lineage import (
@@ -153,7 +153,7 @@ def handle_image_pushed(event: IncomingEvent, deps: IntakeDeps) -> IntakeOutcome
         return run.reject(foreign, {})
     claim = deps.ledger.claim(artifact.key, event.id)
     if claim.state is not ClaimState.NEW:
-        return _repeat(run, claim.state, pushed.tag)
+        return _repeat(run, claim, pushed.tag)
     run.record(RecordKind.ARTIFACT_RECEIVED, details={"media_type": pushed.media_type})
     try:
         inspected = inspect_image(
@@ -203,7 +203,7 @@ def handle_model_registered(event: IncomingEvent, deps: IntakeDeps) -> IntakeOut
     run = _Run(deps, event, artifact)
     claim = deps.ledger.claim(artifact.key, event.id)
     if claim.state is not ClaimState.NEW:
-        return _repeat(run, claim.state, None)
+        return _repeat(run, claim, None)
     run.record(RecordKind.ARTIFACT_RECEIVED)
     labels = {**registered.properties, **registered.tags}
     model = AmlModelArtifact(
@@ -217,11 +217,14 @@ def handle_model_registered(event: IncomingEvent, deps: IntakeDeps) -> IntakeOut
     )
 
 
-def _repeat(run: _Run, state: ClaimState, tag: str | None) -> IntakeOutcome:
+def _repeat(run: _Run, claim: Claim, tag: str | None) -> IntakeOutcome:
     key = run.artifact.key
-    if state is ClaimState.DONE and tag and run.deps.ledger.add_tag(key, tag):
+    new_tag = claim.state is ClaimState.DONE and tag and tag not in claim.tags
+    if new_tag and tag and run.deps.ledger.add_tag(key, tag):
         return run.finish(RecordKind.ARTIFACT_RETAGGED, (), tag=tag)
-    note = "being handled by another delivery" if state is ClaimState.IN_PROGRESS else "handled"
+    note = (
+        "being handled by another delivery" if claim.state is ClaimState.IN_PROGRESS else "handled"
+    )
     return run.finish(RecordKind.ARTIFACT_DUPLICATE, (), status=note)
 
 

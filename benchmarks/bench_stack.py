@@ -1,0 +1,54 @@
+"""Shared set-up of the benchmarks: a private two-region stack on free ports, and sample labels."""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from shared.local.stack import LocalStack, StackPorts  # noqa: E402
+
+
+@contextlib.contextmanager
+def private_stack(*, registry_notifications: bool = False) -> Iterator[LocalStack]:
+    with tempfile.TemporaryDirectory(prefix="clearance-bench-") as root:
+        stack = LocalStack(Path(root), REPO, ports=StackPorts.free(),
+                           registry_notifications=registry_notifications)
+        try:
+            stack.up(timeout=180)
+            yield stack
+        finally:
+            stack.down()
+
+
+def labels(name: str, version: str, region: str, zone: str) -> dict[str, str]:
+    return {
+        "ai.clearance.model.name": name,
+        "org.opencontainers.image.version": version,
+        "ai.clearance.owner": "owner@contoso.example",
+        "ai.clearance.regions": region,
+        "ai.clearance.residency": zone,
+        "ai.clearance.rollout.strategy": "rolling",
+        "ai.clearance.serving.port": "8080",
+        "ai.clearance.serving.health-path": "/healthz",
+        "ai.clearance.resources.cpu": "250m",
+        "ai.clearance.resources.memory": "256Mi",
+        "ai.clearance.risk-tier": "low",
+    }
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    if not samples:
+        return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan")}
+    qs = statistics.quantiles(samples, n=100, method="inclusive")
+    return {"p50": statistics.median(samples), "p95": qs[94], "p99": qs[98]}
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms"
