@@ -44,7 +44,7 @@ stack-status:
 	$(BIN)/clearance stack status --root $(ROOT)
 
 bench: bootstrap
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python benchmarks/report.py
 
 clean-local: stack-down
 	rm -rf $(ROOT)

@@ -1,0 +1,127 @@
+"""Decision latency: POST approve (the vote that completes the quorum) -> deployment request
+enqueued, on the westeurope cell.
+
+    .venv/bin/python benchmarks/decision_latency.py [--approvals 40]
+
+The deciding POST enqueues the deployment request before it answers, so its round trip is the
+latency an approver waits for. Reported: p50/p95 of the deciding vote, and of the first vote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from bench_stack import labels, ms, percentiles, private_stack
+
+from shared.adapters.table_approvals import TableApprovalStore
+from shared.composition import Container
+from shared.domain.approval import ApprovalState, approval_id_for
+from shared.domain.errors import TerminalError
+from shared.domain.lineage import ArtifactRef
+from shared.domain.links import LinkSigner
+from shared.local.devhost.registry_bridge import to_image_pushed
+from shared.local.events import deliver
+from shared.local.images import push_image
+from shared.local.stack import SAMPLE_APPROVERS, LocalStack
+from shared.settings import build_settings
+
+REGION = "westeurope"
+
+
+def post_vote(url: str, signer: LinkSigner, approval_id: str, approver: str) -> float:
+    token = signer.sign(approval_id, approver, datetime.now(UTC) + timedelta(hours=1))
+    form = urllib.parse.urlencode(
+        {"t": token, "csrf": signer.csrf_token(token), "decision": "approve"}
+    ).encode()
+    start = time.perf_counter()
+    request = urllib.request.Request(
+        f"{url}/api/approvals/{approval_id}/review", data=form, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=60) as r:  # noqa: S310 - the local host
+        r.read()
+    return time.perf_counter() - start
+
+
+def open_request(stack: LocalStack, client: object, store: TableApprovalStore, i: int) -> str:
+    name = f"decide-{i:03d}"
+    pushed = push_image(client, f"models/{name}", labels(name, "1.0.0", REGION, "EU"), tag="1.0.0")
+    catalog = json.loads(stack.catalog_file.read_text())
+    resource = next(r for r in catalog["regions"] if r["name"] == REGION)["registry"]["resource_id"]
+    event = to_image_pushed(
+        {
+            "id": str(uuid.uuid4()),
+            "action": "push",
+            "timestamp": "2026-11-21T10:00:00Z",
+            "target": {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": pushed.digest,
+                "size": 1,
+                "length": 1,
+                "repository": f"models/{name}",
+                "tag": "1.0.0",
+            },
+            "request": {"id": "b", "method": "PUT", "useragent": "bench"},
+        },
+        region=REGION,
+        login_server=stack.login_server(REGION),
+        registry_resource_id=resource,
+    )
+    deliver(stack.host_url(REGION), "acr_image_pushed", [event])
+    artifact = ArtifactRef(
+        kind="image",
+        registry=stack.login_server(REGION),
+        repository=f"models/{name}",
+        digest=pushed.digest,
+    )
+    approval_id = approval_id_for(artifact, REGION)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            store.get(approval_id)
+            return approval_id
+        except TerminalError:
+            time.sleep(0.05)
+    raise RuntimeError(f"approval {approval_id} never opened")
+
+
+def main() -> None:
+    from azure.containerregistry import ContainerRegistryClient
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--approvals", type=int, default=40)
+    args = parser.parse_args()
+    with private_stack() as stack:
+        cell = Container(build_settings(stack.environment(REGION)))
+        store = TableApprovalStore(cell.table_service)
+        signer = LinkSigner({k: v.encode() for k, v in stack.state.link_keys.items()})
+        client = ContainerRegistryClient(
+            f"https://{stack.login_server(REGION)}",
+            None,
+            audience="https://containerregistry.azure.net",
+            connection_verify=str(stack.ca_file),
+        )
+        first, deciding = [], []
+        for i in range(args.approvals):
+            approval_id = open_request(stack, client, store, i)
+            one, two = SAMPLE_APPROVERS
+            first.append(post_vote(stack.host_url(REGION), signer, approval_id, one))
+            deciding.append(post_vote(stack.host_url(REGION), signer, approval_id, two))
+            approval = store.get(approval_id)[0]
+            if approval.state is not ApprovalState.APPROVED or not approval.dispatched:
+                raise RuntimeError(f"{approval_id} not approved and dispatched: {approval.state}")
+        f, d = percentiles(first), percentiles(deciding)
+        print(f"approvals decided              : {args.approvals} (each dispatched)")
+        print(f"first vote (quorum not reached): p50 {ms(f['p50'])}  p95 {ms(f['p95'])}")
+        print(
+            f"deciding vote -> deployment request enqueued: p50 {ms(d['p50'])}  p95 {ms(d['p95'])}"
+        )
+
+
+if __name__ == "__main__":
+    main()
