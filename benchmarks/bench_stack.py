@@ -18,8 +18,9 @@ from shared.local.stack import LocalStack, StackPorts  # noqa: E402
 @contextlib.contextmanager
 def private_stack(*, registry_notifications: bool = False) -> Iterator[LocalStack]:
     with tempfile.TemporaryDirectory(prefix="clearance-bench-") as root:
-        stack = LocalStack(Path(root), REPO, ports=StackPorts.free(),
-                           registry_notifications=registry_notifications)
+        stack = LocalStack(
+            Path(root), REPO, ports=StackPorts.free(), registry_notifications=registry_notifications
+        )
         try:
             stack.up(timeout=180)
             yield stack

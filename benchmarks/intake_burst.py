@@ -36,37 +36,62 @@ def push_all(stack: LocalStack, count: int) -> list[tuple[str, str, str]]:
     from azure.containerregistry import ContainerRegistryClient
 
     clients = {
-        r: ContainerRegistryClient(f"https://{stack.login_server(r)}", None,
-                                   audience="https://containerregistry.azure.net",
-                                   connection_verify=str(stack.ca_file))
+        r: ContainerRegistryClient(
+            f"https://{stack.login_server(r)}",
+            None,
+            audience="https://containerregistry.azure.net",
+            connection_verify=str(stack.ca_file),
+        )
         for r in ZONES
     }
 
     def push(i: int) -> tuple[str, str, str]:
         region = list(ZONES)[i % 2]
         name = f"burst-{i:04d}"
-        pushed = push_image(clients[region], f"models/{name}",
-                            labels(name, "1.0.0", region, ZONES[region]), tag="1.0.0")
+        pushed = push_image(
+            clients[region],
+            f"models/{name}",
+            labels(name, "1.0.0", region, ZONES[region]),
+            tag="1.0.0",
+        )
         return region, f"models/{name}", pushed.digest
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(push, range(count)))
 
 
-def events_for(stack: LocalStack, region: str, repository: str, digest: str) -> list[dict[str, Any]]:
+def events_for(
+    stack: LocalStack, region: str, repository: str, digest: str
+) -> list[dict[str, Any]]:
     catalog = json.loads(stack.catalog_file.read_text())
-    resource_id = next(r for r in catalog["regions"] if r["name"] == region)["registry"]["resource_id"]
+    resource_id = next(r for r in catalog["regions"] if r["name"] == region)["registry"][
+        "resource_id"
+    ]
     events = []
     for tag in ("1.0.0", None, "1.0.0", "stable"):
-        target = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest,
-                  "size": 1, "length": 1, "repository": repository}
+        target = {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest,
+            "size": 1,
+            "length": 1,
+            "repository": repository,
+        }
         if tag:
             target["tag"] = tag
-        events.append(to_image_pushed(
-            {"id": str(uuid.uuid4()), "action": "push", "timestamp": "2026-11-21T10:00:00Z",
-             "target": target, "request": {"id": "b", "method": "PUT", "useragent": "bench"}},
-            region=region, login_server=stack.login_server(region), registry_resource_id=resource_id,
-        ))
+        events.append(
+            to_image_pushed(
+                {
+                    "id": str(uuid.uuid4()),
+                    "action": "push",
+                    "timestamp": "2026-11-21T10:00:00Z",
+                    "target": target,
+                    "request": {"id": "b", "method": "PUT", "useragent": "bench"},
+                },
+                region=region,
+                login_server=stack.login_server(region),
+                registry_resource_id=resource_id,
+            )
+        )
     return events
 
 
@@ -79,8 +104,11 @@ def main() -> None:
         t = time.perf_counter()
         images = push_all(stack, args.images)
         print(f"pushed {len(images)} images in {time.perf_counter() - t:.1f}s (set-up, not timed)")
-        work = [(region, e) for region, repo, digest in images
-                for e in events_for(stack, region, repo, digest)]
+        work = [
+            (region, e)
+            for region, repo, digest in images
+            for e in events_for(stack, region, repo, digest)
+        ]
         random.Random(7).shuffle(work)
         timings: dict[str, tuple[float, float, int]] = {}
 
@@ -107,8 +135,9 @@ def main() -> None:
         first_seen: dict[str, float] = {}
         push_to_request: list[float] = []
         for region, repo, digest in images:
-            artifact = ArtifactRef(kind="image", registry=stack.login_server(region),
-                                   repository=repo, digest=digest)
+            artifact = ArtifactRef(
+                kind="image", registry=stack.login_server(region), repository=repo, digest=digest
+            )
             records = cells[region].lineage.list_for(artifact.key_hash)  # type: ignore[attr-defined]
             mine = [e for r, e in work if e["data"]["target"]["digest"] == digest]
             first_seen[digest] = min(timings[e["id"]][0] for e in mine)
@@ -126,12 +155,18 @@ def main() -> None:
         q = percentiles(per_event)
         print(f"events delivered          : {len(work)} ({retries} Event Grid retries)")
         print(f"wall time                 : {wall:8.2f} s")
-        print(f"throughput                : {len(work) / wall:8.1f} events/s overall, "
-              f"{len(work) / wall / 2:.1f} per host (target >= 100 per host)")
-        print(f"push -> approval request  : p50 {ms(p['p50'])}  p95 {ms(p['p95'])}  "
-              f"p99 {ms(p['p99'])}  (target p95 < 500 ms)")
-        print(f"per delivery (any outcome): p50 {ms(q['p50'])}  p95 {ms(q['p95'])}  "
-              f"p99 {ms(q['p99'])}")
+        print(
+            f"throughput                : {len(work) / wall:8.1f} events/s overall, "
+            f"{len(work) / wall / 2:.1f} per host (target >= 100 per host)"
+        )
+        print(
+            f"push -> approval request  : p50 {ms(p['p50'])}  p95 {ms(p['p95'])}  "
+            f"p99 {ms(p['p99'])}  (target p95 < 500 ms)"
+        )
+        print(
+            f"per delivery (any outcome): p50 {ms(q['p50'])}  p95 {ms(q['p95'])}  "
+            f"p99 {ms(q['p99'])}"
+        )
         print(f"approval requests         : {kinds['approval.requested']} (expected {len(images)})")
         print(f"terminal records          : {dict(sorted(kinds.items()))}")
         print(f"events with exactly one terminal record: {exactly_once} of {len(work)}")
