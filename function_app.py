@@ -9,7 +9,9 @@ from functions import (
     approval_requests,
     approval_review,
     dead_letters,
+    deployment_requests,
     health,
+    rollback,
 )
 
 app = func.FunctionApp()
@@ -20,3 +22,5 @@ app.register_functions(dead_letters.bp)
 app.register_functions(approval_requests.bp)
 app.register_functions(approval_expirations.bp)
 app.register_functions(approval_review.bp)
+app.register_functions(deployment_requests.bp)
+app.register_functions(rollback.bp)

@@ -166,6 +166,10 @@ class Container:
         return self._intake
 
     def approvals(self) -> ApprovalDeps:
+        from shared.adapters.deployment_state_table import (
+            TableDeploymentStateStore,
+            live_summary,
+        )
         from shared.adapters.table_approvals import TableApprovalStore
         from shared.adapters.teams_notifier import TeamsWebhook
         from shared.domain.links import LinkSigner
@@ -182,6 +186,7 @@ class Container:
                 mailer=self.mailer,
                 signer=LinkSigner(s.link_signing_keys()),
                 teams=TeamsWebhook(url.get_secret_value()) if url else None,
+                live_now=live_summary(TableDeploymentStateStore(self.table_service)),
             )
         return self._approvals
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import check, samples, stack
+from shared.cli import check, deploy, samples, stack
 
 app = typer.Typer(no_args_is_help=True, help="Clearance: from pushed to serving, safely.")
 app.add_typer(stack.app, name="stack")
 check.register(app)
 samples.register(app)
+deploy.register(app)
 
 
 if __name__ == "__main__":

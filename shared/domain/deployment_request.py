@@ -28,6 +28,13 @@ class DeploymentRequest(BaseModel):
     approved_at: datetime
     # A rollback is itself approved and recorded: it names the deployment it restores.
     rollback_of: str | None = None
+    # Added for deployment: who asked for a rollback and why; the rollout step this message
+    # continues (0: the request itself; later steps are scheduled after each bake time); how
+    # often it already waited for another rollout of the same model to finish.
+    requested_by: str | None = Field(default=None, max_length=320)
+    reason: str | None = Field(default=None, max_length=500)
+    step: int = Field(default=0, ge=0, le=32)
+    waits: int = Field(default=0, ge=0, le=1000)
 
     @property
     def message_id(self) -> str:

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import socket
 import ssl
+import subprocess
 import sys
 import time
 import urllib.request
@@ -277,6 +278,13 @@ class LocalStack:
             settings.write_text(json.dumps(self.local_settings(region), indent=2))
             settings.chmod(0o600)
             (self.root / region / "registry.yml").write_text(self.registry_config(region))
+            repo = self.gitops_repo(region)
+            if not repo.exists():  # the region's GitOps repository (Flux reconciles it in Azure)
+                subprocess.run(
+                    ["git", "init", "--bare", "-q", "-b", "main", str(repo)],
+                    check=True,
+                    capture_output=True,
+                )
 
     def up(self, timeout: float = 90.0, *, hosts: bool = True) -> None:
         self.write_config()

@@ -1,0 +1,156 @@
+"""``Cluster`` over the kubernetes client: server-side apply, delete, read and watch.
+
+Thin on purpose: the driver logic (``shared.services.deploy_kubernetes``) is tested against a
+fake of the same port; this adapter only translates calls and errors. ``kubernetes`` is
+imported here, on the kubernetes path only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from shared.domain.deployment_codes import DeployCode, PlanError
+from shared.domain.deployment_k8s_status import Condition, DeploymentStatus
+from shared.domain.errors import TransientError
+from shared.domain.manifests import FIELD_MANAGER, Manifest, ObjectRef
+
+REQUEST_TIMEOUT = 30
+
+
+class KubernetesCluster:
+    def __init__(self, api_client: Any, *, cluster: str = "cluster") -> None:
+        self._api = api_client
+        self._cluster = cluster
+        self._dynamic: Any = None
+
+    def _resources(self) -> Any:
+        if self._dynamic is None:
+            from kubernetes.dynamic import DynamicClient
+
+            self._dynamic = self._translate(lambda: DynamicClient(self._api), "discovery")
+        return self._dynamic
+
+    def apply(self, manifest: Manifest) -> None:
+        ref = ObjectRef.of(manifest)
+
+        def call() -> None:
+            client = self._resources()
+            resource = client.resources.get(api_version=ref.api_version, kind=ref.kind)
+            client.server_side_apply(
+                resource,
+                body=manifest,
+                name=ref.name,
+                namespace=ref.namespace,
+                field_manager=FIELD_MANAGER,
+                force_conflicts=True,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+
+        self._translate(call, f"apply {ref.kind}/{ref.name}")
+
+    def delete(self, ref: ObjectRef) -> bool:
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        def call() -> bool:
+            client = self._resources()
+            resource = client.resources.get(api_version=ref.api_version, kind=ref.kind)
+            try:
+                client.delete(
+                    resource,
+                    name=ref.name,
+                    namespace=ref.namespace,
+                    body={"propagationPolicy": "Foreground"},
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
+            except NotFoundError:
+                return False
+            return True
+
+        result: bool = self._translate(call, f"delete {ref.kind}/{ref.name}")
+        return result
+
+    def deployment_status(self, namespace: str, name: str) -> DeploymentStatus | None:
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        apps = client.AppsV1Api(self._api)
+
+        def call() -> DeploymentStatus | None:
+            try:
+                found = apps.read_namespaced_deployment(
+                    name, namespace, _request_timeout=REQUEST_TIMEOUT
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            return to_status(found)
+
+        result: DeploymentStatus | None = self._translate(call, f"read Deployment/{name}")
+        return result
+
+    def watch_deployment(
+        self, namespace: str, name: str, timeout_seconds: float
+    ) -> Iterator[DeploymentStatus]:
+        from kubernetes import client, watch
+
+        apps = client.AppsV1Api(self._api)
+        current = self.deployment_status(namespace, name)
+        if current is not None:
+            yield current
+        stream = watch.Watch().stream(
+            apps.list_namespaced_deployment,
+            namespace,
+            field_selector=f"metadata.name={name}",
+            timeout_seconds=max(1, int(timeout_seconds)),
+        )
+        iterator = iter(stream)
+        while True:
+            event = self._translate(lambda: next(iterator, None), f"watch Deployment/{name}")
+            if event is None:
+                return
+            if event.get("type") in ("ADDED", "MODIFIED"):
+                yield to_status(event["object"])
+
+    def _translate(self, action: Any, what: str) -> Any:
+        """Unreachable or overloaded API server: transient. A refusal: the plan is wrong."""
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.dynamic.exceptions import DynamicApiError
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return action()
+        except (HTTPError, OSError) as exc:
+            raise TransientError(f"{self._cluster}: {what}: API server unreachable: {exc}") from exc
+        except (ApiException, DynamicApiError) as exc:
+            status = int(getattr(exc, "status", 0) or 0)
+            if status in (0, 408, 429) or status >= 500:
+                raise TransientError(
+                    f"{self._cluster}: {what}: API server answered {status}"
+                ) from exc
+            reason = getattr(exc, "reason", "") or ""
+            raise PlanError(
+                DeployCode.INVALID_MANIFEST,
+                f"{self._cluster}: {what} was refused ({status} {reason}): "
+                f"{str(getattr(exc, 'body', '') or '')[:300]}",
+            ) from exc
+
+
+def to_status(deployment: Any) -> DeploymentStatus:
+    """A ``V1Deployment`` (as read, or as the typed watch yields it) as a ``DeploymentStatus``."""
+    spec, status, meta = deployment.spec, deployment.status, deployment.metadata
+    conditions = {
+        c.type: Condition(status=c.status, reason=c.reason or "", message=c.message or "")
+        for c in (status.conditions or [] if status else [])
+    }
+    return DeploymentStatus(
+        generation=int(meta.generation or 0),
+        observed_generation=int((status.observed_generation if status else 0) or 0),
+        replicas=int(spec.replicas if spec.replicas is not None else 1),
+        updated_replicas=int((status.updated_replicas if status else 0) or 0),
+        ready_replicas=int((status.ready_replicas if status else 0) or 0),
+        available_replicas=int((status.available_replicas if status else 0) or 0),
+        total_replicas=int((status.replicas if status else 0) or 0),
+        conditions=conditions,
+    )

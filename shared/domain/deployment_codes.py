@@ -1,0 +1,48 @@
+"""Why a deployment did not happen or was taken back: stable codes for lineage and mail."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from shared.domain.errors import TerminalError, Violation
+
+
+class DeployCode(StrEnum):
+    WRONG_REGION = "CLR-DEPLOY-WRONG-REGION"
+    NOT_TARGETED = "CLR-DEPLOY-NOT-TARGETED"
+    FOREIGN_REGISTRY = "CLR-DEPLOY-FOREIGN-REGISTRY"
+    FOREIGN_WORKSPACE = "CLR-DEPLOY-FOREIGN-WORKSPACE"
+    BAD_ARTIFACT = "CLR-DEPLOY-BAD-ARTIFACT"
+    BAD_APPROVAL = "CLR-DEPLOY-BAD-APPROVAL"
+    NO_TARGET = "CLR-DEPLOY-NO-TARGET"
+    STRATEGY_UNSUPPORTED = "CLR-DEPLOY-STRATEGY-UNSUPPORTED"
+    NAMESPACE_CHANGED = "CLR-DEPLOY-NAMESPACE-CHANGED"
+    INVALID_MANIFEST = "CLR-DEPLOY-INVALID-MANIFEST"
+    PROGRESS_DEADLINE = "CLR-DEPLOY-PROGRESS-DEADLINE"
+    TIMEOUT = "CLR-DEPLOY-TIMEOUT"
+    HEALTH_GATE = "CLR-DEPLOY-HEALTH-GATE"
+    PROVISIONING_FAILED = "CLR-DEPLOY-PROVISIONING-FAILED"
+    STALE_ROLLBACK = "CLR-DEPLOY-STALE-ROLLBACK"
+    NOTHING_TO_RESTORE = "CLR-DEPLOY-NOTHING-TO-RESTORE"
+    WAITED_TOO_LONG = "CLR-DEPLOY-WAITED-TOO-LONG"
+    DEAD_LETTERED = "CLR-DEPLOY-DEAD-LETTERED"
+    REJECTED = "CLR-DEPLOY-REJECTED"
+
+
+class PlanError(TerminalError):
+    """The deployment request cannot become a plan; no retry will change that."""
+
+    def __init__(self, code: DeployCode, message: str) -> None:
+        self.violation = Violation(code, message)
+        super().__init__(str(self.violation))
+
+
+class RolloutFailed(TerminalError):
+    """The rollout started but did not become healthy (deadline, timeout, failed gate).
+
+    Raised by a driver; the service restores the previous revision and records why.
+    """
+
+    def __init__(self, code: DeployCode, message: str) -> None:
+        self.violation = Violation(code, message)
+        super().__init__(str(self.violation))

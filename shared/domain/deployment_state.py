@@ -1,0 +1,100 @@
+"""What runs per (region, model), what it replaced, and which rollout is under way.
+
+Pure transitions; the store persists them with optimistic concurrency (ETags), so two
+deliveries can never both believe they own the model's rollout.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.domain.deployment_plan import DeploymentPlan
+from shared.domain.deployment_revision import Revision
+
+HISTORY_LIMIT = 10
+
+
+class Rollout(BaseModel):
+    """A rollout in progress: its plan (fixed when it began, with what it replaces) and the
+    next step to run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    plan: DeploymentPlan
+    next_step: int = Field(ge=0)
+    steps: int = Field(ge=1)
+    started_at: datetime
+    live_switched: bool = False
+    next_at: datetime | None = None  # when the next step is due (after the bake time)
+
+    @property
+    def deployment_id(self) -> str:
+        return self.plan.deployment_id
+
+
+class DeploymentState(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    region: str
+    model: str
+    live: Revision | None = None
+    history: tuple[Revision, ...] = ()  # what ran before ``live``, most recent first
+    rollout: Rollout | None = None
+
+    @property
+    def previous(self) -> Revision | None:
+        return self.history[0] if self.history else None
+
+    def is_live(self, identity: str) -> bool:
+        return self.live is not None and self.live.identity == identity
+
+    def begin(self, rollout: Rollout) -> DeploymentState:
+        if self.rollout is not None and self.rollout.deployment_id != rollout.deployment_id:
+            raise ValueError(f"{self.model} is busy with {self.rollout.deployment_id}")
+        return self.model_copy(update={"rollout": rollout})
+
+    def advance(self, deployment_id: str, due: datetime) -> DeploymentState:
+        rollout = self._own(deployment_id)
+        step = {"next_step": rollout.next_step + 1, "next_at": due}
+        return self.model_copy(update={"rollout": rollout.model_copy(update=step)})
+
+    def go_live(self, revision: Revision, *, rollback: bool) -> DeploymentState:
+        """``revision`` serves now. A new version pushes the old one onto the history; a
+        rollback takes the restored revision off it (the rolled-back one is only in lineage)."""
+        rollout = self._own(revision.deployment_id)
+        if rollback:
+            history = self.history[1:]
+        else:
+            history = ((self.live,) if self.live is not None else ()) + self.history
+        return self.model_copy(
+            update={
+                "live": revision,
+                "history": history[:HISTORY_LIMIT],
+                "rollout": rollout.model_copy(update={"live_switched": True}),
+            }
+        )
+
+    def restore(
+        self, failed: Revision, previous: Revision | None, *, rollback: bool
+    ) -> DeploymentState:
+        """The rollout of ``failed`` did not hold; ``previous`` (what it replaced) serves again."""
+        rollout = self._own(failed.deployment_id)
+        if not rollout.live_switched:
+            return self.model_copy(update={"rollout": None})
+        # go_live pushed ``previous`` onto the history (or, for a rollback, took ``failed``
+        # off it): undo exactly that.
+        history = (failed, *self.history) if rollback else self.history[1:]
+        return self.model_copy(
+            update={"live": previous, "history": history[:HISTORY_LIMIT], "rollout": None}
+        )
+
+    def finish(self, deployment_id: str) -> DeploymentState:
+        self._own(deployment_id)
+        return self.model_copy(update={"rollout": None})
+
+    def _own(self, deployment_id: str) -> Rollout:
+        if self.rollout is None or self.rollout.deployment_id != deployment_id:
+            raise ValueError(f"{deployment_id} does not own the rollout of {self.model}")
+        return self.rollout

@@ -1,0 +1,329 @@
+"""Kubernetes objects for a model served from a pre-built image: pure and deterministic.
+
+Every value taken from metadata goes into a structured field (a label value, an annotation
+value, an image reference) of a dict that is serialised as data, never spliced into text.
+Names and label values are made valid by ``k8s_names``; free text only reaches annotations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.domain.deployment_revision import Revision, Track
+from shared.domain.k8s_names import digest_label, dns_label, label_value
+from shared.domain.rollout import Rolling
+from shared.domain.serving import ImageServing
+
+Manifest = dict[str, Any]
+
+PREFIX = "clearance.ai/"
+MANAGED_BY = "clearance"
+FIELD_MANAGER = "clearance"
+# The AKS application-routing add-on: its IngressClass and its NGINX controller's Service.
+INGRESS_CLASS = "webapprouting.kubernetes.azure.com"
+INGRESS_CONTROLLER = "nginx.app-routing-system.svc.cluster.local"
+HOST_DOMAIN = "clearance.internal"
+NGINX = "nginx.ingress.kubernetes.io/"
+SERVICE_PORT = 80
+PROGRESS_DEADLINE_SECONDS = 300
+
+
+class ObjectRef(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> ObjectRef:
+        meta = manifest["metadata"]
+        return cls(
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            namespace=meta.get("namespace"),
+            name=meta["name"],
+        )
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.kind.lower()}-{self.name}.yaml"
+
+
+def canary_name(model: str) -> str:
+    return dns_label(model, "canary")
+
+
+def shadow_name(model: str) -> str:
+    return dns_label(model, "shadow")
+
+
+def discard_name(model: str) -> str:
+    return dns_label(model, "shadow-discard")
+
+
+def colour_name(model: str, colour: str) -> str:
+    return dns_label(model, colour)
+
+
+def host(model: str, region: str) -> str:
+    return f"{model}.{region}.{HOST_DOMAIN}"
+
+
+def shadow_host(model: str, region: str) -> str:
+    return f"{model}.shadow.{region}.{HOST_DOMAIN}"
+
+
+def _model_labels(release: Revision) -> dict[str, str]:
+    md = release.metadata
+    labels = {
+        "app.kubernetes.io/name": label_value(md.name),
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        f"{PREFIX}model": label_value(md.name),
+    }
+    if md.team is not None:
+        labels[f"{PREFIX}team"] = label_value(md.team)
+    return labels
+
+
+def _workload_labels(release: Revision, name: str, track: Track) -> dict[str, str]:
+    labels = {
+        **_model_labels(release),
+        "app.kubernetes.io/instance": label_value(name),
+        "app.kubernetes.io/version": label_value(release.metadata.version),
+        "app.kubernetes.io/component": "model-server",
+        f"{PREFIX}workload": label_value(name),
+        f"{PREFIX}track": track,
+        f"{PREFIX}approval": label_value(release.approval_id),
+    }
+    if release.artifact.digest is not None:
+        labels[f"{PREFIX}digest"] = digest_label(release.artifact.digest)
+    return labels
+
+
+def _release_annotations(release: Revision) -> dict[str, str]:
+    """What was approved, verbatim: annotation values are data, whatever they contain."""
+    md = release.metadata
+    notes = {
+        f"{PREFIX}model": md.name,
+        f"{PREFIX}version": md.version,
+        f"{PREFIX}owner": str(md.owner),
+        f"{PREFIX}approval-id": release.approval_id,
+        f"{PREFIX}approved-by": ", ".join(release.approved_by),
+        f"{PREFIX}approved-at": release.approved_at.isoformat(),
+        f"{PREFIX}digest": release.artifact.digest or "",
+        f"{PREFIX}image": release.image or "",
+    }
+    optional = {"description": md.description, "source": md.source, "revision": md.revision}
+    notes.update({f"{PREFIX}{k}": v for k, v in optional.items() if v is not None})
+    return notes
+
+
+def _meta(name: str, namespace: str, labels: dict[str, str], notes: dict[str, str]) -> Manifest:
+    meta: Manifest = {"name": name, "namespace": namespace, "labels": labels}
+    if notes:
+        meta["annotations"] = notes
+    return meta
+
+
+def namespace(name: str) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "app.kubernetes.io/managed-by": MANAGED_BY,
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
+        },
+    }
+
+
+def _serving(release: Revision) -> ImageServing:
+    serving = release.metadata.serving
+    if not isinstance(serving, ImageServing):
+        raise ValueError(f"{release.model} is not served from an image")
+    return serving
+
+
+def _rolling_update(release: Revision) -> Manifest:
+    rollout = release.metadata.rollout
+    if isinstance(rollout, Rolling):
+        surge = rollout.max_surge if rollout.max_surge is not None else "25%"
+        unavailable = rollout.max_unavailable if rollout.max_unavailable is not None else "25%"
+    else:  # traffic strategies promote without losing capacity
+        surge, unavailable = "25%", 0
+    return {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable},
+    }
+
+
+def _container(release: Revision, serving: ImageServing) -> Manifest:
+    res = serving.resources
+    probe = {"httpGet": {"path": serving.health_path, "port": "http", "scheme": "HTTP"}}
+    return {
+        "name": "model",
+        "image": release.image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "http", "containerPort": serving.port, "protocol": "TCP"}],
+        "startupProbe": {**probe, "periodSeconds": 5, "failureThreshold": 60},
+        "readinessProbe": {**probe, "periodSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+        "resources": {
+            "requests": {"cpu": res.cpu, "memory": res.memory},
+            "limits": {"cpu": res.cpu_limit or res.cpu, "memory": res.memory_limit or res.memory},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - emptyDir mount
+    }
+
+
+def deployment(release: Revision, name: str, track: Track) -> Manifest:
+    """A hardened Deployment of ``release`` named ``name``; replicas are the HPA's."""
+    serving = _serving(release)
+    labels = _workload_labels(release, name, track)
+    notes = _release_annotations(release)
+    deployment_notes = {**notes, f"{PREFIX}deployment-id": release.deployment_id}
+    if release.restored_from is not None:
+        deployment_notes[f"{PREFIX}restored-from"] = release.restored_from
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(name, release.namespace, labels, deployment_notes),
+        "spec": {
+            "progressDeadlineSeconds": PROGRESS_DEADLINE_SECONDS,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": {f"{PREFIX}workload": label_value(name)}},
+            "strategy": _rolling_update(release),
+            "template": {
+                "metadata": {"labels": labels, "annotations": notes},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 10001,
+                        "runAsGroup": 10001,
+                        "fsGroup": 10001,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "terminationGracePeriodSeconds": 30,
+                    "containers": [_container(release, serving)],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
+                },
+            },
+        },
+    }
+
+
+def autoscaler(release: Revision, name: str, track: Track) -> Manifest:
+    small = track in ("canary", "shadow")
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(name, release.namespace, _workload_labels(release, name, track), {}),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": 1 if small else 2,
+            "maxReplicas": 3 if small else 10,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 70},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def disruption_budget(release: Revision, name: str, track: Track) -> Manifest:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(name, release.namespace, _workload_labels(release, name, track), {}),
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": {f"{PREFIX}workload": label_value(name)}},
+        },
+    }
+
+
+def workload(release: Revision, name: str, track: Track) -> tuple[Manifest, ...]:
+    """Deployment, HorizontalPodAutoscaler and PodDisruptionBudget of one workload."""
+    return (
+        deployment(release, name, track),
+        autoscaler(release, name, track),
+        disruption_budget(release, name, track),
+    )
+
+
+def service(release: Revision, name: str, target_workload: str | None) -> Manifest:
+    """A ClusterIP Service; ``target_workload=None`` selects no pod (requests get a 503)."""
+    selector = (
+        {f"{PREFIX}workload": label_value(target_workload)}
+        if target_workload is not None
+        else {f"{PREFIX}discard": "true"}
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(name, release.namespace, _model_labels(release), {}),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector,
+            "ports": [
+                {"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def ingress(
+    release: Revision,
+    name: str,
+    backend: str,
+    rule_host: str,
+    *,
+    canary_weight: int | None = None,
+    mirror_host: str | None = None,
+) -> Manifest:
+    """An application-routing Ingress; a canary one (weight) or one mirroring to a host."""
+    notes: dict[str, str] = {}
+    if canary_weight is not None:
+        notes[f"{NGINX}canary"] = "true"
+        notes[f"{NGINX}canary-weight"] = str(canary_weight)
+    if mirror_host is not None:
+        # Mirrored requests re-enter the controller under the shadow host, whose canary
+        # split drops the share that is not to be mirrored. Their responses are discarded.
+        notes[f"{NGINX}mirror-target"] = f"http://{INGRESS_CONTROLLER}$request_uri"
+        notes[f"{NGINX}mirror-host"] = mirror_host
+        notes[f"{NGINX}mirror-request-body"] = "on"
+    path = {
+        "path": "/",
+        "pathType": "Prefix",
+        "backend": {"service": {"name": backend, "port": {"name": "http"}}},
+    }
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": _meta(name, release.namespace, _model_labels(release), notes),
+        "spec": {
+            "ingressClassName": INGRESS_CLASS,
+            "rules": [{"host": rule_host, "http": {"paths": [path]}}],
+        },
+    }

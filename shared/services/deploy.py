@@ -1,0 +1,432 @@
+"""Deployment: an approved request becomes a rollout in this cell's region, step by step.
+
+One message runs one step. The first message (step 0) plans the rollout, claims the model's
+state and runs the first step; each later step arrives as a message scheduled after the
+previous step's bake time. Redeliveries are harmless: a digest that is already live is not
+rolled out again, a step that already ran is not run again, and every lineage record has an
+idempotency key. A step that does not become healthy restores the previous revision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from shared.domain.catalog import RegionEntry
+from shared.domain.deployment_codes import DeployCode, PlanError, RolloutFailed
+from shared.domain.deployment_plan import DeploymentPlan, build_plan, deployment_id_for
+from shared.domain.deployment_request import DeploymentRequest
+from shared.domain.deployment_revision import Revision, artifact_identity
+from shared.domain.deployment_state import DeploymentState, Rollout
+from shared.domain.deployment_steps import steps_for
+from shared.domain.errors import ClearanceError, TransientError, Violation
+from shared.domain.lineage import RecordKind
+from shared.ports import LineageWriter, Mailer, MessageBus, OutboundMessage
+from shared.queues import DEPLOYMENT_REQUESTS
+from shared.services.deploy_ports import (
+    DeployerFactory,
+    DeploymentStateStore,
+    Health,
+    StepReport,
+)
+from shared.services.deploy_records import DeploymentRecorder, outcome_mail, tell
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeployDeps:
+    cell: RegionEntry
+    state: DeploymentStateStore
+    drivers: DeployerFactory
+    lineage: LineageWriter
+    bus: MessageBus
+    mailer: Mailer | None = None
+    platform_email: str | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # host.json extensions.queues.maxDequeueCount == Service Bus max_delivery_count
+    max_deliveries: int = 5
+    busy_retry: timedelta = timedelta(minutes=5)
+    max_waits: int = 288  # a day of waiting for another rollout of the same model
+
+
+class DeployOutcome(StrEnum):
+    STEPPED = "stepped"  # a step ran; the next one is scheduled
+    SUCCEEDED = "succeeded"
+    ALREADY_LIVE = "already-live"
+    ROLLED_BACK = "rolled-back"
+    FAILED = "failed"
+    WAITING = "waiting"  # another rollout of the model is under way; retried later
+    SKIPPED = "skipped"  # a stale or repeated step message
+
+
+def handle_deployment_request(
+    request: DeploymentRequest, deps: DeployDeps, *, delivery_count: int = 1
+) -> DeployOutcome:
+    """Run the step the message asks for. Raises ``TransientError`` for the platform to retry;
+    on the last delivery it first records the failure and tells the owner."""
+    run = _Run(request, deps, delivery_count)
+    try:
+        return run.handle()
+    except TransientError as exc:
+        if delivery_count >= deps.max_deliveries:
+            run.give_up(exc)
+        raise
+
+
+class _Run:
+    def __init__(self, request: DeploymentRequest, deps: DeployDeps, delivery: int) -> None:
+        self.request, self.deps, self.delivery = request, deps, delivery
+        self.deployment_id = deployment_id_for(
+            request.approval_id, request.region, request.rollback_of
+        )
+        self.rec = DeploymentRecorder(deps.lineage, request, self.deployment_id, deps.clock)
+
+    # -- entry --------------------------------------------------------------------------------
+    def handle(self) -> DeployOutcome:
+        request, deps = self.request, self.deps
+        if request.region != deps.cell.name:
+            return self.fail(
+                Violation(
+                    DeployCode.WRONG_REGION,
+                    f"The request is for {request.region}; this cell deploys to "
+                    f"{deps.cell.name} only.",
+                )
+            )
+        state, etag = deps.state.get(deps.cell.name, request.metadata.name)
+        rollout = state.rollout
+        if request.step > 0:
+            return self._continue(state, etag)
+        if rollout is not None and rollout.deployment_id == self.deployment_id:
+            if rollout.next_step > 0:
+                self._reschedule(rollout)
+                return DeployOutcome.SKIPPED
+            return self._run(rollout.plan, state, etag, 0)
+        try:
+            if request.rollback_of is not None:
+                return self._rollback(state, etag)
+            if rollout is not None:
+                return self._wait(rollout)
+            if state.is_live(artifact_identity(request.artifact)):
+                self.rec.record(
+                    RecordKind.DEPLOYMENT_SUCCEEDED,
+                    "succeeded",
+                    details={"status": "already live", "version": request.metadata.version},
+                )
+                return DeployOutcome.ALREADY_LIVE
+            plan = build_plan(request, deps.cell, state.live)
+        except PlanError as exc:
+            return self.fail(exc.violation)
+        return self._begin(plan, state, etag)
+
+    # -- rollout ------------------------------------------------------------------------------
+    def _begin(
+        self, plan: DeploymentPlan, state: DeploymentState, etag: str | None
+    ) -> DeployOutcome:
+        steps = steps_for(plan)
+        rollout = Rollout(plan=plan, next_step=0, steps=len(steps), started_at=self.deps.clock())
+        state = state.begin(rollout)
+        etag = self.deps.state.put(state, etag)
+        return self._run(plan, state, etag, 0)
+
+    def _continue(self, state: DeploymentState, etag: str | None) -> DeployOutcome:
+        rollout, step = state.rollout, self.request.step
+        if rollout is None or rollout.deployment_id != self.deployment_id:
+            log.info("%s step %d: the rollout is over or was aborted", self.deployment_id, step)
+            return DeployOutcome.SKIPPED
+        if rollout.next_step != step:
+            if rollout.next_step > step:
+                self._reschedule(rollout)
+            return DeployOutcome.SKIPPED
+        return self._run(rollout.plan, state, etag, step)
+
+    def _run(
+        self, plan: DeploymentPlan, state: DeploymentState, etag: str | None, index: int
+    ) -> DeployOutcome:
+        steps = steps_for(plan)
+        step = steps[index]
+        driver = self.deps.drivers(plan.driver)
+        health: Health | None = None
+        unreachable: TransientError | None = None
+        if step.gated and index > 0:
+            try:
+                health = driver.check_health(plan, index)
+            except TransientError as exc:
+                unreachable = exc
+        self.rec.record(
+            RecordKind.DEPLOYMENT_STARTED,
+            f"started|{index}|{self.delivery}",
+            details={
+                "step": step.name,
+                "step_of": f"{index + 1}/{len(steps)}",
+                "attempt": str(self.delivery),
+                "driver": plan.driver.value,
+                "strategy": plan.strategy.strategy,
+                "version": plan.metadata.version,
+                "replaces": plan.replaces.summary() if plan.replaces else "nothing",
+                "rollback_of": plan.rollback_of or "",
+                "health_gate": health.reason if health else str(unreachable or ""),
+            },
+        )
+        if unreachable is not None:
+            raise unreachable
+        if health is not None and not health.healthy:
+            why = Violation(
+                DeployCode.HEALTH_GATE, f"Health gate before {step.name}: {health.reason}"
+            )
+            return self._roll_back(plan, state, etag, step.name, why)
+        try:
+            report = driver.run_step(plan, index)
+        except RolloutFailed as exc:
+            return self._roll_back(plan, state, etag, step.name, exc.violation)
+        except PlanError as exc:
+            if index > 0:
+                return self._roll_back(plan, state, etag, step.name, exc.violation)
+            self.deps.state.put(state.restore(plan.release, plan.replaces, rollback=False), etag)
+            return self.fail(exc.violation, plan)
+        now = self.deps.clock()
+        if step.serving:
+            live = plan.release.model_copy(update={"since": now, "where": report.where})
+            state = state.go_live(live, rollback=plan.is_rollback)
+        if index + 1 < len(steps):
+            due = now + timedelta(seconds=step.bake_seconds)
+            state = state.advance(plan.deployment_id, due)
+            self.deps.state.put(state, etag)
+            assert state.rollout is not None
+            self._reschedule(state.rollout)
+            return DeployOutcome.STEPPED
+        self.deps.state.put(state.finish(plan.deployment_id), etag)
+        self._succeeded(plan, report)
+        return DeployOutcome.SUCCEEDED
+
+    def _succeeded(self, plan: DeploymentPlan, report: StepReport) -> None:
+        replaced = plan.replaces
+        details = {
+            "version": plan.metadata.version,
+            "identity": plan.release.identity,
+            "strategy": plan.strategy.strategy,
+            "workload": plan.release.workload,
+            "replaced": replaced.summary() if replaced else "nothing",
+            "rollback_of": plan.rollback_of or "",
+            "requested_by": plan.requested_by or "",
+        }
+        if plan.is_rollback and replaced is not None:
+            self.rec.record(
+                RecordKind.DEPLOYMENT_ROLLED_BACK,
+                "rolled_back",
+                artifact=replaced.artifact,
+                where=report.where,
+                details={
+                    **details,
+                    "restored": plan.release.summary(),
+                    "reason": self.request.reason or "",
+                },
+            )
+        self.rec.record(
+            RecordKind.DEPLOYMENT_SUCCEEDED, "succeeded", where=report.where, details=details
+        )
+
+    def _reschedule(self, rollout: Rollout) -> None:
+        """Send the message of the rollout's next step, due after the bake time."""
+        plan, index = rollout.plan, rollout.next_step
+        if index >= rollout.steps:
+            return
+        now = self.deps.clock()
+        due = rollout.next_at if rollout.next_at and rollout.next_at > now else None
+        self._send(
+            self.request.model_copy(update={"step": index}), f"{plan.deployment_id}-s{index}", due
+        )
+
+    def _send(self, request: DeploymentRequest, message_id: str, due: datetime | None) -> None:
+        self.deps.bus.send(
+            DEPLOYMENT_REQUESTS,
+            OutboundMessage(
+                body=request.model_dump_json().encode(),
+                message_id=message_id,
+                subject=f"{request.metadata.name}:{request.metadata.version}",
+                application_properties={
+                    "region": request.region,
+                    "approval_id": request.approval_id,
+                    "step": request.step,
+                },
+                scheduled_enqueue_time=due,
+            ),
+        )
+
+    def _wait(self, rollout: Rollout) -> DeployOutcome:
+        request = self.request
+        if request.waits >= self.deps.max_waits:
+            return self.fail(
+                Violation(
+                    DeployCode.WAITED_TOO_LONG,
+                    f"Another rollout of {request.metadata.name} ({rollout.deployment_id}) "
+                    "did not finish in time; approve again once it is over.",
+                )
+            )
+        waits = request.waits + 1
+        due = self.deps.clock() + self.deps.busy_retry
+        self._send(
+            request.model_copy(update={"waits": waits}), f"{self.deployment_id}-w{waits}", due
+        )
+        log.info("%s waits for %s (%d)", self.deployment_id, rollout.deployment_id, waits)
+        return DeployOutcome.WAITING
+
+    # -- rollback -----------------------------------------------------------------------------
+    def _rollback(self, state: DeploymentState, etag: str | None) -> DeployOutcome:
+        request, rollout = self.request, state.rollout
+        if rollout is not None and rollout.deployment_id == request.rollback_of:
+            plan = rollout.plan
+            why = Violation(
+                DeployCode.REJECTED,
+                f"Rollback requested by {request.requested_by or 'an approver'}"
+                + (f": {request.reason}" if request.reason else ""),
+            )
+            step = f"aborted before step {rollout.next_step + 1}/{rollout.steps}"
+            return self._roll_back(plan, state, etag, step, why, aborted=True)
+        if rollout is not None:
+            return self._wait(rollout)
+        live, previous = state.live, state.previous
+        if live is None or live.deployment_id != request.rollback_of:
+            raise PlanError(
+                DeployCode.STALE_ROLLBACK,
+                f"{request.rollback_of} is no longer live; nothing was changed.",
+            )
+        if previous is None or previous.identity != artifact_identity(request.artifact):
+            raise PlanError(
+                DeployCode.NOTHING_TO_RESTORE,
+                "The revision to restore is no longer the previous one; nothing was changed.",
+            )
+        return self._begin(build_plan(request, self.deps.cell, live, previous), state, etag)
+
+    def _roll_back(
+        self,
+        plan: DeploymentPlan,
+        state: DeploymentState,
+        etag: str | None,
+        step: str,
+        why: Violation,
+        *,
+        aborted: bool = False,
+    ) -> DeployOutcome:
+        driver = self.deps.drivers(plan.driver)
+        restored = plan.replaces.summary() if plan.replaces else "nothing (first deployment)"
+        try:
+            report = driver.restore(plan)
+        except (RolloutFailed, PlanError) as exc:
+            self.deps.state.put(
+                state.restore(plan.release, plan.replaces, rollback=plan.is_rollback), etag
+            )
+            return self.fail(
+                why,
+                plan,
+                extra=(exc.violation,),
+                headline="Deployment failed and the previous version could not be restored",
+            )
+        self.deps.state.put(
+            state.restore(plan.release, plan.replaces, rollback=plan.is_rollback), etag
+        )
+        self.rec.record(
+            RecordKind.DEPLOYMENT_ROLLED_BACK,
+            "rolled_back",
+            reasons=(why,),
+            artifact=plan.release.artifact,
+            where=report.where,
+            details={
+                "step": step,
+                "restored": restored,
+                "automatic": "false" if aborted else "true",
+                "requested_by": (self.request.requested_by or "") if aborted else "",
+            },
+        )
+        if not aborted:
+            tell(
+                self.deps.mailer,
+                outcome_mail(
+                    self._owners(plan.release),
+                    plan,
+                    f"Deployment rolled back; {restored} serves again",
+                    (why,),
+                ),
+            )
+        return DeployOutcome.ROLLED_BACK
+
+    # -- failures -----------------------------------------------------------------------------
+    def fail(
+        self,
+        why: Violation,
+        plan: DeploymentPlan | None = None,
+        *,
+        extra: tuple[Violation, ...] = (),
+        headline: str = "Deployment failed",
+    ) -> DeployOutcome:
+        self.rec.record(RecordKind.DEPLOYMENT_FAILED, "failed", reasons=(why, *extra))
+        owners = [str(self.request.metadata.owner)]
+        if extra and self.deps.platform_email:
+            owners.append(self.deps.platform_email)
+        tell(self.deps.mailer, outcome_mail(owners, plan or self.request, headline, (why, *extra)))
+        return DeployOutcome.FAILED
+
+    def give_up(self, exc: TransientError) -> None:
+        """The last delivery failed transiently: record why, release the model, tell people.
+        The message then goes to the dead-letter queue with the same cause."""
+        why = Violation(
+            DeployCode.DEAD_LETTERED,
+            f"Gave up after {self.delivery} deliveries (the message is dead-lettered): {exc}",
+        )
+        try:
+            self.rec.record(
+                RecordKind.DEPLOYMENT_FAILED,
+                f"failed|dead-letter|{self.request.step}",
+                reasons=(why,),
+            )
+        except TransientError:
+            log.error("%s: lineage unavailable while giving up: %s", self.deployment_id, exc)
+        try:
+            self._release()
+        except ClearanceError as release_error:
+            log.error("%s: could not release the rollout: %s", self.deployment_id, release_error)
+        to = [str(self.request.metadata.owner)]
+        if self.deps.platform_email:
+            to.append(self.deps.platform_email)
+        tell(self.deps.mailer, outcome_mail(to, self.request, "Deployment gave up", (why,)))
+
+    def _release(self) -> None:
+        state, etag = self.deps.state.get(self.deps.cell.name, self.request.metadata.name)
+        rollout = state.rollout
+        if rollout is None or rollout.deployment_id != self.deployment_id:
+            return
+        plan = rollout.plan
+        try:
+            self.deps.drivers(plan.driver).restore(plan)
+        except ClearanceError as exc:
+            log.error("%s: restore while giving up failed: %s", self.deployment_id, exc)
+        self.deps.state.put(
+            state.restore(plan.release, plan.replaces, rollback=plan.is_rollback), etag
+        )
+
+    def _owners(self, release: Revision) -> list[str]:
+        return [str(release.metadata.owner)]
+
+
+def reject_unreadable(message_id: str, error: Exception, deps: DeployDeps) -> None:
+    """A message that is not a deployment request: recorded once, never retried."""
+    from shared.domain.lineage import ArtifactRef, Correlation, LineageRecord, Reason
+    from shared.services.deploy_records import deployer_actor
+
+    reason = Reason(code=DeployCode.BAD_ARTIFACT, message=f"Unreadable request: {error}"[:1000])
+    deps.lineage.append(
+        LineageRecord(
+            kind=RecordKind.DEPLOYMENT_FAILED,
+            at=deps.clock(),
+            region=deps.cell.name,
+            actor=deployer_actor(deps.cell.name),
+            artifact=ArtifactRef(kind="unknown"),
+            correlation=Correlation(event_id=message_id),
+            reasons=(reason,),
+        ),
+        idempotency_key=f"unreadable|{message_id}",
+    )
+    log.error("deployment message %s is unreadable: %s", message_id, error)

@@ -1,0 +1,85 @@
+"""The gitops driver: each step is one commit to the region's GitOps repository, which Flux
+on the region's AKS cluster reconciles. The commit SHA goes into lineage.
+
+Health gates need to see the cluster: given a ``Cluster`` (read access to AKS), the driver
+checks the gated Deployments there; without one (the local stack has no cluster) a gate
+passes and says it was not observed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from shared.domain.deployment_k8s_status import healthy
+from shared.domain.deployment_plan import DeploymentPlan
+from shared.domain.deployment_steps import steps_for
+from shared.domain.manifests_gitops import commit_message, model_dir, namespace_file, render_files
+from shared.domain.manifests_phases import K8sPhase, phase_for, restore_phase
+from shared.domain.manifests_validation import validate_manifests
+from shared.services.deploy_kubernetes import Cluster
+from shared.services.deploy_ports import Health, StepReport
+
+
+class GitOpsRepository(Protocol):
+    url: str
+    branch: str
+
+    def replace(
+        self,
+        directory: str,
+        files: Mapping[str, str],
+        extra: Mapping[str, str | None],
+        message: str,
+    ) -> str:
+        """Commit and push; return the SHA. ``TransientError`` when the remote is unreachable."""
+        ...
+
+
+class GitOpsDeployer:
+    def __init__(
+        self,
+        repository_for: Callable[[DeploymentPlan], GitOpsRepository],
+        observer_for: Callable[[DeploymentPlan], Cluster | None] = lambda plan: None,
+    ) -> None:
+        self._repository_for = repository_for
+        self._observer_for = observer_for
+
+    def run_step(self, plan: DeploymentPlan, index: int) -> StepReport:
+        steps = steps_for(plan)
+        return self._commit(plan, phase_for(plan, index), f"step {index + 1}/{len(steps)}")
+
+    def restore(self, plan: DeploymentPlan) -> StepReport:
+        return self._commit(plan, restore_phase(plan), "restore")
+
+    def check_health(self, plan: DeploymentPlan, index: int) -> Health:
+        gate = phase_for(plan, index).gate
+        observer = self._observer_for(plan)
+        if observer is None:
+            return Health(True, "not observed: no cluster access configured for this region")
+        for name in gate:
+            ok, reason = healthy(observer.deployment_status(plan.namespace, name))
+            if not ok:
+                return Health(False, f"{name}: {reason}")
+        return Health(True, "healthy")
+
+    def _commit(self, plan: DeploymentPlan, phase: K8sPhase, step_of: str) -> StepReport:
+        validate_manifests(phase.desired, plan.kubernetes_version)
+        ns_text, files = render_files(phase)
+        repository = self._repository_for(plan)
+        sha = repository.replace(
+            model_dir(plan),
+            files,
+            {namespace_file(plan): ns_text},
+            commit_message(plan, phase.step, step_of),
+        )
+        return StepReport(
+            where={
+                "gitops_repository": repository.url,
+                "gitops_branch": repository.branch,
+                "gitops_path": model_dir(plan),
+                "gitops_commit": sha,
+                "namespace": plan.namespace,
+            },
+            details={"phase": phase.step, "files": str(len(files))},
+        )

@@ -1,0 +1,200 @@
+"""The gitops driver against real git repositories (bare remotes, as Flux would read them)."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shared.adapters.gitops_repo import GitRepository
+from shared.domain.catalog import RegionEntry
+from shared.domain.deployment_plan import DeploymentPlan, build_plan
+from shared.domain.errors import TransientError
+from shared.domain.lineage import RecordKind
+from shared.services.deploy import DeployOutcome
+from shared.services.deploy_gitops import GitOpsDeployer
+from shared.services.rollback import request_rollback
+from tests.unit.deploy import samples as s
+from tests.unit.deploy.world import World
+
+MODELS = "clusters/westeurope/models"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.fixture
+def region(tmp_path: Path) -> RegionEntry:
+    entry = s.cell(tmp_path, deployer="gitops")
+    assert entry.gitops is not None
+    remote = Path(entry.gitops.repository_url)
+    remote.parent.mkdir(parents=True)
+    subprocess.run(["git", "init", "--bare", "-q", "-b", "main", str(remote)], check=True)
+    return entry
+
+
+def remote_of(region: RegionEntry) -> Path:
+    assert region.gitops is not None
+    return Path(region.gitops.repository_url)
+
+
+def repository(region: RegionEntry, workdir: Path) -> GitRepository:
+    assert region.gitops is not None
+    return GitRepository(region.gitops.repository_url, "main", workdir)
+
+
+@pytest.fixture
+def world(region: RegionEntry, tmp_path: Path) -> World:
+    w = World(region)
+    repo = repository(region, tmp_path / "clone")
+    w.driver = GitOpsDeployer(lambda plan: repo)
+    return w
+
+
+def show(region: RegionEntry, path: str) -> str:
+    return git(remote_of(region), "show", f"main:{path}")
+
+
+def test_a_deployment_is_one_commit_with_trailers_and_its_sha_in_lineage(world: World) -> None:
+    request = s.image_request(world.cell)
+    assert world.run(request) == [DeployOutcome.SUCCEEDED]
+    remote = remote_of(world.cell)
+    head = git(remote, "rev-parse", "main").strip()
+    done = world.lineage.records[-1]
+    assert done.kind is RecordKind.DEPLOYMENT_SUCCEEDED
+    assert done.where["gitops_commit"] == head
+    message = git(remote, "log", "-1", "--format=%B", "main")
+    trailers = subprocess.run(
+        ["git", "interpret-trailers", "--parse"], input=message, capture_output=True, text=True,
+        check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert trailers[:4] == [
+        f"Approval-Id: {request.approval_id}",
+        f"Artifact-Digest: {request.artifact.digest}",
+        "Approved-By: approver.one@contoso.example",
+        "Approved-By: approver.two@contoso.example",
+    ]
+    files = git(remote, "ls-tree", "-r", "--name-only", "main").split()
+    assert f"{MODELS}/model-fraud-detector/namespace.yaml" in files
+    deployment = yaml.safe_load(
+        show(
+            world.cell,
+            f"{MODELS}/model-fraud-detector/fraud-detector/deployment-fraud-detector.yaml",
+        )
+    )
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.endswith(f"@{request.artifact.digest}")
+    # a redelivery neither rolls out nor commits again
+    assert world.deliver(request, delivery=2) == DeployOutcome.ALREADY_LIVE
+    assert git(remote, "rev-parse", "main").strip() == head
+
+
+def test_the_same_step_twice_makes_no_second_commit(region: RegionEntry, tmp_path: Path) -> None:
+    repo = repository(region, tmp_path / "clone")
+    driver = GitOpsDeployer(lambda plan: repo)
+    plan = build_plan(s.image_request(region), region, None)
+    first = driver.run_step(plan, 0).where["gitops_commit"]
+    assert driver.run_step(plan, 0).where["gitops_commit"] == first
+    assert git(remote_of(region), "rev-list", "--count", "main").strip() == "1"
+
+
+def test_a_gitops_rollback_restores_the_previous_files(world: World) -> None:
+    v1 = s.image_request(world.cell, s.image_metadata("rolling", "1"))
+    world.run(v1)
+    path = f"{MODELS}/model-fraud-detector/fraud-detector/deployment-fraud-detector.yaml"
+    v1_file = show(world.cell, path)
+    world.run(s.image_request(world.cell, s.image_metadata("rolling", "2")))
+    assert show(world.cell, path) != v1_file
+    request_rollback("fraud-detector", ["approver.one@contoso.example"], "easy_auth", "bad",
+                     world.rollback_deps)  # fmt: skip
+    assert world.drain() == [DeployOutcome.SUCCEEDED]
+    restored = yaml.safe_load(show(world.cell, path))
+    before = yaml.safe_load(v1_file)
+    assert restored["spec"]["template"] == before["spec"]["template"]
+    log = git(remote_of(world.cell), "log", "-1", "--format=%B", "main")
+    assert "Rollback-Of: " in log and f"Artifact-Digest: {v1.artifact.digest}" in log
+
+
+def test_concurrent_deployments_of_two_models_lose_no_commit(
+    region: RegionEntry, tmp_path: Path
+) -> None:
+    """Two Function instances (two clones) commit to one region's repository at once."""
+    plans: list[DeploymentPlan] = []
+    for name in ("fraud-detector", "churn-scorer"):
+        for version in ("1", "2", "3"):
+            md = s.image_metadata("rolling", version, name=name)
+            plans.append(build_plan(s.image_request(region, md), region, None))
+    clones = {
+        "fraud-detector": repository(region, tmp_path / "a"),
+        "churn-scorer": repository(region, tmp_path / "b"),
+    }
+    shas: list[str] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def deploy(model: str) -> None:
+        driver = GitOpsDeployer(lambda plan: clones[model])
+        try:
+            for plan in [p for p in plans if p.model == model]:
+                barrier.wait(timeout=10)
+                shas.append(driver.run_step(plan, 0).where["gitops_commit"])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deploy, args=(m,)) for m in clones]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    history = git(remote_of(region), "rev-list", "main").split()
+    assert len(history) == 6 and set(shas) == set(history)
+    for name in clones:
+        deployment = yaml.safe_load(
+            show(region, f"{MODELS}/model-{name}/{name}/deployment-{name}.yaml")
+        )
+        assert deployment["metadata"]["labels"]["app.kubernetes.io/version"] == "3"
+
+
+def test_an_unreachable_remote_is_transient(region: RegionEntry, tmp_path: Path) -> None:
+    assert region.gitops is not None
+    repo = GitRepository(str(tmp_path / "missing.git"), "main", tmp_path / "clone", timeout=10)
+    driver = GitOpsDeployer(lambda plan: repo)
+    with pytest.raises(TransientError):
+        driver.run_step(build_plan(s.image_request(region), region, None), 0)
+
+
+def test_nothing_is_written_outside_the_repository(tmp_path: Path) -> None:
+    from shared.domain.errors import TerminalError
+
+    repo = GitRepository(str(tmp_path / "r.git"), "main", tmp_path / "clone")
+    subprocess.run(
+        ["git", "init", "--bare", "-q", "-b", "main", str(tmp_path / "r.git")], check=True
+    )
+    with pytest.raises(TerminalError):
+        repo.replace("../escape", {"x.yaml": "a: 1\n"}, {}, "m\n")
+    with pytest.raises(TerminalError):
+        repo.replace("ok", {"x.yaml": "a: 1\n"}, {".git/hooks/post-commit": "x"}, "m\n")
+
+
+def test_a_gitops_canary_commits_each_step_and_says_its_gates_were_not_observed(
+    world: World,
+) -> None:
+    world.run(s.image_request(world.cell, s.image_metadata("rolling", "1")))
+    outcomes = world.run(s.image_request(world.cell, s.image_metadata("canary", "2")))
+    assert outcomes == [DeployOutcome.STEPPED, DeployOutcome.STEPPED, DeployOutcome.SUCCEEDED]
+    subjects = git(remote_of(world.cell), "log", "--format=%s", "main").splitlines()
+    assert [x.split("(")[1] for x in subjects[:3]] == [
+        "promote, step 3/3)",
+        "canary-50, step 2/3)",
+        "canary-10, step 1/3)",
+    ]
+    started = [r for r in world.lineage.records if r.kind is RecordKind.DEPLOYMENT_STARTED]
+    gates = [r.details.get("health_gate", "") for r in started if r.details["version"] == "2"]
+    assert gates[0] == "" and all(g.startswith("not observed") for g in gates[1:])
