@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -27,7 +28,13 @@ def _stack(root: Path | None) -> LocalStack:
     return stack
 
 
-def follow(stack: LocalStack, region: str, artifact: ArtifactRef, wait: float) -> LineageRecord:
+def follow(
+    stack: LocalStack,
+    region: str,
+    artifact: ArtifactRef,
+    wait: float,
+    until: frozenset[RecordKind] = INTAKE_TERMINAL,
+) -> LineageRecord:
     """Print the artifact's lineage as it grows, until its terminal record (or time runs out)."""
     from shared.adapters.table_lineage import TableLineageWriter
 
@@ -36,7 +43,7 @@ def follow(stack: LocalStack, region: str, artifact: ArtifactRef, wait: float) -
     deadline = time.monotonic() + wait
     while True:
         records = lineage.list_for(artifact.key_hash)
-        final = [r for r in records if r.kind in INTAKE_TERMINAL]
+        final = [r for r in records if r.kind in until]
         if final or time.monotonic() > deadline:
             break
         time.sleep(0.3)
@@ -65,6 +72,9 @@ def push_sample(
     tag: str | None = typer.Option(None, help="default: the version label"),
     root: Path | None = typer.Option(None),
     wait: float = typer.Option(30.0, help="seconds to wait for the decision"),
+    approve: bool = typer.Option(
+        False, help="approve as both local sample approvers (their emailed links) and deploy"
+    ),
 ) -> None:
     """Push a real sample image with the given labels and show what the cell decided."""
     from azure.containerregistry import ContainerRegistryClient
@@ -91,7 +101,9 @@ def push_sample(
     )
     final = follow(stack, region, artifact, wait)
     _explain(final)
-    _show_review_links(stack, region, artifact, wait)
+    links = _show_review_links(stack, region, artifact, wait)
+    if approve and final.kind is RecordKind.APPROVAL_REQUESTED:
+        _approve_and_deploy(stack, region, artifact, links, wait)
 
 
 def model_registered(
@@ -136,7 +148,48 @@ def review_links(stack: LocalStack, approval_id: str) -> dict[str, str]:
     return links
 
 
-def _show_review_links(stack: LocalStack, region: str, artifact: ArtifactRef, wait: float) -> None:
+def _approve_and_deploy(
+    stack: LocalStack, region: str, artifact: ArtifactRef, links: dict[str, str], wait: float
+) -> None:
+    """What the two sample approvers would do in their browsers: open the link, click Approve."""
+    import re
+    import urllib.parse
+    import urllib.request
+
+    for who, link in sorted(links.items()):
+        with urllib.request.urlopen(link, timeout=30) as page:  # noqa: S310 - local host
+            html = page.read().decode()
+        fields = dict(re.findall(r"name='(t|csrf)' value='([^']+)'", html))
+        if len(fields) != 2:
+            console.print(f"{who}: the request is no longer open")
+            continue
+        form = urllib.parse.urlencode({**fields, "decision": "approve"}).encode()
+        action = link.split("?", 1)[0]
+        request = urllib.request.Request(action, data=form, method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - local host
+            console.print(f"{who} approved (HTTP {answer.status})")
+    done = frozenset(
+        {
+            RecordKind.DEPLOYMENT_SUCCEEDED,
+            RecordKind.DEPLOYMENT_FAILED,
+            RecordKind.DEPLOYMENT_ROLLED_BACK,
+        }
+    )
+    final = follow(stack, region, artifact, wait, until=done)
+    commit = final.where.get("gitops_commit")
+    if commit:
+        log = subprocess.run(
+            ["git", "--git-dir", str(stack.gitops_repo(region)), "show", "--stat", commit],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        console.print(f"GitOps repository {stack.gitops_repo(region)}:\n{log}")
+
+
+def _show_review_links(
+    stack: LocalStack, region: str, artifact: ArtifactRef, wait: float
+) -> dict[str, str]:
     from shared.domain.approval import approval_id_for
 
     approval_id = approval_id_for(artifact, region)
@@ -147,11 +200,12 @@ def _show_review_links(stack: LocalStack, region: str, artifact: ArtifactRef, wa
         time.sleep(0.3)
     if not links:
         console.print("no approval mail yet (the request may be decided or superseded)")
-        return
+        return links
     console.print(f"approval request {approval_id}; personal review links from the mails:")
     for who, link in sorted(links.items()):
         print(f"  {who}: {link}")
     console.print(f"Teams cards: http://127.0.0.1:{stack.ports.teams}/messages")
+    return links
 
 
 def _explain(final: LineageRecord) -> None:
