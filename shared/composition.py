@@ -171,7 +171,6 @@ class Container:
             live_summary,
         )
         from shared.adapters.table_approvals import TableApprovalStore
-        from shared.adapters.teams_notifier import TeamsWebhook
         from shared.domain.links import LinkSigner
         from shared.services.approvals import ApprovalDeps
 
@@ -185,7 +184,7 @@ class Container:
                 bus=self.bus,
                 mailer=self.mailer,
                 signer=LinkSigner(s.link_signing_keys()),
-                teams=TeamsWebhook(url.get_secret_value()) if url else None,
+                teams=_teams(url.get_secret_value()) if url else None,
                 live_now=live_summary(TableDeploymentStateStore(self.table_service)),
             )
         return self._approvals
@@ -212,6 +211,15 @@ class Container:
             audience="https://containerregistry.azure.net",
             **kwargs,
         )
+
+
+def _teams(url: str) -> Any:
+    from shared.adapters.teams_notifier import TeamsWebhook
+
+    try:
+        return TeamsWebhook(url)
+    except ValueError as exc:  # e.g. a Key Vault reference that did not resolve
+        raise ConfigurationError(f"CLEARANCE_TEAMS_WEBHOOK_URL: {exc}") from exc
 
 
 @lru_cache(maxsize=1)

@@ -119,5 +119,6 @@ def test_dead_lettered_bus_messages_are_recorded_and_the_owner_told(
     (record,) = cell.lineage.list_for(artifact.key_hash)  # type: ignore[attr-defined]
     assert record.kind is RecordKind.DEAD_LETTERED
     assert "RuntimeError: boom" in record.reasons[0].message
+    assert record.reasons[0].code == "CLR-BUS-DEAD-LETTERED"
     assert record.details["queue"] == APPROVAL_REQUESTS
     assert [m.to for m in mailer.sent] == [("dlq.owner@contoso.example",)]

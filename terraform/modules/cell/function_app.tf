@@ -12,6 +12,8 @@ locals {
     CLEARANCE_SERVICEBUS__fullyQualifiedNamespace = "${azurerm_servicebus_namespace.this.name}.servicebus.windows.net"
     CLEARANCE_LINK_SIGNING_KEYS                   = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.link_signing_keys.versionless_id})"
     MICROSOFT_PROVIDER_AUTHENTICATION_SECRET      = "@Microsoft.KeyVault(SecretUri=${local.easy_auth_secret_uri})"
+    # The region's Teams Workflows webhook (approvals channel), created by an operator.
+    CLEARANCE_TEAMS_WEBHOOK_URL = "@Microsoft.KeyVault(SecretUri=${local.teams_webhook_secret_uri})"
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING     = "Authorization=AAD"
     # Notification mail through Azure Communication Services, with the app's identity.
     CLEARANCE_MAIL_KIND      = "acs"

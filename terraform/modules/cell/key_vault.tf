@@ -40,4 +40,7 @@ resource "azurerm_key_vault_secret" "link_signing_keys" {
 locals {
   # Created by an operator (docs/operators.md): the client secret of the Easy Auth app registration.
   easy_auth_secret_uri = "${azurerm_key_vault.this.vault_uri}secrets/easy-auth-client-secret"
+  # Created by an operator (docs/operators.md): the Teams Workflows webhook URL of the region's
+  # approvals channel (a URL that can post to the channel is a secret).
+  teams_webhook_secret_uri = "${azurerm_key_vault.this.vault_uri}secrets/teams-webhook-url"
 }
