@@ -11,6 +11,8 @@ from functions import (
     dead_letters,
     deployment_requests,
     health,
+    lineage_api,
+    lineage_heads,
     rollback,
 )
 
@@ -24,3 +26,5 @@ app.register_functions(approval_expirations.bp)
 app.register_functions(approval_review.bp)
 app.register_functions(deployment_requests.bp)
 app.register_functions(rollback.bp)
+app.register_functions(lineage_api.bp)
+app.register_functions(lineage_heads.bp)

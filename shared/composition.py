@@ -127,7 +127,7 @@ class Container:
     def lineage(self) -> LineageWriter:
         from shared.adapters.table_lineage import TableLineageWriter
 
-        return TableLineageWriter(self.table_service)
+        return TableLineageWriter(self.table_service, region=self.settings.cell.name)
 
     @cached_property
     def dead_letters(self) -> BlobDeadLetters:

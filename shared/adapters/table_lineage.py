@@ -1,65 +1,261 @@
-"""LineageWriter over Azure Table Storage: one row per record, in the region's own account."""
+"""LineageWriter over Azure Table Storage: one hash chain per artifact, in the region's account.
+
+Append = read the chain's head row, then one entity-group transaction in the chain's partition:
+create ``seq-<n+1>`` (a conditional insert: two writers can never both create it), create the
+idempotency marker (when a key is given), replace the head row. A conflict means another writer
+won the race (re-read the head and try again) or this step was already appended (the marker
+exists: return False). Index rows in other partitions are written after the chain commit; if
+that fails the caller gets ``TransientError``, the platform retries, and the retry, finding its
+marker, rewrites the indexes and returns False. See docs/lineage.md.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import uuid
+import logging
+import random
+import time
 from typing import Any
 
 from shared.adapters.storage_resources import ensure_created
-from shared.domain.errors import TransientError
-from shared.domain.lineage import LineageRecord
+from shared.adapters.table_lineage_entities import (
+    body_of,
+    chain_row,
+    head_row,
+    index_rows,
+    marker_row,
+    needs_names,
+)
+from shared.adapters.table_lineage_reader import TABLE, LineageCorrupted, TableLineageReader
+from shared.domain.errors import TerminalError, TransientError
+from shared.domain.lineage import LineageRecord, RecordKind
+from shared.domain.lineage_chain import ChainFormatError, HeadMark, Link, seq_of, seq_row_key
+from shared.domain.lineage_index import (
+    DEPLOYMENT_KINDS,
+    LIVE,
+    DeploymentEvent,
+    current_live,
+    deployment_partition,
+    idempotency_row_key,
+    live_row_key,
+    model_of,
+)
 
-TABLE = "lineage"
+log = logging.getLogger(__name__)
+
+__all__ = ["TABLE", "ResidencyViolation", "TableLineageWriter"]
+
+
+class ResidencyViolation(TerminalError):
+    """A record of another region was about to be written into this region's account."""
 
 
 class TableLineageWriter:
-    def __init__(self, table_service: Any) -> None:
+    def __init__(
+        self,
+        table_service: Any,
+        *,
+        region: str | None = None,
+        table: str = TABLE,
+        max_attempts: int = 50,
+    ) -> None:
         self._service = table_service
+        self._table_name = table
+        self._region = region
+        self._max_attempts = max_attempts
         self._table: Any = None
+        self._reader: TableLineageReader | None = None
 
     def _client(self) -> Any:
         if self._table is None:
-            table = self._service.get_table_client(TABLE)
+            table = self._service.get_table_client(self._table_name)
             ensure_created(table.create_table)
             self._table = table
         return self._table
 
-    def append(self, record: LineageRecord, *, idempotency_key: str | None = None) -> bool:
-        from azure.core.exceptions import AzureError
-        from azure.data.tables import TableTransactionError
+    @property
+    def reader(self) -> TableLineageReader:
+        if self._reader is None:
+            self._client()
+            self._reader = TableLineageReader(self._service, self._table_name)
+        return self._reader
 
-        pk = record.artifact.key_hash
-        entity = {
-            "PartitionKey": pk,
-            "RowKey": f"r-{record.at:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}",
-            "Kind": str(record.kind),
-            "At": record.at,
-            "Region": record.region,
-            "EventId": record.correlation.event_id or "",
-            "Record": record.model_dump_json(),
-        }
-        operations: list[tuple[str, dict[str, Any]]] = [("create", entity)]
-        if idempotency_key is not None:
-            marker = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()
-            # same partition: record and marker commit atomically, or not at all
-            operations.insert(0, ("create", {"PartitionKey": pk, "RowKey": f"idem-{marker}"}))
-        try:
-            self._client().submit_transaction(operations)
-        except TableTransactionError as exc:
-            if idempotency_key is not None and "EntityAlreadyExists" in str(exc):
+    # -- append ----------------------------------------------------------------------------
+    def append(self, record: LineageRecord, *, idempotency_key: str | None = None) -> bool:
+        """Append to the artifact's chain; False when ``idempotency_key`` was appended before."""
+        if self._region is not None and record.region != self._region:
+            raise ResidencyViolation(
+                f"a {record.region} record cannot be written to the {self._region} lineage"
+            )
+        key_hash = record.artifact.key_hash
+        reader = self.reader
+        seen: HeadMark | None = None
+        for attempt in range(self._max_attempts):
+            head = reader.head(key_hash)
+            if attempt > 0 and head == seen:
+                head = self._repair_head(reader, key_hash, head)
+            seen = head
+            link = Link.after(head, record)
+            outcome = self._commit(key_hash, link, idempotency_key)
+            if outcome == "appended":
+                self.write_indexes(key_hash, link)
+                return True
+            if outcome == "duplicate":
+                self._replay_indexes(reader, key_hash, idempotency_key)
                 return False
-            raise TransientError(f"lineage store refused the record: {exc}") from exc
+            time.sleep(random.uniform(0, min(0.05, 0.002 * (attempt + 1))))  # noqa: S311
+        raise TransientError(f"lineage chain {key_hash[:16]}… too contended; retry the step")
+
+    def _commit(self, key_hash: str, link: Link, idempotency_key: str | None) -> str:
+        from azure.core.exceptions import AzureError
+        from azure.data.tables import TableTransactionError, UpdateMode
+
+        ops: list[Any] = []
+        if idempotency_key is not None:
+            ops.append(("create", marker_row(key_hash, idempotency_key, link.seq)))
+        ops.append(("create", chain_row(key_hash, link)))
+        ops.append(("upsert", head_row(key_hash, link.mark), {"mode": UpdateMode.REPLACE}))
+        try:
+            self._client().submit_transaction(ops)
+        except TableTransactionError as exc:
+            if not _is_conflict(exc):
+                raise TransientError(f"lineage store refused the record: {exc}") from exc
+            if idempotency_key is not None and self._marker_seq(key_hash, idempotency_key):
+                return "duplicate"
+            return "conflict"
         except AzureError as exc:
             raise TransientError(f"lineage store unavailable: {exc}") from exc
-        return True
+        return "appended"
 
-    def list_for(self, artifact_key_hash: str) -> list[LineageRecord]:
-        rows = self._client().query_entities(
-            "PartitionKey eq @pk", parameters={"pk": artifact_key_hash}
+    def _marker_seq(self, key_hash: str, idempotency_key: str) -> int | None:
+        marker = self.reader.link_at(key_hash, idempotency_row_key(idempotency_key))
+        return None if marker is None else int(marker["Seq"])
+
+    def _repair_head(
+        self, reader: TableLineageReader, key_hash: str, head: HeadMark | None
+    ) -> HeadMark | None:
+        """The head did not move although a conflict said the next seq exists: the head row is
+        stale (edited or deleted by hand). Continue after the true last record; ``verify``
+        reports the damage."""
+        last = None
+        for stored in reader.stored_links(key_hash):
+            last = HeadMark(seq_of(stored.row_key) or 0, stored.stored_hash)
+        if last != head:
+            log.warning("lineage head of %s is stale (%s, last %s)", key_hash[:16], head, last)
+        return last
+
+    def _replay_indexes(
+        self, reader: TableLineageReader, key_hash: str, idempotency_key: str | None
+    ) -> None:
+        assert idempotency_key is not None
+        seq = self._marker_seq(key_hash, idempotency_key)
+        entity = reader.link_at(key_hash, seq_row_key(seq)) if seq else None
+        if entity is None:
+            raise TransientError("lineage marker without its record; retry")
+        try:
+            link = Link.parse(body_of(entity))
+        except ChainFormatError as exc:
+            raise LineageCorrupted(f"lineage record {key_hash[:16]}… seq {seq}: {exc}") from exc
+        self.write_indexes(key_hash, link)
+
+    # -- indexes ---------------------------------------------------------------------------
+    def write_indexes(self, key_hash: str, link: Link) -> None:
+        from azure.core.exceptions import AzureError
+        from azure.data.tables import UpdateMode
+
+        try:
+            first_at = link.record.at if link.seq == 1 else None
+            if first_at is None and needs_names(link):
+                first = self.reader.link_at(key_hash, seq_row_key(1))
+                first_at = first["At"] if first is not None else link.record.at
+            for row in index_rows(key_hash, link, first_at or link.record.at):
+                self._client().upsert_entity(row, mode=UpdateMode.MERGE)
+            model = model_of(link.record)
+            if link.record.kind in DEPLOYMENT_KINDS and model:
+                self._refresh_live(model)
+        except AzureError as exc:
+            raise TransientError(
+                f"lineage index write failed after the record was appended "
+                f"({key_hash[:16]}… seq {link.seq}); a retry completes it: {exc}"
+            ) from exc
+
+    def _refresh_live(self, model: str) -> None:
+        """Recompute the model's live row from its deployment log (ETag-guarded)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import (
+            ResourceExistsError,
+            ResourceModifiedError,
+            ResourceNotFoundError,
         )
-        return [LineageRecord.model_validate_json(r["Record"]) for r in rows if "Record" in r]
+        from azure.data.tables import UpdateMode
+
+        table, reader, row_key = self._client(), self.reader, live_row_key(model)
+        for _ in range(self._max_attempts):
+            current = reader.get(LIVE, row_key)
+            log_rows, _ = reader.rows(deployment_partition(model))
+            events = {_event(e): e for e in log_rows}
+            top = current_live(events)
+            try:
+                if top is None:
+                    if current is not None:
+                        table.delete_entity(
+                            LIVE,
+                            row_key,
+                            etag=_etag(current),
+                            match_condition=MatchConditions.IfNotModified,
+                        )
+                    return
+                source = events[top]
+                if current is not None and (current.get("KeyHash"), current.get("Seq")) == (
+                    top.key_hash,
+                    top.seq,
+                ):
+                    return
+                entity = {
+                    "PartitionKey": LIVE,
+                    "RowKey": row_key,
+                    "Model": model,
+                    "Since": top.at,
+                    **{k: v for k, v in source.items() if k not in ("PartitionKey", "RowKey")},
+                }
+                if current is None:
+                    table.create_entity(entity)
+                else:
+                    table.update_entity(
+                        entity,
+                        mode=UpdateMode.REPLACE,
+                        etag=_etag(current),
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                return
+            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                continue  # another writer changed it between our read and write: recompute
+        raise TransientError(f"live row of {model} too contended; retry")
+
+    # -- compatibility reads ------------------------------------------------------------------
+    def list_for(self, artifact_key_hash: str) -> list[LineageRecord]:
+        """The artifact's records in chain order."""
+        return [e.record for e in self.reader.chain(self._region or "", artifact_key_hash)]
 
     def list_all(self) -> list[LineageRecord]:
-        rows = self._client().list_entities()
-        return [LineageRecord.model_validate_json(r["Record"]) for r in rows if "Record" in r]
+        """Every record in this account, chain by chain (reads the ``artifacts`` index)."""
+        reader = self.reader
+        return [
+            e.record
+            for a in reader.artifacts()
+            for e in reader.chain(self._region or "", a.key_hash)
+        ]
+
+
+def _event(e: dict[str, Any]) -> DeploymentEvent:
+    return DeploymentEvent(
+        at=e["At"], kind=RecordKind(e["Kind"]), key_hash=str(e["KeyHash"]), seq=int(e["Seq"])
+    )
+
+
+def _etag(entity: Any) -> str:
+    return str(entity.metadata["etag"])
+
+
+def _is_conflict(exc: Any) -> bool:
+    code = str(getattr(exc, "error_code", "") or "")
+    return getattr(exc, "status_code", None) == 409 or "EntityAlreadyExists" in f"{code} {exc}"

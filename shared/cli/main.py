@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import check, deploy, samples, stack
+from shared.cli import check, deploy, lineage, samples, stack
 
 app = typer.Typer(no_args_is_help=True, help="Clearance: from pushed to serving, safely.")
 app.add_typer(stack.app, name="stack")
 check.register(app)
 samples.register(app)
 deploy.register(app)
+lineage.register(app)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.domain.errors import Violation
 
@@ -111,3 +111,11 @@ class LineageRecord(_Frozen):
     reasons: tuple[Reason, ...] = ()
     where: dict[str, str] = Field(default_factory=dict)
     details: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        """Every record time is UTC; a naive time is taken to be UTC already."""
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)

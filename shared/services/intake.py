@@ -154,7 +154,10 @@ def handle_image_pushed(event: IncomingEvent, deps: IntakeDeps) -> IntakeOutcome
     claim = deps.ledger.claim(artifact.key, event.id)
     if claim.state is not ClaimState.NEW:
         return _repeat(run, claim, pushed.tag)
-    run.record(RecordKind.ARTIFACT_RECEIVED, details={"media_type": pushed.media_type})
+    received = {"media_type": pushed.media_type}
+    if pushed.pushed_by:
+        received["pushed_by"] = pushed.pushed_by
+    run.record(RecordKind.ARTIFACT_RECEIVED, details=received)
     try:
         inspected = inspect_image(
             deps.registry, pushed.login_server, pushed.repository, pushed.digest, pushed.media_type
@@ -249,6 +252,10 @@ def _validate_and_request(
         violations.extend(exc.violations)
     if metadata is not None:
         violations.extend(evaluate_intake(metadata, origin, deps.catalog))
+    if metadata is not None:  # from here on, every record names the model and version
+        run.artifact = run.artifact.model_copy(
+            update={"model": metadata.name, "version": metadata.version}
+        )
     if violations or metadata is None:
         outcome = run.reject(violations, labels)
         deps.ledger.complete(key, "rejected", tag)

@@ -1,0 +1,37 @@
+"""GET /api/lineage/{view}/{key?}: the cell's read-only lineage API (function key; Entra in front).
+
+Views and parameters: ``shared.services.lineage_http``; docs/auditors.md.
+"""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared.adapters.lineage_regions import region_lineage
+from shared.composition import get_container
+from shared.services.lineage_http import answer
+from shared.services.lineage_queries import AuditQueries
+
+bp = func.Blueprint()
+
+
+@bp.function_name("lineage_api")
+@bp.route(route="lineage/{view}/{key?}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def lineage_api(req: func.HttpRequest) -> func.HttpResponse:
+    container = get_container()
+    region = container.settings.cell.name
+    own = region_lineage(region, container.table_service, container.blob_service)
+    result = answer(
+        req.route_params.get("view", ""),
+        req.route_params.get("key"),
+        dict(req.params),
+        AuditQueries({region: own.reader}),
+        region,
+    )
+    return func.HttpResponse(
+        result.body,
+        status_code=result.status,
+        mimetype=result.content_type,
+        charset="utf-8",
+        headers=result.headers,
+    )

@@ -1,0 +1,210 @@
+"""Reads of one cell's lineage table: chains, heads and index partitions, never a table scan.
+
+(``scan`` is the exception by name: the benchmark's baseline, never used by a query.)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from shared.adapters.table_lineage_entities import Entity, body_of
+from shared.domain.errors import TerminalError, TransientError
+from shared.domain.lineage import ArtifactRef
+from shared.domain.lineage_chain import SEQ_PREFIX, ChainFormatError, HeadMark, Link, seq_row_key
+from shared.domain.lineage_index import (
+    ARTIFACTS,
+    HEAD_ROW,
+    LIVE,
+    chain_partition,
+    live_row_key,
+    name_partition,
+)
+from shared.domain.lineage_verify import StoredLink
+from shared.domain.lineage_views import AuditEntry, IndexedArtifact, LiveEntry
+
+log = logging.getLogger(__name__)
+TABLE = "lineage"
+MAX_PAGE = 1000
+
+
+class LineageCorrupted(TerminalError):
+    """A row does not match the hash it carries: someone edited the table. Run ``verify``."""
+
+
+def entry_of(region: str, entity: Entity) -> AuditEntry:
+    """A row carrying a record (chain or index) as an audit entry, checked against its hash."""
+    where = f"{entity.get('PartitionKey')}/{entity.get('RowKey')}"
+    try:
+        link = Link.parse(body_of(entity))
+    except ChainFormatError as exc:
+        raise LineageCorrupted(f"lineage row {where} is unreadable: {exc}") from exc
+    if link.hash != entity.get("Hash") or link.seq != entity.get("Seq"):
+        raise LineageCorrupted(f"lineage row {where} does not match its hash; run verify")
+    return AuditEntry.of(region, str(entity["KeyHash"]), link, role=entity.get("Role"))
+
+
+class TableLineageReader:
+    def __init__(self, table_service: Any, table: str = TABLE) -> None:
+        self._table = table_service.get_table_client(table)
+
+    # -- raw partition reads -------------------------------------------------------------
+    def rows(
+        self,
+        partition: str,
+        *,
+        lo: str | None = None,
+        hi: str | None = None,
+        after: str | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+    ) -> tuple[list[Entity], bool]:
+        """Rows of one partition in row-key order within [lo, hi), after ``after``.
+
+        Returns up to ``limit`` rows and whether more follow.
+        """
+        clauses, params = ["PartitionKey eq @pk"], {"pk": partition}
+        if after is not None:
+            clauses.append("RowKey gt @after")
+            params["after"] = after
+        elif lo is not None:
+            clauses.append("RowKey ge @lo")
+            params["lo"] = lo
+        if hi is not None:
+            clauses.append("RowKey lt @hi")
+            params["hi"] = hi
+        if kind is not None:
+            clauses.append("Kind eq @kind")
+            params["kind"] = kind
+        page = min(MAX_PAGE, limit + 1) if limit is not None else MAX_PAGE
+        out: list[Entity] = []
+        for entity in self._query(" and ".join(clauses), params, page):
+            if limit is not None and len(out) == limit:
+                return out, True
+            out.append(entity)
+        return out, False
+
+    def entries(
+        self,
+        region: str,
+        partition: str,
+        *,
+        lo: str | None = None,
+        hi: str | None = None,
+        after: str | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+    ) -> tuple[list[tuple[str, AuditEntry]], bool]:
+        """A page of records from a chain or an index partition, each checked against its hash."""
+        rows, more = self.rows(partition, lo=lo, hi=hi, after=after, kind=kind, limit=limit)
+        return [(str(e["RowKey"]), entry_of(region, e)) for e in rows], more
+
+    def live(
+        self, region: str, *, after: str | None = None, limit: int | None = None
+    ) -> tuple[list[tuple[str, LiveEntry]], bool]:
+        rows, more = self.rows(LIVE, after=after, limit=limit)
+        out = [
+            (
+                str(e["RowKey"]),
+                LiveEntry(
+                    region=region,
+                    model=str(e["Model"]),
+                    since=e["Since"],
+                    entry=entry_of(region, e),
+                ),
+            )
+            for e in rows
+        ]
+        return out, more
+
+    def live_of(self, region: str, model: str) -> LiveEntry | None:
+        """What runs for ``model`` in this region now (one point read), None if nothing."""
+        e = self.get(LIVE, live_row_key(model))
+        if e is None:
+            return None
+        return LiveEntry(
+            region=region, model=str(e["Model"]), since=e["Since"], entry=entry_of(region, e)
+        )
+
+    def _query(self, flt: str, params: dict[str, str], page: int) -> Iterator[Entity]:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        try:
+            yield from self._table.query_entities(flt, parameters=params, results_per_page=page)
+        except ResourceNotFoundError:
+            return  # no table yet: nothing was ever recorded in this cell
+        except AzureError as exc:
+            raise TransientError(f"lineage store unavailable: {exc}") from exc
+
+    def get(self, partition: str, row: str) -> Entity | None:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        try:
+            entity: Entity = self._table.get_entity(partition, row)
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise TransientError(f"lineage store unavailable: {exc}") from exc
+        return entity
+
+    # -- chains --------------------------------------------------------------------------
+    def stored_links(self, key_hash: str) -> Iterator[StoredLink]:
+        flt = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
+        params = {"pk": chain_partition(key_hash), "lo": SEQ_PREFIX, "hi": "seq."}
+        for e in self._query(flt, params, MAX_PAGE):
+            yield StoredLink(
+                row_key=str(e["RowKey"]),
+                body=body_of(e),
+                stored_hash=str(e.get("Hash", "")),
+                stored_prev=str(e.get("PrevHash", "")),
+            )
+
+    def chain(self, region: str, key_hash: str) -> list[AuditEntry]:
+        rows, _ = self.rows(chain_partition(key_hash), lo=SEQ_PREFIX, hi="seq.")
+        return [entry_of(region, e) for e in rows]
+
+    def head(self, key_hash: str) -> HeadMark | None:
+        e = self.get(chain_partition(key_hash), HEAD_ROW)
+        return None if e is None else HeadMark(int(e["Seq"]), str(e["Hash"]))
+
+    def link_at(self, key_hash: str, row_key: str) -> Entity | None:
+        return self.get(chain_partition(key_hash), row_key)
+
+    def hash_at(self, key_hash: str, seq: int) -> str | None:
+        e = self.link_at(key_hash, seq_row_key(seq))
+        return None if e is None else str(e.get("Hash"))
+
+    # -- index partitions ----------------------------------------------------------------
+    def artifacts(self) -> Iterator[IndexedArtifact]:
+        flt = "PartitionKey eq @pk"
+        for e in self._query(flt, {"pk": ARTIFACTS}, MAX_PAGE):
+            yield _artifact_row(e)
+
+    def named(self, name: str) -> list[IndexedArtifact]:
+        rows, _ = self.rows(name_partition(name))
+        return [_artifact_row(e) for e in rows]
+
+    def scan(self, flt: str | None = None) -> Iterator[Entity]:
+        """Every row of the table (matching ``flt``): a full scan, for baselines and tests only."""
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        try:
+            if flt is None:
+                yield from self._table.list_entities(results_per_page=MAX_PAGE)
+            else:
+                yield from self._table.query_entities(flt, results_per_page=MAX_PAGE)
+        except ResourceNotFoundError:
+            return
+        except AzureError as exc:
+            raise TransientError(f"lineage store unavailable: {exc}") from exc
+
+
+def _artifact_row(e: Entity) -> IndexedArtifact:
+    return IndexedArtifact(
+        key_hash=str(e["RowKey"]),
+        artifact=ArtifactRef.model_validate_json(str(e["Artifact"])),
+        first_at=e.get("FirstAt"),
+        version=e.get("Version"),
+        tag=e.get("Tag"),
+    )

@@ -1,0 +1,178 @@
+"""What a record is indexed under, so that every auditor question reads known partitions.
+
+Partition keys (one table per cell; see docs/lineage.md):
+
+- ``c|<artifact key hash>``  the chain: ``seq-…`` rows, the ``head`` row, ``idem-…`` markers
+- ``artifacts``               one row per chain (what exists; drives snapshots and ``verify --all``)
+- ``n|<sha256(name)>``        artifacts by model name / repository (``history``)
+- ``t|<yyyymmdd>``            records by UTC day (``list --since --until``)
+- ``x|<sha256(identity)>``    records by the identities involved (``by-actor``)
+- ``d|<sha256(model)>``       deployments and rollbacks of one model (feeds ``live``)
+- ``live``                    what runs in this region now, one row per model (``live``)
+
+Names and identities are hashed into keys because table keys may not contain ``/ \\ # ?``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared.domain.lineage import LineageRecord, RecordKind
+from shared.domain.lineage_chain import utc_iso
+
+ARTIFACTS = "artifacts"
+LIVE = "live"
+HEAD_ROW = "head"
+IDEMPOTENCY_PREFIX = "idem-"
+DEPLOYMENT_KINDS = frozenset({RecordKind.DEPLOYMENT_SUCCEEDED, RecordKind.DEPLOYMENT_ROLLED_BACK})
+SERVICE_ESTABLISHED = frozenset({"event_grid", "managed_identity", "system"})
+# details keys that list identities who were involved without acting (comma separated)
+_IDENTITY_LISTS = {"asked": "asked", "pushed_by": "pushed"}
+_SEPARATORS = re.compile(r"[,;\s]+")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def normalise_name(name: str) -> str:
+    return name.strip().casefold()
+
+
+def normalise_identity(identity: str) -> str:
+    return identity.strip().casefold()
+
+
+def chain_partition(key_hash: str) -> str:
+    return f"c|{key_hash}"
+
+
+def name_partition(name: str) -> str:
+    return f"n|{_digest(normalise_name(name))}"
+
+
+def day_partition(at: datetime) -> str:
+    return f"t|{utc_iso(at)[:10].replace('-', '')}"
+
+
+def actor_partition(identity: str) -> str:
+    return f"x|{_digest(normalise_identity(identity))}"
+
+
+def deployment_partition(model: str) -> str:
+    return f"d|{_digest(normalise_name(model))}"
+
+
+def live_row_key(model: str) -> str:
+    return _digest(normalise_name(model))
+
+
+def idempotency_row_key(idempotency_key: str) -> str:
+    return IDEMPOTENCY_PREFIX + _digest(idempotency_key)
+
+
+def moment_row_key(at: datetime, key_hash: str, seq: int, suffix: str = "") -> str:
+    """Time-ordered and unique: ``<UTC time>|<artifact>|<seq>[|suffix]``."""
+    base = f"{utc_iso(at)}|{key_hash}|{seq:010d}"
+    return f"{base}|{suffix}" if suffix else base
+
+
+def model_of(record: LineageRecord) -> str | None:
+    """The model a record is about: the AML name, a writer's ``details[model]``, or the
+    image repository's last segment (images carry no model name until a writer adds it)."""
+    a = record.artifact
+    if a.model:
+        return a.model
+    if record.details.get("model"):
+        return record.details["model"]
+    if a.repository:
+        return a.repository.rsplit("/", 1)[-1]
+    return None
+
+
+def version_of(record: LineageRecord) -> str | None:
+    return record.artifact.version or record.details.get("version") or None
+
+
+def names_of(record: LineageRecord) -> list[str]:
+    """Every name ``history`` finds the artifact by (model name, repository, its last segment)."""
+    a = record.artifact
+    basename = a.repository.rsplit("/", 1)[-1] if a.repository else None
+    found = [a.model, record.details.get("model"), a.repository, basename]
+    out: list[str] = []
+    for name in found:
+        if name and normalise_name(name) not in {normalise_name(n) for n in out}:
+            out.append(name)
+    return out
+
+
+def identities_of(record: LineageRecord) -> list[tuple[str, str]]:
+    """(identity, role) pairs: a person acting, and the identities a step names (asked, pushed).
+
+    Service identities (Event Grid, managed identities, the system) act in nearly every record;
+    indexing them would only build one ever-growing partition per cell that repeats the time
+    index. Their steps are found with ``list --kind``.
+    """
+    pairs = []
+    if record.actor.established_by not in SERVICE_ESTABLISHED:
+        pairs.append((record.actor.identity, "actor"))
+    for key, role in _IDENTITY_LISTS.items():
+        for identity in _SEPARATORS.split(record.details.get(key, "")):
+            if identity and (identity, role) not in pairs:
+                pairs.append((identity, role))
+    seen: set[str] = set()
+    unique = []
+    for identity, role in pairs:
+        marker = f"{normalise_identity(identity)}|{role}"
+        if marker not in seen:
+            seen.add(marker)
+            unique.append((identity, role))
+    return unique
+
+
+@dataclass(frozen=True)
+class DeploymentEvent:
+    """A deployment log entry: one succeeded or rolled-back deployment of a model."""
+
+    at: datetime
+    kind: RecordKind
+    key_hash: str
+    seq: int
+
+    @property
+    def order(self) -> tuple[str, str, int]:
+        return (utc_iso(self.at), self.key_hash, self.seq)
+
+
+def current_live(events: Iterable[DeploymentEvent]) -> DeploymentEvent | None:
+    """What is live after these events, independent of the order they were written in.
+
+    Replayed in time order: a success puts its artifact on top (moving it if it was there
+    before), a rollback removes its artifact, and the top is what runs. So rolling back the
+    live version restores the one before it, and rolling back a version that never went live
+    changes nothing.
+    """
+    stack: list[DeploymentEvent] = []
+    for event in sorted(events, key=lambda e: e.order):
+        stack = [e for e in stack if e.key_hash != event.key_hash]
+        if event.kind is RecordKind.DEPLOYMENT_SUCCEEDED:
+            stack.append(event)
+    return stack[-1] if stack else None
+
+
+def window_days(since: datetime, until: datetime) -> Sequence[str]:
+    """The ``t|…`` partitions a [since, until) window reads, oldest first."""
+    if until <= since:
+        return []
+    days, day = [], since
+    last = day_partition(until - timedelta(microseconds=1))
+    while True:
+        part = day_partition(day)
+        days.append(part)
+        if part >= last:
+            return days
+        day += timedelta(days=1)

@@ -1,0 +1,103 @@
+"""The HTML audit page of one artifact: its summary and its timeline, rendered server-side.
+
+Every value comes from stored records, and records carry image labels and tags chosen by
+whoever pushed the image: all of it is escaped, always, through ``_e``.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+
+from shared.domain.lineage_views import ArtifactSummary, AuditEntry, summarise
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+_STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1b1b1b;max-width:75rem}
+h1{font-size:1.3rem} table{border-collapse:collapse;width:100%}
+th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
+th{background:#f4f4f4} code{font-size:12px;word-break:break-all} dt{font-weight:600}
+dd{margin:0 0 .5rem 0} .rejected,.failed,.rolled_back,.expired{color:#a00000}
+.approved,.succeeded{color:#006100}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _list(values: Iterable[str]) -> str:
+    items = [_e(v) for v in values]
+    return ", ".join(items) if items else "<em>none recorded</em>"
+
+
+def render_audit_page(entries: list[AuditEntry]) -> str:
+    """A self-contained page (no scripts, no external resources)."""
+    if not entries:
+        raise ValueError("an audit page needs at least one record")
+    summary = summarise(entries)
+    first = entries[0]
+    rows = "\n".join(_row(e) for e in entries)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Audit: {_e(summary.artifact_key)}</title><style>{_STYLE}</style></head>
+<body>
+<h1>Audit trail of <code>{_e(summary.artifact_key)}</code></h1>
+<p>Region <strong>{_e(first.region)}</strong>, chain <code>{_e(first.key_hash)}</code>,
+{len(entries)} record(s). Each record's hash covers its content and its predecessor's hash;
+<code>clearance lineage verify</code> checks the chain.</p>
+{_summary(summary)}
+<h2>Timeline</h2>
+<table><thead><tr><th>#</th><th>when (UTC)</th><th>step</th><th>who</th><th>what / where</th>
+<th>why</th><th>correlation</th><th>hash</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>
+</body></html>
+"""
+
+
+def _summary(s: ArtifactSummary) -> str:
+    votes = [f"{who}: {decision}" for who, decision in s.voted.items()]
+    return f"""<dl>
+<dt>Pushed by</dt><dd>{_list(s.pushed_by)}</dd>
+<dt>Asked to approve</dt><dd>{_list(s.asked)}</dd>
+<dt>Votes</dt><dd>{_list(votes)}</dd>
+<dt>Asked and did not answer</dt><dd>{_list(s.did_not_answer)}</dd>
+<dt>Approved by</dt><dd>{_list(s.approved_by)}</dd>
+<dt>Rejections</dt><dd>{_list(s.rejections)}</dd>
+<dt>Deployed</dt><dd>{_list(s.deployed)}</dd>
+<dt>Rolled back</dt><dd>{_list(s.rolled_back)}</dd>
+<dt>Last step</dt><dd>{_e(s.final_kind or "")}</dd>
+</dl>"""
+
+
+def _row(e: AuditEntry) -> str:
+    r = e.record
+    a = r.artifact
+    what = [
+        f"{k}={v}" for k, v in (("tag", a.tag), ("model", a.model), ("version", a.version)) if v
+    ]
+    what += [f"{k}={v}" for k, v in sorted(r.where.items())]
+    what += [f"{k}={v}" for k, v in sorted(r.details.items())]
+    why = [f"{x.code}{f' [{x.field}]' if x.field else ''}: {x.message}" for x in r.reasons]
+    c = r.correlation
+    corr = [
+        f"{k}={v}"
+        for k, v in (
+            ("event", c.event_id),
+            ("approval", c.approval_id),
+            ("deployment", c.deployment_id),
+        )
+        if v
+    ]
+    css = str(r.kind).split(".")[-1]
+    return (
+        f"<tr><td>{e.seq}</td><td>{_e(f'{r.at:%Y-%m-%d %H:%M:%S}')}</td>"
+        f'<td class="{_e(css)}">{_e(r.kind)}</td>'
+        f"<td>{_e(r.actor.identity)}<br><small>{_e(r.actor.established_by)}</small></td>"
+        f"<td>{'<br>'.join(_e(w) for w in what)}</td>"
+        f"<td>{'<br>'.join(_e(w) for w in why)}</td>"
+        f"<td>{'<br>'.join(_e(w) for w in corr)}</td>"
+        f"<td><code>{_e(e.hash[:16])}…</code></td></tr>"
+    )
