@@ -10,11 +10,9 @@ latency an approver waits for. Reported: p50/p95 of the deciding vote, and of th
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import urllib.parse
 import urllib.request
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from bench_stack import labels, ms, percentiles, private_stack
@@ -25,8 +23,7 @@ from shared.domain.approval import ApprovalState, approval_id_for
 from shared.domain.errors import TerminalError
 from shared.domain.lineage import ArtifactRef
 from shared.domain.links import LinkSigner
-from shared.local.devhost.registry_bridge import to_image_pushed
-from shared.local.events import deliver
+from shared.local.events import deliver, image_pushed
 from shared.local.images import push_image
 from shared.local.stack import SAMPLE_APPROVERS, LocalStack
 from shared.settings import build_settings
@@ -51,27 +48,7 @@ def post_vote(url: str, signer: LinkSigner, approval_id: str, approver: str) -> 
 def open_request(stack: LocalStack, client: object, store: TableApprovalStore, i: int) -> str:
     name = f"decide-{i:03d}"
     pushed = push_image(client, f"models/{name}", labels(name, "1.0.0", REGION, "EU"), tag="1.0.0")
-    catalog = json.loads(stack.catalog_file.read_text())
-    resource = next(r for r in catalog["regions"] if r["name"] == REGION)["registry"]["resource_id"]
-    event = to_image_pushed(
-        {
-            "id": str(uuid.uuid4()),
-            "action": "push",
-            "timestamp": "2026-11-21T10:00:00Z",
-            "target": {
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": pushed.digest,
-                "size": 1,
-                "length": 1,
-                "repository": f"models/{name}",
-                "tag": "1.0.0",
-            },
-            "request": {"id": "b", "method": "PUT", "useragent": "bench"},
-        },
-        region=REGION,
-        login_server=stack.login_server(REGION),
-        registry_resource_id=resource,
-    )
+    event = image_pushed(stack, REGION, f"models/{name}", pushed.digest, "1.0.0")
     deliver(stack.host_url(REGION), "acr_image_pushed", [event])
     artifact = ArtifactRef(
         kind="image",

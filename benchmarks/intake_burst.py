@@ -11,10 +11,8 @@ Targets: p95 push -> approval request under 500 ms; >= 100 events/s per host.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -23,8 +21,7 @@ from bench_stack import labels, ms, percentiles, private_stack
 
 from shared.composition import Container
 from shared.domain.lineage import INTAKE_TERMINAL, ArtifactRef, RecordKind
-from shared.local.devhost.registry_bridge import to_image_pushed
-from shared.local.events import deliver
+from shared.local.events import deliver, image_pushed
 from shared.local.images import push_image
 from shared.local.stack import LocalStack
 from shared.settings import build_settings
@@ -63,36 +60,11 @@ def push_all(stack: LocalStack, count: int) -> list[tuple[str, str, str]]:
 def events_for(
     stack: LocalStack, region: str, repository: str, digest: str
 ) -> list[dict[str, Any]]:
-    catalog = json.loads(stack.catalog_file.read_text())
-    resource_id = next(r for r in catalog["regions"] if r["name"] == region)["registry"][
-        "resource_id"
+    """The tagged push, ACR's untagged twin, a re-push of the tag, a second tag."""
+    return [
+        image_pushed(stack, region, repository, digest, tag)
+        for tag in ("1.0.0", None, "1.0.0", "stable")
     ]
-    events = []
-    for tag in ("1.0.0", None, "1.0.0", "stable"):
-        target = {
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": digest,
-            "size": 1,
-            "length": 1,
-            "repository": repository,
-        }
-        if tag:
-            target["tag"] = tag
-        events.append(
-            to_image_pushed(
-                {
-                    "id": str(uuid.uuid4()),
-                    "action": "push",
-                    "timestamp": "2026-11-21T10:00:00Z",
-                    "target": target,
-                    "request": {"id": "b", "method": "PUT", "useragent": "bench"},
-                },
-                region=region,
-                login_server=stack.login_server(region),
-                registry_resource_id=resource_id,
-            )
-        )
-    return events
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from shared.adapters.storage_resources import ensure_created
+from shared.adapters.storage_resources import LazyTable
 from shared.domain.deployment_revision import Revision
 from shared.domain.deployment_state import DeploymentState
 from shared.domain.errors import TransientError
@@ -21,15 +21,10 @@ TABLE = "deployments"
 
 class TableDeploymentStateStore:
     def __init__(self, table_service: Any) -> None:
-        self._service = table_service
-        self._table: Any = None
+        self._table = LazyTable(table_service, TABLE)
 
     def _client(self) -> Any:
-        if self._table is None:
-            table = self._service.get_table_client(TABLE)
-            self._call(lambda: ensure_created(table.create_table))
-            self._table = table
-        return self._table
+        return self._call(self._table)
 
     def get(self, region: str, model: str) -> tuple[DeploymentState, str | None]:
         from azure.core.exceptions import ResourceNotFoundError

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from shared.adapters.storage_resources import ensure_created
+from shared.adapters.storage_resources import LazyTable
 from shared.domain.approval import Approval, Vote
 from shared.domain.errors import TerminalError, TransientError
 
@@ -28,15 +28,7 @@ def _index_pk(region: str, model: str) -> str:
 
 class TableApprovalStore:
     def __init__(self, table_service: Any) -> None:
-        self._service = table_service
-        self._table: Any = None
-
-    def _client(self) -> Any:
-        if self._table is None:
-            table = self._service.get_table_client(TABLE)
-            ensure_created(table.create_table)
-            self._table = table
-        return self._table
+        self._client = LazyTable(table_service, TABLE)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         from azure.core.exceptions import (

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.adapters.storage_resources import ensure_created
+from shared.adapters.storage_resources import LazyTable
 from shared.domain.errors import TransientError
 from shared.domain.intake_ledger import Claim, ClaimState, VersionHolder
 
@@ -22,15 +22,7 @@ def _pk(key: str) -> str:
 
 class TableIntakeLedger:
     def __init__(self, table_service: Any) -> None:
-        self._service = table_service
-        self._table: Any = None
-
-    def _client(self) -> Any:
-        if self._table is None:
-            table = self._service.get_table_client(TABLE)
-            ensure_created(table.create_table)
-            self._table = table
-        return self._table
+        self._client = LazyTable(table_service, TABLE)
 
     def claim(self, key: str, event_id: str) -> Claim:
         from azure.core import MatchConditions

@@ -16,7 +16,7 @@ import random
 import time
 from typing import Any
 
-from shared.adapters.storage_resources import ensure_created
+from shared.adapters.storage_resources import LazyTable
 from shared.adapters.table_lineage_entities import (
     body_of,
     chain_row,
@@ -62,15 +62,8 @@ class TableLineageWriter:
         self._table_name = table
         self._region = region
         self._max_attempts = max_attempts
-        self._table: Any = None
+        self._client = LazyTable(table_service, table)
         self._reader: TableLineageReader | None = None
-
-    def _client(self) -> Any:
-        if self._table is None:
-            table = self._service.get_table_client(self._table_name)
-            ensure_created(table.create_table)
-            self._table = table
-        return self._table
 
     @property
     def reader(self) -> TableLineageReader:

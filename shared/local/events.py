@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.local.stack import LOCAL_SUBSCRIPTION
+from shared.local.stack import LOCAL_SUBSCRIPTION, LocalStack
 
 MODEL_REGISTERED = "Microsoft.MachineLearningServices.ModelRegistered"
 
@@ -92,3 +92,41 @@ def deliver(host_url: str, function: str, events: list[dict[str, Any]]) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
+
+
+def image_pushed(
+    stack: LocalStack,
+    region: str,
+    repository: str,
+    digest: str,
+    tag: str | None = None,
+    *,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """An ImagePushed event for a manifest already in ``region``'s registry, exactly as the
+    registry bridge (and ACR) would raise it: for tests and benchmarks that deliver events
+    themselves (redeliveries, duplicates, forged hosts)."""
+    from shared.local.devhost.registry_bridge import to_image_pushed
+
+    entry = next(r for r in stack.catalog()["regions"] if r["name"] == region)
+    target: dict[str, Any] = {
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": digest,
+        "size": 1,
+        "length": 1,
+        "repository": repository,
+    }
+    if tag:
+        target["tag"] = tag
+    return to_image_pushed(
+        {
+            "id": event_id or str(uuid.uuid4()),
+            "action": "push",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "target": target,
+            "request": {"id": str(uuid.uuid4()), "method": "PUT", "useragent": "clearance-local"},
+        },
+        region=region,
+        login_server=stack.login_server(region),
+        registry_resource_id=entry["registry"]["resource_id"],
+    )

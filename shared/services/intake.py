@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.adapters.event_binding import IncomingEvent
 from shared.domain.approval_request import ApprovalRequest
@@ -30,6 +31,7 @@ from shared.domain.intake_ledger import Claim, ClaimState
 from shared.domain.intake_policy import evaluate_intake, registry_violations
 from shared.domain.labels import parse_metadata
 from shared.domain.lineage import (
+    INTAKE_TERMINAL,
     Actor,
     ArtifactRef,
     Correlation,
@@ -100,8 +102,10 @@ class _Run:
             reasons=tuple(reasons),
             details=details or {},
         )
-        # idempotent per event and step: a retried delivery never writes a step twice
-        self.deps.lineage.append(record, idempotency_key=f"{self.event.id}|{kind}")
+        # Idempotent per event and step: a retried delivery never writes a step twice, and an
+        # event has one terminal record whatever a retry would conclude after a partial failure.
+        step = "terminal" if kind in INTAKE_TERMINAL else str(kind)
+        self.deps.lineage.append(record, idempotency_key=f"{self.event.id}|{step}")
 
     def finish(
         self, kind: RecordKind, reasons: Sequence[Reason] = (), **details: str
@@ -317,3 +321,18 @@ def reject_malformed(event_id: str, error: InputError, deps: IntakeDeps) -> Inta
         schema="unknown",
     )
     return _Run(deps, event, ArtifactRef(kind="unknown")).reject(error.violations, {})
+
+
+def handle_binding(
+    binding: Any, handler: Callable[[IncomingEvent, IntakeDeps], IntakeOutcome], deps: IntakeDeps
+) -> IntakeOutcome:
+    """What an intake trigger does with its Event Grid binding: schema check, then ``handler``."""
+    from shared.adapters.event_binding import from_binding
+
+    try:
+        incoming = from_binding(binding)
+    except InputError as exc:
+        return reject_malformed(getattr(binding, "id", "unknown"), exc, deps)
+    outcome = handler(incoming, deps)
+    log.info("event %s: %s", incoming.id, outcome.kind or "ignored")
+    return outcome

@@ -6,9 +6,7 @@ test controls every delivery and retry.
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,8 +17,7 @@ from azure.containerregistry import ContainerRegistryClient
 
 from shared.composition import Container
 from shared.domain.lineage import INTAKE_TERMINAL, ArtifactRef, RecordKind
-from shared.local.devhost.registry_bridge import to_image_pushed
-from shared.local.events import deliver
+from shared.local.events import deliver, image_pushed
 from shared.local.images import push_image
 from shared.local.stack import LocalStack, StackPorts
 from shared.queues import APPROVAL_REQUESTS, dead_letter_queue
@@ -77,29 +74,7 @@ def registry(stack: LocalStack) -> ContainerRegistryClient:
 
 
 def event_for(stack: LocalStack, repository: str, digest: str, tag: str | None) -> dict[str, Any]:
-    catalog = json.loads(stack.catalog_file.read_text())
-    entry = next(r for r in catalog["regions"] if r["name"] == "westeurope")
-    target = {
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": digest,
-        "size": 1,
-        "length": 1,
-        "repository": repository,
-    }
-    if tag:
-        target["tag"] = tag
-    return to_image_pushed(
-        {
-            "id": str(uuid.uuid4()),
-            "action": "push",
-            "timestamp": "2026-11-21T10:00:00Z",
-            "target": target,
-            "request": {"id": "r", "method": "PUT", "useragent": "fault-test"},
-        },
-        region="westeurope",
-        login_server=stack.login_server("westeurope"),
-        registry_resource_id=entry["registry"]["resource_id"],
-    )
+    return image_pushed(stack, "westeurope", repository, digest, tag)
 
 
 def deliver_until_accepted(

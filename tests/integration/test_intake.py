@@ -18,7 +18,7 @@ from shared.adapters.table_lineage import TableLineageWriter
 from shared.composition import Container
 from shared.domain.approval import Approval
 from shared.domain.lineage import INTAKE_TERMINAL, ArtifactRef, LineageRecord, RecordKind
-from shared.local.events import deliver, model_registered
+from shared.local.events import deliver, image_pushed, model_registered
 from shared.local.images import push_image, push_index
 from shared.local.smtp_sink import read_mails
 from shared.local.stack import LocalStack
@@ -286,29 +286,9 @@ def test_same_event_three_times_concurrently_yields_one_request(
 
 
 def recorded_event(stack: LocalStack, region: str, digest: str) -> dict[str, Any]:
-    """Rebuild the ImagePushed event exactly as the bridge sent it (from its own builder)."""
-    from shared.local.devhost.registry_bridge import to_image_pushed
-
-    catalog = json.loads(stack.catalog_file.read_text())
-    entry = next(r for r in catalog["regions"] if r["name"] == region)
-    return to_image_pushed(
-        {
-            "id": f"replay-{digest[-8:]}",
-            "action": "push",
-            "timestamp": "2026-11-21T10:00:00Z",
-            "target": {
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": digest,
-                "size": 1,
-                "length": 1,
-                "repository": "models/triple",
-                "tag": "1.0.0",
-            },
-            "request": {"id": "r", "method": "PUT", "useragent": "test"},
-        },
-        region=region,
-        login_server=stack.login_server(region),
-        registry_resource_id=entry["registry"]["resource_id"],
+    """The ImagePushed event of a manifest, as the bridge raises it (a fresh event id)."""
+    return image_pushed(
+        stack, region, "models/triple", digest, "1.0.0", event_id=f"replay-{digest[-8:]}"
     )
 
 
@@ -413,13 +393,19 @@ def test_model_registered_in_both_casings_and_schemas(
     assert final.kind is RecordKind.APPROVAL_REQUESTED, final.reasons
     (request,) = wait_for(lambda: [r for r in approval_requests(cell) if r.metadata.name == name])
     assert request.metadata.version == "7"
-    # the same registration again (Event Grid redelivers): no second request
+    # Event Grid redelivers the same event: it stays one event with one terminal record
     assert deliver(hosts.host_url("westeurope"), "aml_model_registered", [event]) == 202
+    time.sleep(0.5)
+    assert [r.kind for r in terminal(cell, artifact)] == [RecordKind.APPROVAL_REQUESTED]
+    # another event for the same registration: recorded as a duplicate, no second request
+    again = dict(event, id=f"{event['id']}-again")
+    assert deliver(hosts.host_url("westeurope"), "aml_model_registered", [again]) == 202
     finals = settled(cell, artifact, count=2)
     assert [r.kind for r in finals] == [
         RecordKind.APPROVAL_REQUESTED,
         RecordKind.ARTIFACT_DUPLICATE,
     ]
+    assert len([r for r in approval_requests(cell) if r.metadata.name == name]) == 1
 
 
 def test_model_registered_in_a_foreign_workspace_is_rejected(hosts: LocalStack, cells: Any) -> None:

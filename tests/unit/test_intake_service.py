@@ -169,3 +169,31 @@ def test_other_event_types_are_ignored_without_records(deps: IntakeDeps) -> None
     assert handle_image_pushed(ignored, deps).kind is None
     assert handle_model_registered(ignored, deps).kind is None
     assert deps.lineage.records == []
+
+
+class FlakyLineage(FakeLineage):
+    """Commits the record, then fails (as an index write after the chain append can)."""
+
+    fail_next: bool = False
+
+    def append(self, record: Any, *, idempotency_key: str | None = None) -> bool:
+        written = super().append(record, idempotency_key=idempotency_key)
+        if self.fail_next:
+            self.fail_next = False
+            raise TransientError("index write failed after the record")
+        return written
+
+
+def test_a_retry_after_a_partial_failure_keeps_one_terminal_record(deps: IntakeDeps) -> None:
+    digest = deps.registry.add_image(LABELS)
+    handle_image_pushed(pushed(deps, digest, tag=None, event_id="a"), deps)
+    deps.lineage = FlakyLineage(records=deps.lineage.records, keys=deps.lineage.keys)
+    deps.lineage.fail_next = True
+    with pytest.raises(TransientError):  # retag recorded, then the store failed
+        handle_image_pushed(pushed(deps, digest, tag="1.0.0", event_id="b"), deps)
+    handle_image_pushed(pushed(deps, digest, tag="1.0.0", event_id="b"), deps)  # the retry
+    finals = [r for r in deps.lineage.records if r.kind in INTAKE_TERMINAL]
+    assert [(r.correlation.event_id, r.kind) for r in finals] == [
+        ("a", RecordKind.APPROVAL_REQUESTED),
+        ("b", RecordKind.ARTIFACT_RETAGGED),
+    ]
