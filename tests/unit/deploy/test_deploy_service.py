@@ -98,6 +98,7 @@ def test_a_redelivered_step_does_not_run_twice(world: World) -> None:
     assert len(world.bus.sent) == sent  # the continuation is re-sent with its own id: deduped
 
 
+@pytest.mark.fault  # a driver failing mid-rollout
 def test_a_failed_health_gate_rolls_back_and_says_why(world: World) -> None:
     world.run(v(world, "1"))
     v1_image = world.cluster.image(NS, "fraud-detector")
@@ -118,6 +119,7 @@ def test_a_failed_health_gate_rolls_back_and_says_why(world: World) -> None:
     assert mail.to == ("owner@contoso.example",) and "rolled back" in mail.subject
 
 
+@pytest.mark.fault  # a driver failing mid-rollout
 def test_a_rollout_past_its_deadline_restores_the_previous_digest(world: World) -> None:
     world.run(v(world, "1"))
     v1 = world.state().live
@@ -128,6 +130,7 @@ def test_a_rollout_past_its_deadline_restores_the_previous_digest(world: World) 
     assert world.lineage.records[-1].reasons[0].code == DeployCode.PROGRESS_DEADLINE
 
 
+@pytest.mark.fault  # a driver failing mid-rollout
 def test_an_unreachable_cluster_is_retried_then_recorded_and_the_owner_told(
     world: World,
 ) -> None:
