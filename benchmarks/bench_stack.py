@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import statistics
 import sys
 import tempfile
@@ -17,6 +18,8 @@ from shared.local.stack import LocalStack, StackPorts  # noqa: E402
 
 @contextlib.contextmanager
 def private_stack(*, registry_notifications: bool = False) -> Iterator[LocalStack]:
+    # a stopped benchmark (SIGTERM) still stops the processes it started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="clearance-bench-") as root:
         stack = LocalStack(
             Path(root), REPO, ports=StackPorts.free(), registry_notifications=registry_notifications

@@ -76,7 +76,8 @@ def model_registered(
 
 
 def deliver(host_url: str, function: str, events: list[dict[str, Any]]) -> int:
-    """POST events to a host's Event Grid webhook as Event Grid does; returns the status."""
+    """POST events to a host's Event Grid webhook as Event Grid does; returns the status
+    (0 when the host did not answer)."""
     cloud = all("specversion" in e for e in events)
     request = urllib.request.Request(  # noqa: S310 - the local host
         f"{host_url}/runtime/webhooks/eventgrid?functionName={function}",
@@ -92,6 +93,8 @@ def deliver(host_url: str, function: str, events: list[dict[str, Any]]) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
+    except (urllib.error.URLError, OSError):
+        return 0  # no answer: Event Grid retries, as for a 5xx
 
 
 def image_pushed(
