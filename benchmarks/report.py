@@ -32,8 +32,8 @@ READING = """\
 
 - **Correctness holds under load**: the burst must end with exactly one approval request per
   distinct image and exactly one terminal lineage record per event; the script prints both.
-- **Where the intake falls short of the latency and throughput targets on this machine, the
-  cause is the machine, not a queue in Clearance**: two cores run, at once, the load
+- **The intake falls short of the latency and throughput targets on this machine.** It was
+  not profiled in depth; what is known: two cores run, at once, the load
   generator, both hosts (each a single Python process), one Azurite process (a single Node.js
   thread serving both regions' tables, queues and blobs), both registries, the SMTP server,
   and the approval consumers that start on the first approval requests (mails, Teams cards,
@@ -41,9 +41,11 @@ READING = """\
   round trips (the de-duplication claim, then each lineage step: chain append with its
   idempotency marker in one entity-group transaction, plus its index entities), and Azurite
   serialises them. Sequentially, one duplicate costs about 35-50 ms and a new artifact about
-  120-200 ms end to end on this machine. In Azure, Table Storage serves these round trips
-  in parallel and each cell scales out on Flex Consumption; the same code is not CPU-bound
-  there.
+  120-200 ms end to end on this machine. Ways to close the gap: batch a new artifact's three
+  lineage steps into one append, write the actor and time indexes asynchronously from the
+  chain, and run each host with several worker processes. In Azure, Table Storage serves the
+  round trips in parallel and a cell scales out on Flex Consumption, which these figures do
+  not show.
 - The per-delivery latency includes waiting for a free host thread: the load generator
   keeps 32 deliveries in flight against two single-process hosts.
 """
