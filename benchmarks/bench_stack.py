@@ -13,6 +13,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from shared.local.samples import model_labels  # noqa: E402
 from shared.local.stack import LocalStack, StackPorts  # noqa: E402
 
 
@@ -32,19 +33,7 @@ def private_stack(*, registry_notifications: bool = False) -> Iterator[LocalStac
 
 
 def labels(name: str, version: str, region: str, zone: str) -> dict[str, str]:
-    return {
-        "ai.clearance.model.name": name,
-        "org.opencontainers.image.version": version,
-        "ai.clearance.owner": "owner@contoso.example",
-        "ai.clearance.regions": region,
-        "ai.clearance.residency": zone,
-        "ai.clearance.rollout.strategy": "rolling",
-        "ai.clearance.serving.port": "8080",
-        "ai.clearance.serving.health-path": "/healthz",
-        "ai.clearance.resources.cpu": "250m",
-        "ai.clearance.resources.memory": "256Mi",
-        "ai.clearance.risk-tier": "low",
-    }
+    return model_labels(name, version, region=region, zone=zone)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

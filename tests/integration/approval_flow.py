@@ -19,6 +19,7 @@ from shared.domain.deployment_request import DeploymentRequest
 from shared.domain.lineage import ArtifactRef, RecordKind
 from shared.domain.links import LinkSigner
 from shared.local.images import push_image
+from shared.local.samples import model_labels
 from shared.local.smtp_sink import read_mails
 from shared.local.stack import SAMPLE_APPROVERS, LocalStack
 from shared.queues import DEPLOYMENT_REQUESTS
@@ -29,20 +30,7 @@ LINK = re.compile(r"http://127\.0\.0\.1:\d+/api/approvals/[\w-]+/review\?t=[\w.-
 
 
 def labels(name: str, version: str, **extra: str) -> dict[str, str]:
-    return {
-        "ai.clearance.model.name": name,
-        "org.opencontainers.image.version": version,
-        "ai.clearance.owner": "owner@contoso.example",
-        "ai.clearance.regions": "westeurope",
-        "ai.clearance.residency": "EU",
-        "ai.clearance.rollout.strategy": "rolling",
-        "ai.clearance.serving.port": "8080",
-        "ai.clearance.serving.health-path": "/healthz",
-        "ai.clearance.resources.cpu": "250m",
-        "ai.clearance.resources.memory": "512Mi",
-        "ai.clearance.risk-tier": "medium",
-        **extra,
-    }
+    return model_labels(name, version, risk_tier="medium", extra=extra)
 
 
 class Flow:

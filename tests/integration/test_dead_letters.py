@@ -11,6 +11,7 @@ import pytest
 from shared.adapters.blob_dead_letters import CONTAINER, BlobDeadLetters
 from shared.composition import Container
 from shared.domain.lineage import ArtifactRef, RecordKind
+from shared.local.samples import model_labels
 from shared.services.dead_letters import record_dead_letters
 
 pytestmark = pytest.mark.stack
@@ -79,19 +80,7 @@ def test_dead_lettered_bus_messages_are_recorded_and_the_owner_told(
     artifact = ArtifactRef(
         kind="image", registry="r.example", repository="models/dlq", digest=digest
     )
-    labels = {
-        "ai.clearance.model.name": "dlq",
-        "org.opencontainers.image.version": "1",
-        "ai.clearance.owner": "dlq.owner@contoso.example",
-        "ai.clearance.regions": "westeurope",
-        "ai.clearance.residency": "EU",
-        "ai.clearance.rollout.strategy": "rolling",
-        "ai.clearance.serving.port": "8080",
-        "ai.clearance.serving.health-path": "/h",
-        "ai.clearance.resources.cpu": "1",
-        "ai.clearance.resources.memory": "1Gi",
-        "ai.clearance.risk-tier": "low",
-    }
+    labels = model_labels("dlq", "1", owner="dlq.owner@contoso.example")
     now = datetime.now(UTC)
     request = ApprovalRequest(
         artifact=artifact,

@@ -19,6 +19,7 @@ from shared.composition import Container
 from shared.domain.lineage import INTAKE_TERMINAL, ArtifactRef, RecordKind
 from shared.local.events import deliver, image_pushed
 from shared.local.images import push_image
+from shared.local.samples import model_labels
 from shared.local.stack import LocalStack, StackPorts
 from shared.queues import APPROVAL_REQUESTS, dead_letter_queue
 from shared.settings import build_settings
@@ -29,19 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def labels(name: str) -> dict[str, str]:
-    return {
-        "ai.clearance.model.name": name,
-        "org.opencontainers.image.version": "1.0.0",
-        "ai.clearance.owner": "owner@contoso.example",
-        "ai.clearance.regions": "westeurope",
-        "ai.clearance.residency": "EU",
-        "ai.clearance.rollout.strategy": "rolling",
-        "ai.clearance.serving.port": "8080",
-        "ai.clearance.serving.health-path": "/healthz",
-        "ai.clearance.resources.cpu": "250m",
-        "ai.clearance.resources.memory": "256Mi",
-        "ai.clearance.risk-tier": "low",
-    }
+    return model_labels(name)
 
 
 @pytest.fixture(scope="module")

@@ -20,27 +20,21 @@ from shared.domain.approval import Approval
 from shared.domain.lineage import INTAKE_TERMINAL, ArtifactRef, LineageRecord, RecordKind
 from shared.local.events import deliver, image_pushed, model_registered
 from shared.local.images import push_image, push_index
+from shared.local.samples import model_labels
 from shared.local.smtp_sink import read_mails
 from shared.local.stack import LocalStack
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.stack
 
-VALID = {
-    "ai.clearance.model.name": "fraud-detector",
-    "org.opencontainers.image.version": "1.0.0",
-    "ai.clearance.owner": "owner@contoso.example",
-    "ai.clearance.regions": "westeurope",
-    "ai.clearance.residency": "EU",
-    "ai.clearance.rollout.strategy": "canary",
-    "ai.clearance.rollout.canary.steps": "10,50,100",
-    "ai.clearance.rollout.canary.bake-minutes": "5",
-    "ai.clearance.serving.port": "8080",
-    "ai.clearance.serving.health-path": "/healthz",
-    "ai.clearance.resources.cpu": "500m",
-    "ai.clearance.resources.memory": "1Gi",
-    "ai.clearance.risk-tier": "medium",
-}
+VALID = model_labels(
+    risk_tier="medium",
+    extra={
+        "ai.clearance.rollout.strategy": "canary",
+        "ai.clearance.rollout.canary.steps": "10,50,100",
+        "ai.clearance.rollout.canary.bake-minutes": "5",
+    },
+)
 AML_TAGS = {
     k: v
     for k, v in VALID.items()

@@ -10,6 +10,7 @@ from shared.composition import Container
 from shared.domain.errors import InputError
 from shared.domain.labels import parse_metadata
 from shared.domain.metadata import ArtifactKind
+from shared.local.samples import model_labels
 from shared.local.stack import REGIONS, SAMPLE_APPROVERS, LocalStack
 from tests.integration.approval_flow import LINK, Flow, form_of, http, post_url
 
@@ -55,19 +56,7 @@ def test_review_page_has_no_redirects(hosts: LocalStack, cell: Container) -> Non
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "a/b", "x;rm -rf", "A" * 64, "model\nname"])
 def test_model_names_cannot_carry_paths_or_commands(name: str) -> None:
-    labels = {
-        "ai.clearance.model.name": name,
-        "org.opencontainers.image.version": "1",
-        "ai.clearance.owner": "o@contoso.example",
-        "ai.clearance.regions": "westeurope",
-        "ai.clearance.residency": "EU",
-        "ai.clearance.rollout.strategy": "rolling",
-        "ai.clearance.serving.port": "8080",
-        "ai.clearance.serving.health-path": "/h",
-        "ai.clearance.resources.cpu": "1",
-        "ai.clearance.resources.memory": "1Gi",
-        "ai.clearance.risk-tier": "low",
-    }
+    labels = model_labels(name)
     with pytest.raises(InputError) as err:
         parse_metadata(labels, kind=ArtifactKind.IMAGE)
     assert {v.field for v in err.value.violations} == {"ai.clearance.model.name"}

@@ -11,6 +11,7 @@ import pytest
 from shared.adapters.event_binding import IncomingEvent
 from shared.domain.errors import TransientError
 from shared.domain.lineage import INTAKE_TERMINAL, RecordKind
+from shared.local.samples import model_labels
 from shared.local.stack import LocalStack, StackPorts
 from shared.queues import APPROVAL_REQUESTS
 from shared.services.intake import IntakeDeps, handle_image_pushed, handle_model_registered
@@ -18,19 +19,7 @@ from shared.settings import load_catalog
 from tests.fakes import FakeBus, FakeLedger, FakeLineage, FakeMailer, FakeRegistry
 
 REPO = Path(__file__).resolve().parents[2]
-LABELS = {
-    "ai.clearance.model.name": "fraud-detector",
-    "org.opencontainers.image.version": "1.0.0",
-    "ai.clearance.owner": "owner@contoso.example",
-    "ai.clearance.regions": "westeurope",
-    "ai.clearance.residency": "EU",
-    "ai.clearance.rollout.strategy": "rolling",
-    "ai.clearance.serving.port": "8080",
-    "ai.clearance.serving.health-path": "/healthz",
-    "ai.clearance.resources.cpu": "500m",
-    "ai.clearance.resources.memory": "1Gi",
-    "ai.clearance.risk-tier": "low",
-}
+LABELS = model_labels()
 
 
 @pytest.fixture

@@ -23,23 +23,12 @@ from shared.domain.catalog import ApprovalPolicy
 from shared.domain.labels import parse_metadata
 from shared.domain.lineage import ArtifactRef
 from shared.domain.metadata import ArtifactKind
+from shared.local.samples import model_labels
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 A, B, C = "a@contoso.example", "b@contoso.example", "c@contoso.example"
 OWNER, PUSHER = "owner@contoso.example", "ci-bot@contoso.example"
-LABELS = {
-    "ai.clearance.model.name": "m",
-    "org.opencontainers.image.version": "1",
-    "ai.clearance.owner": OWNER,
-    "ai.clearance.regions": "westeurope",
-    "ai.clearance.residency": "EU",
-    "ai.clearance.rollout.strategy": "rolling",
-    "ai.clearance.serving.port": "8080",
-    "ai.clearance.serving.health-path": "/h",
-    "ai.clearance.resources.cpu": "1",
-    "ai.clearance.resources.memory": "1Gi",
-    "ai.clearance.risk-tier": "low",
-}
+LABELS = model_labels("m", "1", owner=OWNER)
 
 
 def approval(min_approvals: int = 2, approvers: tuple[str, ...] = (A, B, C, OWNER)) -> Approval:
