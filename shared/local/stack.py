@@ -292,9 +292,17 @@ class LocalStack:
             self.start_part(name)
         self._wait(self._infra_checks(), timeout)
         if hosts:
-            for region in REGIONS:
-                self.start_host(region)
-            self._wait(self._host_checks(), timeout)
+            self.start_hosts(timeout)
+
+    def start_hosts(self, timeout: float = 90.0) -> None:
+        """Start both regions' hosts (idempotent) and wait until each answers."""
+        for region in REGIONS:
+            self.start_host(region)
+        self._wait(self._host_checks(), timeout)
+
+    def stop_hosts(self) -> None:
+        for region in REGIONS:
+            self.processes.stop(f"host-{region}")
 
     def infra_parts(self) -> list[str]:
         return ["azurite", *(f"registry-{r}" for r in REGIONS), "smtp", "teams"]

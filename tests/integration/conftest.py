@@ -7,17 +7,14 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from shared.composition import Container
-from shared.local.stack import REGIONS, LocalStack
+from shared.local.stack import LocalStack
 
 
 @pytest.fixture(scope="module")
 def hosts(stack: LocalStack) -> Iterator[LocalStack]:
-    for region in REGIONS:
-        stack.start_host(region)
-    stack._wait(stack._host_checks(), timeout=60)
+    stack.start_hosts(timeout=60)
     yield stack
-    for region in REGIONS:
-        stack.processes.stop(f"host-{region}")
+    stack.stop_hosts()
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,7 @@ pytestmark = pytest.mark.stack
 
 def test_hosts_start_answer_for_their_region_and_stop_by_pid(stack: LocalStack) -> None:
     try:
-        for region in REGIONS:
-            stack.start_host(region)
-        stack._wait(stack._host_checks(), timeout=60)
+        stack.start_hosts(timeout=60)
         for region in REGIONS:
             with urllib.request.urlopen(f"{stack.host_url(region)}/api/health", timeout=5) as r:
                 assert json.loads(r.read()) == {"status": "ok", "region": region, "problem": None}
