@@ -224,19 +224,11 @@ class TableLineageWriter:
                 continue  # another writer changed it between our read and write: recompute
         raise TransientError(f"live row of {model} too contended; retry")
 
-    # -- compatibility reads ------------------------------------------------------------------
+    # -- reads for the CLI walkthroughs and tests ------------------------------------------------------------------
     def list_for(self, artifact_key_hash: str) -> list[LineageRecord]:
         """The artifact's records in chain order."""
         return [e.record for e in self.reader.chain(self._region or "", artifact_key_hash)]
 
-    def list_all(self) -> list[LineageRecord]:
-        """Every record in this account, chain by chain (reads the ``artifacts`` index)."""
-        reader = self.reader
-        return [
-            e.record
-            for a in reader.artifacts()
-            for e in reader.chain(self._region or "", a.key_hash)
-        ]
 
 
 def _event(e: dict[str, Any]) -> DeploymentEvent:
