@@ -230,7 +230,6 @@ class TableLineageWriter:
         return [e.record for e in self.reader.chain(self._region or "", artifact_key_hash)]
 
 
-
 def _event(e: dict[str, Any]) -> DeploymentEvent:
     return DeploymentEvent(
         at=e["At"], kind=RecordKind(e["Kind"]), key_hash=str(e["KeyHash"]), seq=int(e["Seq"])
