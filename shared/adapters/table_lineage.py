@@ -224,7 +224,7 @@ class TableLineageWriter:
                 continue  # another writer changed it between our read and write: recompute
         raise TransientError(f"live row of {model} too contended; retry")
 
-    # -- reads for the CLI walkthroughs and tests ------------------------------------------------------------------
+    # -- reads for the CLI walkthroughs and tests --------------------------------------------
     def list_for(self, artifact_key_hash: str) -> list[LineageRecord]:
         """The artifact's records in chain order."""
         return [e.record for e in self.reader.chain(self._region or "", artifact_key_hash)]
