@@ -11,18 +11,15 @@ from typing import Any
 
 from azure.containerregistry import ContainerRegistryClient
 
-from shared.adapters.queue_envelope import QueueEnvelope
 from shared.adapters.table_approvals import TableApprovalStore
 from shared.composition import Container
 from shared.domain.approval import approval_id_for
-from shared.domain.deployment_request import DeploymentRequest
 from shared.domain.lineage import ArtifactRef, RecordKind
 from shared.domain.links import LinkSigner
 from shared.local.images import push_image
 from shared.local.samples import model_labels
 from shared.local.smtp_sink import read_mails
 from shared.local.stack import SAMPLE_APPROVERS, LocalStack
-from shared.queues import DEPLOYMENT_REQUESTS
 from tests.conftest import wait_for
 
 ONE, TWO = SAMPLE_APPROVERS
@@ -138,15 +135,9 @@ def post_url(flow: Flow) -> str:
     return f"{flow.stack.host_url('westeurope')}/api/approvals/{flow.approval_id}/review"
 
 
-def deployment_requests(cell: Container) -> list[DeploymentRequest]:
-    queue = cell.queue_service.get_queue_client(DEPLOYMENT_REQUESTS)
-    try:
-        peeked = queue.peek_messages(max_messages=32)
-    except Exception:  # the queue appears with its first message
-        return []
-    return [
-        DeploymentRequest.model_validate_json(QueueEnvelope.decode(m.content).body) for m in peeked
-    ]
+def deployments(flow: Flow) -> list[Any]:
+    """The deployments the cell ran for this approval (its deployer consumed the request)."""
+    return list(wait_for(lambda: flow.records(RecordKind.DEPLOYMENT_SUCCEEDED), timeout=60))
 
 
 def vote(flow: Flow, approver: str, decision: str = "approve", **fields: str) -> tuple[int, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from shared.queues import APPROVAL_EXPIRATIONS
 from tests.conftest import wait_for
 from tests.integration.approval_flow import (
     Flow,
-    deployment_requests,
+    deployments,
     form_of,
     http,
     post_url,
@@ -137,11 +138,10 @@ def test_quorum_of_two_approves_once_and_enqueues_the_deployment(
     approval = flow.approval()
     assert approval.state is ApprovalState.APPROVED
     assert set(approval.decided_by) == {ONE, TWO}
-    requests = [r for r in deployment_requests(cell) if r.approval_id == flow.approval_id]
-    (request,) = requests
-    assert request.message_id == f"{flow.approval_id}-westeurope"
-    assert request.artifact.digest == flow.pushed.digest
-    assert set(request.approved_by) == {ONE, TWO}
+    assert approval.dispatched  # the deployment request was enqueued
+    (deployed,) = deployments(flow)  # and the region's deployer ran it, once
+    assert deployed.correlation.approval_id == flow.approval_id
+    assert deployed.details["identity"] == flow.pushed.digest
     assert len(flow.records(RecordKind.APPROVAL_VOTE)) == 2
     assert len(flow.records(RecordKind.APPROVAL_APPROVED)) == 1
     owner_mail = wait_for(
@@ -178,7 +178,9 @@ def test_concurrent_votes_both_count_and_decide_once(hosts: LocalStack, cell: Co
     assert results == [200, 200]
     assert flow.approval().state is ApprovalState.APPROVED
     assert len(flow.store.votes(flow.approval_id)) == 2
-    assert len([r for r in deployment_requests(cell) if r.approval_id == flow.approval_id]) == 1
+    assert len(deployments(flow)) == 1
+    time.sleep(1.0)
+    assert len(flow.records(RecordKind.DEPLOYMENT_SUCCEEDED)) == 1  # decided and deployed once
     assert len(flow.records(RecordKind.APPROVAL_APPROVED)) == 1
 
 
