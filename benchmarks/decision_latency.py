@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 
 from bench_stack import labels, ms, percentiles, private_stack
 
-from shared.adapters.table_approvals import TableApprovalStore
+from shared.adapters.storage.approvals import TableApprovalStore
 from shared.composition import Container
-from shared.domain.approval import ApprovalState, approval_id_for
+from shared.domain.approval.links import LinkSigner
+from shared.domain.approval.record import ApprovalState, approval_id_for
 from shared.domain.errors import TerminalError
-from shared.domain.lineage import ArtifactRef
-from shared.domain.links import LinkSigner
+from shared.domain.lineage.record import ArtifactRef
 from shared.local.events import deliver, image_pushed
 from shared.local.images import push_image
 from shared.local.stack import SAMPLE_APPROVERS, LocalStack

@@ -20,7 +20,7 @@ from typing import Any
 from bench_stack import labels, ms, percentiles, private_stack
 
 from shared.composition import Container
-from shared.domain.lineage import INTAKE_TERMINAL, ArtifactRef, RecordKind
+from shared.domain.lineage.record import INTAKE_TERMINAL, ArtifactRef, RecordKind
 from shared.local.events import deliver, image_pushed
 from shared.local.images import push_image
 from shared.local.stack import LocalStack

@@ -27,23 +27,16 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from shared.adapters.lineage_regions import RegionLineage, region_lineage  # noqa: E402
-from shared.adapters.table_lineage_bulk import (  # noqa: E402
+from shared.adapters.storage.lineage.bulk import (  # noqa: E402
     chain_entities,
     live_entities,
     write_entities,
 )
-from shared.adapters.table_lineage_entities import body_of  # noqa: E402
+from shared.adapters.storage.lineage.entities import body_of  # noqa: E402
+from shared.adapters.storage.lineage.regions import RegionLineage, region_lineage  # noqa: E402
 from shared.composition import Container  # noqa: E402
-from shared.domain.lineage import (  # noqa: E402
-    Actor,
-    ArtifactRef,
-    Correlation,
-    LineageRecord,
-    RecordKind,
-)
-from shared.domain.lineage_chain import Link  # noqa: E402
-from shared.domain.lineage_index import (  # noqa: E402
+from shared.domain.lineage.chain import Link  # noqa: E402
+from shared.domain.lineage.index import (  # noqa: E402
     DEPLOYMENT_KINDS,
     DeploymentEvent,
     current_live,
@@ -52,10 +45,17 @@ from shared.domain.lineage_index import (  # noqa: E402
     normalise_identity,
     normalise_name,
 )
+from shared.domain.lineage.record import (  # noqa: E402
+    Actor,
+    ArtifactRef,
+    Correlation,
+    LineageRecord,
+    RecordKind,
+)
 from shared.local.stack import REGIONS, LocalStack, StackPorts  # noqa: E402
-from shared.services.lineage_heads import snapshot_heads  # noqa: E402
-from shared.services.lineage_queries import AuditQueries, every  # noqa: E402
-from shared.services.lineage_verify import verify_region  # noqa: E402
+from shared.services.lineage.heads import snapshot_heads  # noqa: E402
+from shared.services.lineage.queries import AuditQueries, every  # noqa: E402
+from shared.services.lineage.verify import verify_region  # noqa: E402
 from shared.settings import build_settings  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared.composition import get_container
-from shared.services.intake import handle_binding, handle_image_pushed
+from shared.services.intake.handlers import handle_binding, handle_image_pushed
 
 bp = func.Blueprint()
 

@@ -8,7 +8,7 @@ import azure.functions as func
 
 from shared.composition import get_container
 from shared.queues import APPROVAL_EXPIRATIONS, SERVICE_BUS_CONNECTION
-from shared.services.approvals import expire_request
+from shared.services.approval.requests import expire_request
 
 bp = func.Blueprint()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared.composition import get_container
-from shared.domain.approval_request import ApprovalRequest
+from shared.domain.approval.request import ApprovalRequest
 from shared.queues import APPROVAL_REQUESTS, SERVICE_BUS_CONNECTION
-from shared.services.approvals import open_request
+from shared.services.approval.requests import open_request
 
 bp = func.Blueprint()
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 import azure.functions as func
 
 from shared.composition import get_container
-from shared.services import review
+from shared.services.approval import review
 
 bp = func.Blueprint()
 MAX_FORM_BYTES = 16 * 1024

@@ -8,10 +8,10 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from shared.composition import get_container
-from shared.domain.deployment_request import DeploymentRequest
+from shared.composition.deploy import deployment_deps
+from shared.domain.deploy.request import DeploymentRequest
 from shared.queues import DEPLOYMENT_REQUESTS, SERVICE_BUS_CONNECTION
-from shared.services.deploy import handle_deployment_request, reject_unreadable
-from shared.services.deploy_setup import deployment_deps
+from shared.services.deploy.rollouts import handle_deployment_request, reject_unreadable
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)

@@ -1,16 +1,16 @@
 """GET /api/lineage/{view}/{key?}: the cell's read-only lineage API (function key; Entra in front).
 
-Views and parameters: ``shared.services.lineage_http``; docs/auditors.md.
+Views and parameters: ``shared.services.lineage.http_api``; docs/auditors.md.
 """
 
 from __future__ import annotations
 
 import azure.functions as func
 
-from shared.adapters.lineage_regions import region_lineage
+from shared.adapters.storage.lineage.regions import region_lineage
 from shared.composition import get_container
-from shared.services.lineage_http import answer
-from shared.services.lineage_queries import AuditQueries
+from shared.services.lineage.http_api import answer
+from shared.services.lineage.queries import AuditQueries
 
 bp = func.Blueprint()
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared.adapters.lineage_regions import region_lineage
+from shared.adapters.storage.lineage.regions import region_lineage
 from shared.composition import get_container
-from shared.services.lineage_heads import snapshot_heads
+from shared.services.lineage.heads import snapshot_heads
 
 bp = func.Blueprint()
 

@@ -13,9 +13,9 @@ import re
 import azure.functions as func
 
 from shared.composition import get_container
-from shared.services.deploy_setup import rollback_deps
-from shared.services.review import principal_of
-from shared.services.rollback import RollbackRefused, request_rollback
+from shared.composition.deploy import rollback_deps
+from shared.services.approval.review import principal_of
+from shared.services.deploy.rollback import RollbackRefused, request_rollback
 
 bp = func.Blueprint()
 _MODEL = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")

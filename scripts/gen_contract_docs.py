@@ -13,9 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-from shared.domain.intake_codes import MEANINGS
-from shared.domain.label_keys import LABEL_KEYS, NAME, VERSION, LabelKey
-from shared.domain.metadata import ArtifactKind, ModelMetadata
+from shared.domain.intake.codes import MEANINGS
+from shared.domain.metadata.keys import LABEL_KEYS, NAME, VERSION, LabelKey
+from shared.domain.metadata.model import ArtifactKind, ModelMetadata
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "metadata-contract.md"
 _KIND_NAMES = {ArtifactKind.IMAGE: "images", ArtifactKind.AML_MODEL: "AML models"}

@@ -19,6 +19,7 @@ from pydantic import EmailStr, Field, SecretStr, ValidationError, model_validato
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.domain.catalog import RegionCatalog, RegionEntry, describe_validation_error
+from shared.domain.errors import ConfigurationError
 
 # Settings that only the local stack uses; in Azure they stay unset (managed identity, the
 # catalog from CLEARANCE_CATALOG_JSON, TLS from public CAs).
@@ -34,10 +35,6 @@ LOCAL_ONLY_SETTINGS = frozenset(
         "CLEARANCE_SMTP_PORT",
     }
 )
-
-
-class ConfigurationError(RuntimeError):
-    """A setting is missing or malformed. The message names every offending key."""
 
 
 class BusKind(StrEnum):

@@ -15,11 +15,11 @@ from pydantic import ValidationError
 
 from shared.domain.catalog import RegionCatalog, describe_validation_error
 from shared.domain.errors import InputError, Violation
-from shared.domain.intake_policy import placement_violations
-from shared.domain.labels import parse_metadata
-from shared.domain.metadata import ArtifactKind, ModelMetadata
-from shared.domain.rollout import BlueGreen, Canary, Rolling
-from shared.domain.value_rules import printable
+from shared.domain.intake.policy import placement_violations
+from shared.domain.metadata.labels import parse_metadata
+from shared.domain.metadata.model import ArtifactKind, ModelMetadata
+from shared.domain.metadata.rollout import BlueGreen, Canary, Rolling
+from shared.domain.metadata.value_rules import printable
 
 
 class Kind(StrEnum):

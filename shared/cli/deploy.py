@@ -50,8 +50,8 @@ def rollback(
     wait: float = typer.Option(60.0, help="seconds to wait for the outcome (0: do not wait)"),
 ) -> None:
     """Restore the revision that ran before the live one (or abort a rollout under way)."""
-    from shared.services.deploy_setup import rollback_deps
-    from shared.services.rollback import RollbackRefused, request_rollback
+    from shared.composition.deploy import rollback_deps
+    from shared.services.deploy.rollback import RollbackRefused, request_rollback
 
     container = _container(region, root)
     deps = rollback_deps(container)
@@ -86,7 +86,7 @@ def deployments(
     root: Path | None = typer.Option(None, help="local stack root (default .local)"),
 ) -> None:
     """What is live per model in the region, since when, and what it replaced."""
-    from shared.services.deploy_setup import rollback_deps
+    from shared.composition.deploy import rollback_deps
 
     deps = rollback_deps(_container(region, root))
     table = Table("model", "live", "since (UTC)", "approval", "replaced", "rollout", title=region)

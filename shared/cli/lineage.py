@@ -24,14 +24,14 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from shared.adapters.lineage_regions import RegionLineage, catalog_regions, region_lineage
+from shared.adapters.storage.lineage.regions import RegionLineage, catalog_regions, region_lineage
 from shared.cli.lineage_output import write_entries, write_live
 from shared.domain.errors import ClearanceError, InputError
-from shared.domain.lineage_export import FORMATS
-from shared.domain.lineage_views import AuditEntry, IndexedArtifact
-from shared.services.lineage_http import parse_time
-from shared.services.lineage_queries import AuditQueries, every
-from shared.services.lineage_verify import RegionVerification, verify_region
+from shared.domain.lineage.export import FORMATS
+from shared.domain.lineage.views import AuditEntry, IndexedArtifact
+from shared.services.lineage.http_api import parse_time
+from shared.services.lineage.queries import AuditQueries, every
+from shared.services.lineage.verify import RegionVerification, verify_region
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = 1000

@@ -10,7 +10,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 
-from shared.domain.lineage_export import (
+from shared.domain.lineage.export import (
     COLUMNS,
     csv_header,
     csv_line,
@@ -18,8 +18,8 @@ from shared.domain.lineage_export import (
     to_csv_row,
     to_ndjson_line,
 )
-from shared.domain.lineage_views import AuditEntry, LiveEntry
-from shared.services.lineage_http import live_document
+from shared.domain.lineage.views import AuditEntry, LiveEntry
+from shared.services.lineage.http_api import live_document
 
 
 def artifact_label(entry: AuditEntry) -> str:

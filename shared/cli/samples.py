@@ -12,7 +12,7 @@ from rich.table import Table
 
 from shared.cli.check import read_labels_file
 from shared.composition import Container
-from shared.domain.lineage import INTAKE_TERMINAL, ArtifactRef, LineageRecord, RecordKind
+from shared.domain.lineage.record import INTAKE_TERMINAL, ArtifactRef, LineageRecord, RecordKind
 from shared.local.stack import LocalStack, default_root
 from shared.settings import build_settings
 
@@ -36,7 +36,7 @@ def follow(
     until: frozenset[RecordKind] = INTAKE_TERMINAL,
 ) -> LineageRecord:
     """Print the artifact's lineage as it grows, until its terminal record (or time runs out)."""
-    from shared.adapters.table_lineage import TableLineageWriter
+    from shared.adapters.storage.lineage.writer import TableLineageWriter
 
     cell = Container(build_settings(stack.environment(region)))
     lineage = TableLineageWriter(cell.table_service)
@@ -190,7 +190,7 @@ def _approve_and_deploy(
 def _show_review_links(
     stack: LocalStack, region: str, artifact: ArtifactRef, wait: float
 ) -> dict[str, str]:
-    from shared.domain.approval import approval_id_for
+    from shared.domain.approval.record import approval_id_for
 
     approval_id = approval_id_for(artifact, region)
     deadline = time.monotonic() + wait

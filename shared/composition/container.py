@@ -12,13 +12,15 @@ import threading
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from shared.ports import LineageWriter, Mailer, MessageBus
+from shared.ports.lineage import LineageWriter
+from shared.ports.mail import Mailer
+from shared.ports.messaging import MessageBus
 from shared.settings import BusKind, ConfigurationError, MailKind, Settings, get_settings
 
 if TYPE_CHECKING:
-    from shared.adapters.blob_dead_letters import BlobDeadLetters
-    from shared.services.approvals import ApprovalDeps
-    from shared.services.intake import IntakeDeps
+    from shared.adapters.storage.dead_letter_blobs import BlobDeadLetters
+    from shared.services.approval.requests import ApprovalDeps
+    from shared.services.intake.handlers import IntakeDeps
 
 
 class Container:
@@ -83,10 +85,10 @@ class Container:
     @cached_property
     def bus(self) -> MessageBus:
         if self.settings.bus_kind is BusKind.STORAGE_QUEUE:
-            from shared.adapters.storage_queue_bus import StorageQueueMessageBus
+            from shared.adapters.storage.queue_bus import StorageQueueMessageBus
 
             return StorageQueueMessageBus(self.queue_service, self.table_service)
-        from shared.adapters.servicebus_bus import ServiceBusMessageBus
+        from shared.adapters.servicebus.bus import ServiceBusMessageBus
 
         return ServiceBusMessageBus(self._servicebus_client())
 
@@ -112,12 +114,12 @@ class Container:
         if s.mail_sender is None:
             raise ConfigurationError("CLEARANCE_MAIL_SENDER: missing (needed to send mail)")
         if s.mail_kind is MailKind.SMTP:
-            from shared.adapters.smtp_mailer import SmtpMailer
+            from shared.adapters.mail.smtp import SmtpMailer
 
             if s.smtp_host is None:
                 raise ConfigurationError("CLEARANCE_SMTP_HOST: missing (CLEARANCE_MAIL_KIND=smtp)")
             return SmtpMailer(s.smtp_host, s.smtp_port, str(s.mail_sender))
-        from shared.adapters.acs_mailer import AcsMailer
+        from shared.adapters.mail.acs import AcsMailer
 
         if s.acs_endpoint is None:
             raise ConfigurationError("CLEARANCE_ACS_ENDPOINT: missing (CLEARANCE_MAIL_KIND=acs)")
@@ -125,19 +127,19 @@ class Container:
 
     @cached_property
     def lineage(self) -> LineageWriter:
-        from shared.adapters.table_lineage import TableLineageWriter
+        from shared.adapters.storage.lineage.writer import TableLineageWriter
 
         return TableLineageWriter(self.table_service, region=self.settings.cell.name)
 
     @cached_property
     def dead_letters(self) -> BlobDeadLetters:
-        from shared.adapters.blob_dead_letters import BlobDeadLetters
+        from shared.adapters.storage.dead_letter_blobs import BlobDeadLetters
 
         return BlobDeadLetters(self.blob_service)
 
     @cached_property
     def bus_dead_letters(self) -> Any:
-        from shared.adapters.bus_dead_letters import (
+        from shared.adapters.servicebus.dead_letters import (
             ServiceBusDeadLetters,
             StorageQueueDeadLetters,
         )
@@ -147,9 +149,9 @@ class Container:
         return ServiceBusDeadLetters(self._servicebus_client())
 
     def intake(self) -> IntakeDeps:
-        from shared.adapters.acr_reader import AcrRegistryReader
-        from shared.adapters.table_intake_ledger import TableIntakeLedger
-        from shared.services.intake import IntakeDeps
+        from shared.adapters.registry.acr import AcrRegistryReader
+        from shared.adapters.storage.intake_ledger import TableIntakeLedger
+        from shared.services.intake.handlers import IntakeDeps
 
         if self._intake is None:
             s = self.settings
@@ -166,13 +168,13 @@ class Container:
         return self._intake
 
     def approvals(self) -> ApprovalDeps:
-        from shared.adapters.deployment_state_table import (
+        from shared.adapters.storage.approvals import TableApprovalStore
+        from shared.adapters.storage.deployment_state import (
             TableDeploymentStateStore,
             live_summary,
         )
-        from shared.adapters.table_approvals import TableApprovalStore
-        from shared.domain.links import LinkSigner
-        from shared.services.approvals import ApprovalDeps
+        from shared.domain.approval.links import LinkSigner
+        from shared.services.approval.requests import ApprovalDeps
 
         if self._approvals is None:
             s = self.settings
@@ -214,7 +216,7 @@ class Container:
 
 
 def _teams(url: str) -> Any:
-    from shared.adapters.teams_notifier import TeamsWebhook
+    from shared.adapters.teams.webhook import TeamsWebhook
 
     try:
         return TeamsWebhook(url)

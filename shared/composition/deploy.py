@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared.domain.catalog import RegionEntry
-from shared.domain.deployment_plan import DeploymentPlan, DriverKind
-from shared.services.deploy import DeployDeps
-from shared.services.deploy_ports import Deployer
-from shared.services.rollback import RollbackDeps
+from shared.domain.deploy.plan import DeploymentPlan, DriverKind
+from shared.ports.deploy import Deployer
+from shared.services.deploy.rollback import RollbackDeps
+from shared.services.deploy.rollouts import DeployDeps
 
 if TYPE_CHECKING:
     from shared.composition import Container
-    from shared.services.deploy_kubernetes import Cluster
+    from shared.ports.deploy import Cluster
 
 REPO = Path(__file__).resolve().parents[2]
 AZURE_DEVOPS_SCOPE = "499b84ac-1321-427f-aa17-267ca6975798/.default"
@@ -50,9 +50,9 @@ class Drivers:
         self._lock = threading.Lock()
 
     def __call__(self, kind: DriverKind, /) -> Deployer:
-        from shared.services.deploy_aml import AmlDeployer
-        from shared.services.deploy_gitops import GitOpsDeployer
-        from shared.services.deploy_kubernetes import KubernetesDeployer
+        from shared.services.deploy.drivers.aml import AmlDeployer
+        from shared.services.deploy.drivers.gitops import GitOpsDeployer
+        from shared.services.deploy.drivers.kubernetes import KubernetesDeployer
 
         if kind is DriverKind.GITOPS:
             return GitOpsDeployer(self._repository, self._observer)
@@ -67,7 +67,7 @@ class Drivers:
             return self._cache[key]
 
     def _repository(self, plan: DeploymentPlan) -> Any:
-        from shared.adapters.gitops_repo import GitRepository
+        from shared.adapters.gitops.repository import GitRepository
 
         target = plan.gitops
         if target is None:
@@ -88,8 +88,8 @@ class Drivers:
         return f"Authorization: Bearer {token}"
 
     def _cluster(self, plan: DeploymentPlan) -> Cluster:
-        from shared.adapters.kubernetes_auth import aks_api_client
-        from shared.adapters.kubernetes_cluster import KubernetesCluster
+        from shared.adapters.kubernetes.auth import aks_api_client
+        from shared.adapters.kubernetes.cluster import KubernetesCluster
 
         aks = plan.aks
         if aks is None:
@@ -109,7 +109,7 @@ class Drivers:
         return self._cluster(plan)
 
     def _aml(self, plan: DeploymentPlan) -> Any:
-        from shared.adapters.aml_online import AmlOnlineEndpoints, ml_client
+        from shared.adapters.aml.online import AmlOnlineEndpoints, ml_client
 
         aml = plan.aml
         if aml is None:
@@ -131,7 +131,7 @@ def gitops_workdir(region: str) -> Path:
 @lru_cache(maxsize=4)
 def deployment_deps(container: Container) -> DeployDeps:
     """The deployment dependencies of ``container``, built once (per worker process)."""
-    from shared.adapters.deployment_state_table import TableDeploymentStateStore
+    from shared.adapters.storage.deployment_state import TableDeploymentStateStore
 
     s = container.settings
     cell = s.cell
@@ -149,7 +149,7 @@ def deployment_deps(container: Container) -> DeployDeps:
 
 @lru_cache(maxsize=4)
 def rollback_deps(container: Container) -> RollbackDeps:
-    from shared.adapters.deployment_state_table import TableDeploymentStateStore
+    from shared.adapters.storage.deployment_state import TableDeploymentStateStore
 
     return RollbackDeps(
         cell=container.settings.cell,

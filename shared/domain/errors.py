@@ -43,3 +43,7 @@ class TransientError(ClearanceError):
 
 class TerminalError(ClearanceError):
     """The work cannot be done, and a retry will not change that."""
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or malformed. The message names every offending key."""

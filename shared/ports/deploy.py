@@ -1,16 +1,20 @@
 """The ports of deployment: one ``Deployer`` per driver, and the state store.
 
 Drivers (gitops, kubernetes, aml) implement ``Deployer``; tests use fakes implementing these
-same protocols (``tests/deploy_fakes.py``).
+same protocols (``tests/support/deploy_fakes.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from shared.domain.deployment_plan import DeploymentPlan, DriverKind
-from shared.domain.deployment_state import DeploymentState
+from shared.domain.deploy.aml import Spec
+from shared.domain.deploy.k8s_status import DeploymentStatus
+from shared.domain.deploy.manifests.objects import Manifest, ObjectRef
+from shared.domain.deploy.plan import DeploymentPlan, DriverKind
+from shared.domain.deploy.state import DeploymentState
 from shared.domain.errors import TransientError
 
 
@@ -68,3 +72,63 @@ class DeploymentStateStore(Protocol):
         ...
 
     def list_region(self, region: str) -> list[DeploymentState]: ...
+
+
+class AmlEndpoints(Protocol):
+    """Raises ``TransientError`` when Azure ML cannot be reached, ``RolloutFailed`` when a
+    deployment fails to provision, ``PlanError`` when a spec is refused."""
+
+    def get_traffic(self, endpoint: str) -> dict[str, int] | None:
+        """The endpoint's traffic map; None when the endpoint does not exist."""
+        ...
+
+    def upsert_endpoint(self, spec: Spec) -> None: ...
+
+    def upsert_deployment(self, spec: Spec) -> None:
+        """Create or update, and wait until it is provisioned."""
+        ...
+
+    def deployment_state(self, endpoint: str, name: str) -> str | None:
+        """The provisioning state (``Succeeded``, ``Failed``, ...); None when absent."""
+        ...
+
+    def delete_deployment(self, endpoint: str, name: str) -> None: ...
+
+
+class GitOpsRepository(Protocol):
+    url: str
+    branch: str
+
+    def replace(
+        self,
+        directory: str,
+        files: Mapping[str, str],
+        extra: Mapping[str, str | None],
+        message: str,
+    ) -> str:
+        """Commit and push; return the SHA. ``TransientError`` when the remote is unreachable."""
+        ...
+
+
+class Cluster(Protocol):
+    """The little of the Kubernetes API the driver needs.
+
+    Every call raises ``TransientError`` when the API server cannot be reached, and
+    ``PlanError`` when it refuses an object (forbidden, invalid).
+    """
+
+    def apply(self, manifest: Manifest) -> None:
+        """Server-side apply with Clearance's field manager, taking over conflicting fields."""
+        ...
+
+    def delete(self, ref: ObjectRef) -> bool:
+        """False when the object did not exist."""
+        ...
+
+    def deployment_status(self, namespace: str, name: str) -> DeploymentStatus | None: ...
+
+    def watch_deployment(
+        self, namespace: str, name: str, timeout_seconds: float
+    ) -> Iterator[DeploymentStatus]:
+        """The current status, then each change, until ``timeout_seconds`` have passed."""
+        ...

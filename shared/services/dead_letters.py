@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from shared.domain.errors import InputError
-from shared.domain.intake_codes import IntakeCode
-from shared.domain.intake_events import (
+from shared.domain.intake.codes import IntakeCode
+from shared.domain.intake.events import (
     IMAGE_PUSHED,
     MODEL_REGISTERED,
     parse_image_pushed,
     parse_model_registered,
 )
-from shared.domain.lineage import (
+from shared.domain.lineage.record import (
     Actor,
     ArtifactRef,
     Correlation,
@@ -24,20 +24,12 @@ from shared.domain.lineage import (
     Reason,
     RecordKind,
 )
-from shared.ports import LineageWriter, Mailer, OutboundMail
+from shared.ports.dead_letters import BusDeadLetterSource, DeadLetterSource
+from shared.ports.lineage import LineageWriter
+from shared.ports.mail import Mailer, OutboundMail
 from shared.queues import ALL_QUEUES
 
 log = logging.getLogger(__name__)
-
-
-class BusDeadLetterSource(Protocol):
-    def drain(self, queue: str, handle: Callable[[Any], None], max_messages: int = 100) -> int: ...
-
-
-class DeadLetterSource(Protocol):
-    def pending(self) -> Iterator[tuple[str, list[dict[str, Any]]]]: ...
-
-    def mark_recorded(self, name: str) -> None: ...
 
 
 def artifact_of(event: dict[str, Any]) -> ArtifactRef:
@@ -106,8 +98,8 @@ def _bus_artifact(body: bytes) -> tuple[ArtifactRef, str | None, str | None]:
     """(artifact, owner, approval id) of a dead-lettered approval or deployment message."""
     from pydantic import ValidationError
 
-    from shared.domain.approval_request import ApprovalRequest
-    from shared.domain.deployment_request import DeploymentRequest
+    from shared.domain.approval.request import ApprovalRequest
+    from shared.domain.deploy.request import DeploymentRequest
 
     for model in (ApprovalRequest, DeploymentRequest):
         try:

@@ -8,8 +8,8 @@ import unicodedata
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
-from shared.domain.lineage import ArtifactRef, Reason
-from shared.ports import OutboundMail
+from shared.domain.lineage.record import ArtifactRef, Reason
+from shared.ports.mail import OutboundMail
 
 _EMAIL = TypeAdapter(EmailStr)
 _OWNER_KEY = "ai.clearance.owner"

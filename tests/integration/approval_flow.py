@@ -11,11 +11,11 @@ from typing import Any
 
 from azure.containerregistry import ContainerRegistryClient
 
-from shared.adapters.table_approvals import TableApprovalStore
+from shared.adapters.storage.approvals import TableApprovalStore
 from shared.composition import Container
-from shared.domain.approval import approval_id_for
-from shared.domain.lineage import ArtifactRef, RecordKind
-from shared.domain.links import LinkSigner
+from shared.domain.approval.links import LinkSigner
+from shared.domain.approval.record import approval_id_for
+from shared.domain.lineage.record import ArtifactRef, RecordKind
 from shared.local.images import push_image
 from shared.local.samples import model_labels
 from shared.local.smtp_sink import read_mails

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from shared.adapters.table_lineage import TableLineageWriter
+from shared.adapters.storage.lineage.writer import TableLineageWriter
 from shared.composition import Container
-from shared.domain.lineage import (
+from shared.domain.lineage.record import (
     Actor,
     ArtifactRef,
     Correlation,

@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.composition import Container
-from shared.domain.approval import ApprovalState
-from shared.domain.lineage import RecordKind
+from shared.domain.approval.record import ApprovalState
+from shared.domain.lineage.record import RecordKind
 from shared.local.smtp_sink import read_mails
 from shared.local.stack import SAMPLE_APPROVERS, LocalStack
 from shared.local.teams_sink import read_posts
-from shared.ports import OutboundMessage
+from shared.ports.messaging import OutboundMessage
 from shared.queues import APPROVAL_EXPIRATIONS
 from tests.conftest import wait_for
 from tests.integration.approval_flow import (

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from shared.adapters.blob_dead_letters import CONTAINER, BlobDeadLetters
+from shared.adapters.storage.dead_letter_blobs import CONTAINER, BlobDeadLetters
 from shared.composition import Container
-from shared.domain.lineage import ArtifactRef, RecordKind
+from shared.domain.lineage.record import ArtifactRef, RecordKind
 from shared.local.samples import model_labels
 from shared.services.dead_letters import record_dead_letters
 
@@ -65,15 +65,15 @@ def test_dead_lettered_bus_messages_are_recorded_and_the_owner_told(
 ) -> None:
     from datetime import UTC, datetime
 
-    from shared.adapters.bus_dead_letters import StorageQueueDeadLetters
-    from shared.adapters.queue_envelope import QueueEnvelope
-    from shared.adapters.storage_resources import ensure_created
-    from shared.domain.approval_request import ApprovalRequest
-    from shared.domain.labels import parse_metadata
-    from shared.domain.metadata import ArtifactKind
+    from shared.adapters.servicebus.dead_letters import StorageQueueDeadLetters
+    from shared.adapters.storage.queue_envelope import QueueEnvelope
+    from shared.adapters.storage.resources import ensure_created
+    from shared.domain.approval.request import ApprovalRequest
+    from shared.domain.metadata.labels import parse_metadata
+    from shared.domain.metadata.model import ArtifactKind
     from shared.queues import APPROVAL_REQUESTS, dead_letter_queue
     from shared.services.dead_letters import record_bus_dead_letters
-    from tests.fakes import FakeMailer
+    from tests.support.fakes import FakeMailer
 
     cell = cell_container("westeurope")
     digest = "sha256:" + uuid.uuid4().hex * 2

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.adapters.gitops_repo import GitRepository
+from shared.adapters.gitops.repository import GitRepository
 from shared.domain.catalog import RegionEntry
-from shared.domain.deployment_plan import DeploymentPlan, build_plan
+from shared.domain.deploy.plan import DeploymentPlan, build_plan
 from shared.domain.errors import TransientError
-from shared.domain.lineage import RecordKind
-from shared.services.deploy import DeployOutcome
-from shared.services.deploy_gitops import GitOpsDeployer
-from shared.services.rollback import request_rollback
-from tests.unit.deploy import samples as s
-from tests.unit.deploy.world import World
+from shared.domain.lineage.record import RecordKind
+from shared.services.deploy.drivers.gitops import GitOpsDeployer
+from shared.services.deploy.rollback import request_rollback
+from shared.services.deploy.rollouts import DeployOutcome
+from tests.support import deploy_samples as s
+from tests.support.deploy_world import World
 
 MODELS = "clusters/westeurope/models"
 

@@ -11,14 +11,14 @@ import azure.functions as func
 import pytest
 
 from functions import deployment_requests
-from shared.adapters.deployment_state_table import TableDeploymentStateStore
+from shared.adapters.storage.deployment_state import TableDeploymentStateStore
 from shared.composition import Container
 from shared.local.devhost.server import DevHost
 from shared.local.stack import LocalStack
-from shared.ports import OutboundMessage
+from shared.ports.messaging import OutboundMessage
 from shared.queues import DEPLOYMENT_REQUESTS
 from tests.conftest import wait_for
-from tests.unit.deploy import samples as s
+from tests.support import deploy_samples as s
 
 pytestmark = pytest.mark.stack
 

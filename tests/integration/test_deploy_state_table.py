@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.adapters.deployment_state_table import TableDeploymentStateStore, live_summary
+from shared.adapters.storage.deployment_state import TableDeploymentStateStore, live_summary
 from shared.composition import Container
-from shared.domain.deployment_plan import build_plan
-from shared.domain.deployment_state import DeploymentState
-from shared.services.deploy_ports import StateConflict
-from tests.unit.deploy import samples as s
+from shared.domain.deploy.plan import build_plan
+from shared.domain.deploy.state import DeploymentState
+from shared.ports.deploy import StateConflict
+from tests.support import deploy_samples as s
 
 pytestmark = pytest.mark.stack
 

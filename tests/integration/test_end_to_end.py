@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from shared.composition import Container
-from shared.domain.approval import ApprovalState
-from shared.domain.lineage import RecordKind
+from shared.domain.approval.record import ApprovalState
+from shared.domain.lineage.record import RecordKind
 from shared.local.stack import SAMPLE_APPROVERS, LocalStack
 from tests.conftest import wait_for
 from tests.integration.approval_flow import Flow, vote

@@ -16,7 +16,7 @@ import pytest
 from azure.containerregistry import ContainerRegistryClient
 
 from shared.composition import Container
-from shared.domain.lineage import INTAKE_TERMINAL, ArtifactRef, RecordKind
+from shared.domain.lineage.record import INTAKE_TERMINAL, ArtifactRef, RecordKind
 from shared.local.events import deliver, image_pushed
 from shared.local.images import push_image
 from shared.local.samples import model_labels
@@ -162,7 +162,7 @@ def test_storage_restart_mid_burst_loses_nothing_and_doubles_nothing(
 def test_poison_message_dead_letters_with_its_reason_and_the_rest_flow(
     quiet_stack: LocalStack, weu: Container
 ) -> None:
-    from shared.adapters.queue_envelope import QueueEnvelope
+    from shared.adapters.storage.queue_envelope import QueueEnvelope
     from shared.services.dead_letters import record_bus_dead_letters
 
     weu.queue_service.get_queue_client(APPROVAL_REQUESTS).send_message('{"not": "a request"}')

@@ -13,11 +13,11 @@ import pytest
 from azure.containerregistry import ContainerRegistryClient
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.adapters.table_approvals import TABLE as APPROVALS_TABLE
-from shared.adapters.table_lineage import TableLineageWriter
+from shared.adapters.storage.approvals import TABLE as APPROVALS_TABLE
+from shared.adapters.storage.lineage.writer import TableLineageWriter
 from shared.composition import Container
-from shared.domain.approval import Approval
-from shared.domain.lineage import INTAKE_TERMINAL, ArtifactRef, LineageRecord, RecordKind
+from shared.domain.approval.record import Approval
+from shared.domain.lineage.record import INTAKE_TERMINAL, ArtifactRef, LineageRecord, RecordKind
 from shared.local.events import deliver, image_pushed, model_registered
 from shared.local.images import push_image, push_index
 from shared.local.samples import model_labels

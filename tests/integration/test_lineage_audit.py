@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from functions import lineage_api, lineage_heads
 from shared.cli import lineage as cli
 from shared.composition import Container
-from shared.domain.lineage import Reason, RecordKind
-from shared.domain.lineage_export import read_csv, read_json
+from shared.domain.lineage.export import read_csv, read_json
+from shared.domain.lineage.record import Reason, RecordKind
 from shared.local.stack import REGIONS, LocalStack
 from tests.integration.lineage_support import deployed, new_image, record, story, writer
 

@@ -9,20 +9,20 @@ from datetime import timedelta
 
 import pytest
 
-from shared.adapters.table_lineage import ResidencyViolation
-from shared.adapters.table_lineage_reader import TableLineageReader
+from shared.adapters.storage.lineage.reader import TableLineageReader
+from shared.adapters.storage.lineage.writer import ResidencyViolation
 from shared.composition import Container
-from shared.domain.lineage import RecordKind
-from shared.domain.lineage_chain import GENESIS
-from shared.domain.lineage_index import (
+from shared.domain.lineage.chain import GENESIS
+from shared.domain.lineage.index import (
     LIVE,
     actor_partition,
     day_partition,
     live_row_key,
     name_partition,
 )
-from shared.domain.lineage_verify import verify_chain
-from shared.services.lineage_queries import live_now
+from shared.domain.lineage.record import RecordKind
+from shared.domain.lineage.verify import verify_chain
+from shared.services.lineage.queries import live_now
 from tests.integration.lineage_support import T0, deployed, new_image, record, story, writer
 
 pytestmark = pytest.mark.stack

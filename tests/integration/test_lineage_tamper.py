@@ -11,18 +11,18 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from shared.adapters.blob_lineage_heads import BlobChainHeads
-from shared.adapters.table_lineage import TableLineageWriter
-from shared.adapters.table_lineage_reader import TableLineageReader
+from shared.adapters.storage.lineage.heads_blobs import BlobChainHeads
+from shared.adapters.storage.lineage.reader import TableLineageReader
+from shared.adapters.storage.lineage.writer import TableLineageWriter
 from shared.cli import lineage as cli
 from shared.composition import Container
-from shared.domain.lineage import ArtifactRef
-from shared.domain.lineage_chain import seq_row_key
-from shared.domain.lineage_index import ARTIFACTS, chain_partition
-from shared.domain.lineage_verify import Fault
+from shared.domain.lineage.chain import seq_row_key
+from shared.domain.lineage.index import ARTIFACTS, chain_partition
+from shared.domain.lineage.record import ArtifactRef
+from shared.domain.lineage.verify import Fault
 from shared.local.stack import LocalStack
-from shared.services.lineage_heads import snapshot_heads
-from shared.services.lineage_verify import RegionVerification, verify_region
+from shared.services.lineage.heads import snapshot_heads
+from shared.services.lineage.verify import RegionVerification, verify_region
 from tests.integration.lineage_support import fresh_table, new_image, story, writer
 
 pytestmark = pytest.mark.stack

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from shared.composition import Container
-from shared.domain.approval import ApprovalState
+from shared.domain.approval.record import ApprovalState
 from shared.local.stack import SAMPLE_APPROVERS, LocalStack
 from tests.integration.approval_flow import Flow
 

@@ -8,8 +8,8 @@ import pytest
 
 from shared.composition import Container
 from shared.domain.errors import InputError
-from shared.domain.labels import parse_metadata
-from shared.domain.metadata import ArtifactKind
+from shared.domain.metadata.labels import parse_metadata
+from shared.domain.metadata.model import ArtifactKind
 from shared.local.samples import model_labels
 from shared.local.stack import REGIONS, SAMPLE_APPROVERS, LocalStack
 from tests.integration.approval_flow import LINK, Flow, form_of, http, post_url

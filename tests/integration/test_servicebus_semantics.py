@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.adapters.queue_envelope import QueueEnvelope
+from shared.adapters.storage.queue_envelope import QueueEnvelope
 from shared.composition import Container
 from shared.local.devhost.server import DevHost
-from shared.ports import OutboundMessage
+from shared.ports.messaging import OutboundMessage
 from tests.apps import probe_app
 from tests.conftest import wait_for
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.domain.deployment_aml import Spec
-from shared.domain.deployment_codes import DeployCode, PlanError, RolloutFailed
-from shared.domain.deployment_k8s_status import Condition, DeploymentStatus
-from shared.domain.deployment_state import DeploymentState
+from shared.domain.deploy.aml import Spec
+from shared.domain.deploy.codes import DeployCode, PlanError, RolloutFailed
+from shared.domain.deploy.k8s_status import Condition, DeploymentStatus
+from shared.domain.deploy.manifests.objects import Manifest, ObjectRef
+from shared.domain.deploy.state import DeploymentState
 from shared.domain.errors import TransientError
-from shared.domain.manifests import Manifest, ObjectRef
-from shared.services.deploy_ports import StateConflict
+from shared.ports.deploy import StateConflict
 
 
 @dataclass

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from shared.domain.catalog import RegionCatalog, RegionEntry
-from shared.domain.deployment_request import DeploymentRequest
-from shared.domain.lineage import ArtifactRef
-from shared.domain.metadata import ModelMetadata
+from shared.domain.deploy.request import DeploymentRequest
+from shared.domain.lineage.record import ArtifactRef
+from shared.domain.metadata.model import ModelMetadata
 from shared.settings import load_catalog
 
 APPROVED_AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)

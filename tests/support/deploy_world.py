@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.domain.catalog import RegionEntry
-from shared.domain.deployment_request import DeploymentRequest
-from shared.domain.lineage import RecordKind
+from shared.domain.deploy.request import DeploymentRequest
+from shared.domain.lineage.record import RecordKind
+from shared.ports.deploy import Deployer
 from shared.queues import DEPLOYMENT_REQUESTS
-from shared.services.deploy import DeployDeps, DeployOutcome, handle_deployment_request
-from shared.services.deploy_kubernetes import KubernetesDeployer
-from shared.services.deploy_ports import Deployer
-from shared.services.rollback import RollbackDeps
-from tests.deploy_fakes import FakeClock, FakeCluster, FakeStateStore
-from tests.fakes import FakeBus, FakeLineage, FakeMailer
+from shared.services.deploy.drivers.kubernetes import KubernetesDeployer
+from shared.services.deploy.rollback import RollbackDeps
+from shared.services.deploy.rollouts import DeployDeps, DeployOutcome, handle_deployment_request
+from tests.support.deploy_fakes import FakeClock, FakeCluster, FakeStateStore
+from tests.support.fakes import FakeBus, FakeLineage, FakeMailer
 
 
 class Ticks:

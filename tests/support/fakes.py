@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.domain.errors import TerminalError, TransientError
-from shared.domain.intake_ledger import Claim, ClaimState, VersionHolder
-from shared.domain.lineage import LineageRecord
-from shared.ports import OutboundMail, OutboundMessage
+from shared.domain.intake.ledger import Claim, ClaimState, VersionHolder
+from shared.domain.lineage.record import LineageRecord
+from shared.ports.mail import OutboundMail
+from shared.ports.messaging import OutboundMessage
 
 
 @dataclass

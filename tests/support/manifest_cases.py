@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.domain.catalog import RegionEntry
-from shared.domain.deployment_plan import DeploymentPlan, build_plan
-from shared.domain.deployment_steps import steps_for
-from shared.domain.manifests_phases import K8sPhase, phase_for, restore_phase
-from shared.domain.metadata import ModelMetadata
-from tests.unit.deploy import samples as s
+from shared.domain.deploy.manifests.phases import K8sPhase, phase_for, restore_phase
+from shared.domain.deploy.plan import DeploymentPlan, build_plan
+from shared.domain.deploy.steps import steps_for
+from shared.domain.metadata.model import ModelMetadata
+from tests.support import deploy_samples as s
 
 SINCE = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -107,7 +107,8 @@ def test_queues_match_the_app(cell: Module) -> None:
 
 
 def test_tables_are_the_ones_the_app_uses(cell: Module) -> None:
-    from shared.adapters import table_intake_ledger, table_lineage
+    from shared.adapters.storage import intake_ledger as table_intake_ledger
+    from shared.adapters.storage.lineage import writer as table_lineage
 
     assert set(cell.locals["tables"].values()) == {table_lineage.TABLE, table_intake_ledger.TABLE}
     table = cell.resources["azurerm_storage_table.this"]

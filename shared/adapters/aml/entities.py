@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from shared.domain.deployment_aml import Spec
-from shared.domain.deployment_codes import DeployCode, PlanError
+from shared.domain.deploy.aml import Spec
+from shared.domain.deploy.codes import DeployCode, PlanError
 
 
 def _load(loader: Any, spec: Spec, what: str) -> Any:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.adapters.aml_entities import build_deployment, build_endpoint
-from shared.domain.deployment_aml import Spec
-from shared.domain.deployment_codes import DeployCode, PlanError, RolloutFailed
+from shared.adapters.aml.entities import build_deployment, build_endpoint
+from shared.domain.deploy.aml import Spec
+from shared.domain.deploy.codes import DeployCode, PlanError, RolloutFailed
 from shared.domain.errors import TransientError
 
 PROVISION_TIMEOUT = 540.0

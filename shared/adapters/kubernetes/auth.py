@@ -15,8 +15,7 @@ from typing import Any, cast
 import yaml
 
 from shared.domain.catalog import AksTarget
-from shared.domain.errors import TransientError
-from shared.settings import ConfigurationError
+from shared.domain.errors import ConfigurationError, TransientError
 
 AKS_SCOPE = "6dae42f8-4368-4678-94ff-3960e28e3630/.default"  # the AKS Entra server app
 ARM_SCOPE = "https://management.azure.com/.default"

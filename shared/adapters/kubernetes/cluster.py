@@ -1,7 +1,7 @@
 """``Cluster`` over the kubernetes client: server-side apply, delete, read and watch.
 
-Thin on purpose: the driver logic (``shared.services.deploy_kubernetes``) is tested against a
-fake of the same port; this adapter only translates calls and errors. ``kubernetes`` is
+Thin on purpose: the driver logic (``shared.services.deploy.drivers.kubernetes``) is tested
+against a fake of the same port; this adapter only translates calls and errors. ``kubernetes`` is
 imported here, on the kubernetes path only.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from shared.domain.deployment_codes import DeployCode, PlanError
-from shared.domain.deployment_k8s_status import Condition, DeploymentStatus
+from shared.domain.deploy.codes import DeployCode, PlanError
+from shared.domain.deploy.k8s_status import Condition, DeploymentStatus
+from shared.domain.deploy.manifests.objects import FIELD_MANAGER, Manifest, ObjectRef
 from shared.domain.errors import TransientError
-from shared.domain.manifests import FIELD_MANAGER, Manifest, ObjectRef
 
 REQUEST_TIMEOUT = 30
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.domain.errors import TransientError
-from shared.ports import OutboundMail
+from shared.ports.mail import OutboundMail
 
 
 class AcsMailer:

@@ -8,7 +8,7 @@ from email.policy import SMTP
 from email.utils import make_msgid
 
 from shared.domain.errors import TransientError
-from shared.ports import OutboundMail
+from shared.ports.mail import OutboundMail
 
 
 def build_message(mail: OutboundMail, sender: str) -> EmailMessage:

@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from shared.domain.errors import TransientError
-from shared.ports import OutboundMessage
+from shared.ports.messaging import OutboundMessage
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared.adapters.queue_envelope import QueueEnvelope
+from shared.adapters.storage.queue_envelope import QueueEnvelope
 from shared.domain.errors import TransientError
 from shared.queues import dead_letter_queue
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from shared.adapters.storage_resources import LazyTable
-from shared.domain.approval import Approval, Vote
+from shared.adapters.storage.resources import LazyTable
+from shared.domain.approval.record import Approval, Vote
 from shared.domain.errors import TerminalError, TransientError
 
 TABLE = "approvals"

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from shared.adapters.storage_resources import ensure_created
+from shared.adapters.storage.resources import ensure_created
 from shared.domain.errors import TransientError
 
 CONTAINER = "eventgrid-deadletter"

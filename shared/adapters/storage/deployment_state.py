@@ -10,11 +10,11 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from shared.adapters.storage_resources import LazyTable
-from shared.domain.deployment_revision import Revision
-from shared.domain.deployment_state import DeploymentState
+from shared.adapters.storage.resources import LazyTable
+from shared.domain.deploy.revision import Revision
+from shared.domain.deploy.state import DeploymentState
 from shared.domain.errors import TransientError
-from shared.services.deploy_ports import StateConflict
+from shared.ports.deploy import StateConflict
 
 TABLE = "deployments"
 

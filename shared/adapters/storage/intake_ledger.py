@@ -7,9 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.adapters.storage_resources import LazyTable
+from shared.adapters.storage.resources import LazyTable
 from shared.domain.errors import TransientError
-from shared.domain.intake_ledger import Claim, ClaimState, VersionHolder
+from shared.domain.intake.ledger import Claim, ClaimState, VersionHolder
 
 TABLE = "intakeledger"
 LEASE = timedelta(minutes=5)

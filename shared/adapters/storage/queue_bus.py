@@ -1,6 +1,6 @@
 """MessageBus over Azure Queue Storage: the local stand-in for Service Bus.
 
-Same port as :mod:`shared.adapters.servicebus_bus`. It also emulates Service Bus duplicate
+Same port as :mod:`shared.adapters.servicebus.bus`. It also emulates Service Bus duplicate
 detection (a message id seen on the same queue within the window is dropped) with a
 conditional insert in a table, and scheduled enqueue with the queue's visibility delay.
 """
@@ -13,10 +13,10 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.adapters.queue_envelope import QueueEnvelope
-from shared.adapters.storage_resources import ensure_created
+from shared.adapters.storage.queue_envelope import QueueEnvelope
+from shared.adapters.storage.resources import ensure_created
 from shared.domain.errors import TransientError
-from shared.ports import OutboundMessage
+from shared.ports.messaging import OutboundMessage
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.ports import OutboundMessage, PropertyValue
+from shared.ports.messaging import OutboundMessage, PropertyValue
 
 ENVELOPE_VERSION = 1
 

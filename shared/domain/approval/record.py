@@ -16,10 +16,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.domain.approval_request import ApprovalRequest
+from shared.domain.approval.request import ApprovalRequest
 from shared.domain.catalog import ApprovalPolicy
-from shared.domain.lineage import ArtifactRef
-from shared.domain.metadata import ModelMetadata
+from shared.domain.lineage.record import ArtifactRef
+from shared.domain.metadata.model import ModelMetadata
 
 
 class ApprovalState(StrEnum):

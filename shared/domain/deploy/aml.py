@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.domain.deployment_plan import DeploymentPlan
-from shared.domain.deployment_revision import Revision
-from shared.domain.deployment_steps import steps_for
-from shared.domain.k8s_names import dns_label
-from shared.domain.serving import AmlServing
+from shared.domain.deploy.k8s_names import dns_label
+from shared.domain.deploy.plan import DeploymentPlan
+from shared.domain.deploy.revision import Revision
+from shared.domain.deploy.steps import steps_for
+from shared.domain.metadata.serving import AmlServing
 
 Spec = dict[str, Any]
 ENDPOINT_NAME_MAX = 32

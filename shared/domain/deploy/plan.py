@@ -14,13 +14,13 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from shared.domain.catalog import AksTarget, AmlTarget, GitOpsTarget, RegionEntry
-from shared.domain.deployment_codes import DeployCode, PlanError
-from shared.domain.deployment_request import DeploymentRequest
-from shared.domain.deployment_revision import Revision, Track
-from shared.domain.k8s_names import dns_label
-from shared.domain.metadata import ModelMetadata
-from shared.domain.rollout import BlueGreen, Rolling, RolloutStrategy
-from shared.domain.value_rules import first_control_character
+from shared.domain.deploy.codes import DeployCode, PlanError
+from shared.domain.deploy.k8s_names import dns_label
+from shared.domain.deploy.request import DeploymentRequest
+from shared.domain.deploy.revision import Revision, Track
+from shared.domain.metadata.model import ModelMetadata
+from shared.domain.metadata.rollout import BlueGreen, Rolling, RolloutStrategy
+from shared.domain.metadata.value_rules import first_control_character
 
 DEFAULT_KUBERNETES_VERSION = "1.30"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")

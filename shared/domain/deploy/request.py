@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.domain.lineage import ArtifactRef
-from shared.domain.metadata import ModelMetadata
+from shared.domain.lineage.record import ArtifactRef
+from shared.domain.metadata.model import ModelMetadata
 
 
 class DeploymentRequest(BaseModel):

@@ -10,8 +10,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.domain.deployment_plan import DeploymentPlan
-from shared.domain.deployment_revision import Revision
+from shared.domain.deploy.plan import DeploymentPlan
+from shared.domain.deploy.revision import Revision
 
 HISTORY_LIMIT = 10
 

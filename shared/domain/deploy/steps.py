@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.domain.deployment_plan import DeploymentPlan, DriverKind
-from shared.domain.rollout import BlueGreen, Canary, Rolling, Shadow
+from shared.domain.deploy.plan import DeploymentPlan, DriverKind
+from shared.domain.metadata.rollout import BlueGreen, Canary, Rolling, Shadow
 
 
 class Step(BaseModel):

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shared.domain.artifact import Digest, Repository
 from shared.domain.catalog import LoginServer
 from shared.domain.errors import InputError, Violation
-from shared.domain.intake_codes import IntakeCode
+from shared.domain.intake.codes import IntakeCode
 
 IMAGE_PUSHED = "Microsoft.ContainerRegistry.ImagePushed"
 MODEL_REGISTERED = "Microsoft.MachineLearningServices.ModelRegistered"

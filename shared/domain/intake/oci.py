@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.domain.errors import Violation
-from shared.domain.intake_codes import IntakeCode
-from shared.domain.value_rules import printable
+from shared.domain.intake.codes import IntakeCode
+from shared.domain.metadata.value_rules import printable
 
 IMAGE_MANIFESTS = frozenset(
     {

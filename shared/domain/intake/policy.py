@@ -10,9 +10,9 @@ from __future__ import annotations
 from shared.domain.artifact import AmlModelArtifact, ImageArtifact
 from shared.domain.catalog import RegionCatalog, UnknownRegionError
 from shared.domain.errors import Violation
-from shared.domain.intake_codes import IntakeCode
-from shared.domain.metadata import ArtifactKind, ModelMetadata
-from shared.domain.value_rules import printable
+from shared.domain.intake.codes import IntakeCode
+from shared.domain.metadata.model import ArtifactKind, ModelMetadata
+from shared.domain.metadata.value_rules import printable
 
 _REGIONS = "ai.clearance.regions"
 _RESIDENCY = "ai.clearance.residency"

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.domain.lineage import LineageRecord
+from shared.domain.lineage.record import LineageRecord
 
 GENESIS = "0" * 64  # the "previous hash" of a chain's first link
 BODY_VERSION = 1

@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.domain.lineage_chain import canonical_json, record_document, utc_iso
-from shared.domain.lineage_views import AuditEntry
+from shared.domain.lineage.chain import canonical_json, record_document, utc_iso
+from shared.domain.lineage.views import AuditEntry
 
 FORMATS = ("table", "json", "ndjson", "csv")
 COLUMNS = (

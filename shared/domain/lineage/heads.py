@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.domain.lineage_chain import HeadMark
+from shared.domain.lineage.chain import HeadMark
 
 PREFIX = "heads/"
 _INVERT = 10**13

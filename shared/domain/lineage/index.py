@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.domain.lineage import LineageRecord, RecordKind
-from shared.domain.lineage_chain import utc_iso
+from shared.domain.lineage.chain import utc_iso
+from shared.domain.lineage.record import LineageRecord, RecordKind
 
 ARTIFACTS = "artifacts"
 LIVE = "live"

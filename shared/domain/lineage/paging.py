@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 
 from shared.domain.errors import InputError, Violation
-from shared.domain.lineage_chain import canonical_json, sha256_hex
+from shared.domain.lineage.chain import canonical_json, sha256_hex
 
 TOKEN_INVALID = "CLR-LINEAGE-TOKEN-INVALID"  # noqa: S105 - an error code
 

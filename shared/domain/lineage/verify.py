@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.domain.lineage_chain import (
+from shared.domain.lineage.chain import (
     GENESIS,
     ChainFormatError,
     HeadMark,

@@ -8,8 +8,8 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.domain.lineage import ArtifactRef, LineageRecord, RecordKind
-from shared.domain.lineage_chain import Link
+from shared.domain.lineage.chain import Link
+from shared.domain.lineage.record import ArtifactRef, LineageRecord, RecordKind
 
 T = TypeVar("T")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.domain.metadata import ArtifactKind
-from shared.domain.rollout import StrategyName
+from shared.domain.metadata.model import ArtifactKind
+from shared.domain.metadata.rollout import StrategyName
 
 PREFIX = "ai.clearance."
 

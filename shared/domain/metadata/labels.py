@@ -17,11 +17,23 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from shared.domain.errors import InputError, Violation
-from shared.domain.intake_codes import IntakeCode
-from shared.domain.label_keys import BY_KEY, LABEL_KEYS, NAME, PREFIX, STRATEGY, VERSION, LabelKey
-from shared.domain.metadata import ArtifactKind, ModelMetadata
-from shared.domain.rollout import STRATEGY_NAMES
-from shared.domain.value_rules import CONTRACT_ERROR_TYPE, first_control_character, printable
+from shared.domain.intake.codes import IntakeCode
+from shared.domain.metadata.keys import (
+    BY_KEY,
+    LABEL_KEYS,
+    NAME,
+    PREFIX,
+    STRATEGY,
+    VERSION,
+    LabelKey,
+)
+from shared.domain.metadata.model import ArtifactKind, ModelMetadata
+from shared.domain.metadata.rollout import STRATEGY_NAMES
+from shared.domain.metadata.value_rules import (
+    CONTRACT_ERROR_TYPE,
+    first_control_character,
+    printable,
+)
 
 MAX_LABELS = 256
 MAX_KEY_LENGTH = 256

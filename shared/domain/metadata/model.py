@@ -21,9 +21,9 @@ from pydantic import (
 )
 
 from shared.domain.catalog import RegionName, RiskTier, ZoneName
-from shared.domain.rollout import RolloutStrategy
-from shared.domain.serving import Serving
-from shared.domain.value_rules import contract_error, first_control_character
+from shared.domain.metadata.rollout import RolloutStrategy
+from shared.domain.metadata.serving import Serving
+from shared.domain.metadata.value_rules import contract_error, first_control_character
 
 
 class ArtifactKind(StrEnum):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from shared.domain.value_rules import contract_error
+from shared.domain.metadata.value_rules import contract_error
 
 StrategyName = Literal["rolling", "blue-green", "canary", "shadow"]
 STRATEGY_NAMES: tuple[StrategyName, ...] = ("rolling", "blue-green", "canary", "shadow")

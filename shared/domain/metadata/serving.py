@@ -6,8 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from shared.domain.quantity import CPU_PATTERN, MEMORY_PATTERN, cpu_millicores, memory_bytes
-from shared.domain.value_rules import contract_error
+from shared.domain.metadata.quantity import (
+    CPU_PATTERN,
+    MEMORY_PATTERN,
+    cpu_millicores,
+    memory_bytes,
+)
+from shared.domain.metadata.value_rules import contract_error
 
 
 def _safe_path(path: str) -> str:

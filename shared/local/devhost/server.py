@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import azure.functions as func
 
-from shared.adapters.storage_resources import ensure_created
+from shared.adapters.storage.resources import ensure_created
 from shared.local.devhost.app_index import FunctionIndex, index_app
 from shared.local.devhost.eventgrid import WEBHOOK_PATH, EventGridWebhook
 from shared.local.devhost.http_routes import HttpRouter, Reply

@@ -21,8 +21,8 @@ from typing import Any
 from azure.core.exceptions import AzureError
 from azure.functions.servicebus import ServiceBusMessage
 
-from shared.adapters.queue_envelope import QueueEnvelope
-from shared.adapters.storage_resources import ensure_created
+from shared.adapters.storage.queue_envelope import QueueEnvelope
+from shared.adapters.storage.resources import ensure_created
 from shared.local.devhost.app_index import IndexedFunction
 from shared.queues import dead_letter_queue
 

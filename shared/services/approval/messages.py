@@ -11,8 +11,8 @@ import html
 import re
 from typing import Any
 
-from shared.domain.approval import Approval
-from shared.ports import OutboundMail
+from shared.domain.approval.record import Approval
+from shared.ports.mail import OutboundMail
 from shared.services.owner_mail import describe, header_safe
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:/&])")

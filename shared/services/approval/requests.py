@@ -12,9 +12,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
 
-from shared.domain.approval import (
+from shared.domain.approval.links import LinkSigner
+from shared.domain.approval.record import (
     Approval,
     ApprovalState,
     Decision,
@@ -28,30 +28,19 @@ from shared.domain.approval import (
     supersede,
     tally,
 )
-from shared.domain.approval_request import ApprovalRequest
+from shared.domain.approval.request import ApprovalRequest
 from shared.domain.catalog import RegionEntry
-from shared.domain.deployment_request import DeploymentRequest
-from shared.domain.lineage import Actor, Correlation, LineageRecord, Reason, RecordKind
-from shared.domain.links import LinkSigner
-from shared.ports import LineageWriter, Mailer, MessageBus, OutboundMessage
+from shared.domain.deploy.request import DeploymentRequest
+from shared.domain.lineage.record import Actor, Correlation, LineageRecord, Reason, RecordKind
+from shared.ports.approval import ApprovalStore, Teams
+from shared.ports.lineage import LineageWriter
+from shared.ports.mail import Mailer
+from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.queues import APPROVAL_EXPIRATIONS, DEPLOYMENT_REQUESTS
-from shared.services.approval_messages import approver_mail, decision_mail, teams_card
+from shared.services.approval.messages import approver_mail, decision_mail, teams_card
 
 log = logging.getLogger(__name__)
 SYSTEM = Actor(identity="clearance", established_by="managed_identity")
-
-
-class ApprovalStore(Protocol):
-    def create(self, approval: Approval) -> tuple[Approval, bool]: ...
-    def get(self, approval_id: str) -> tuple[Approval, str]: ...
-    def replace(self, approval: Approval, etag: str) -> bool: ...
-    def add_vote(self, approval_id: str, vote: Vote) -> bool: ...
-    def votes(self, approval_id: str) -> list[Vote]: ...
-    def pending_for_model(self, region: str, model: str) -> list[Approval]: ...
-
-
-class Teams(Protocol):
-    def post(self, payload: dict[str, Any]) -> None: ...
 
 
 @dataclass

@@ -13,11 +13,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from shared.domain.approval import Approval
+from shared.domain.approval.links import LinkClaims, LinkError, LinkProblem
+from shared.domain.approval.record import Approval
 from shared.domain.errors import TerminalError
-from shared.domain.links import LinkClaims, LinkError, LinkProblem
-from shared.services import review_page
-from shared.services.approvals import ApprovalDeps, cast_vote
+from shared.services.approval import review_page
+from shared.services.approval.requests import ApprovalDeps, cast_vote
 
 MAX_FORM_VALUE = 2000
 EMAIL_CLAIMS = (

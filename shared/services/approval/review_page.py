@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import html
 
-from shared.domain.approval import Approval, ApprovalState, Refusal
-from shared.services.approval_messages import facts
+from shared.domain.approval.record import Approval, ApprovalState, Refusal
+from shared.services.approval.messages import facts
 from shared.services.owner_mail import describe
 
 SECURITY_HEADERS = {

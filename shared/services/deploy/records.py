@@ -7,11 +7,19 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from shared.domain.deployment_plan import DeploymentPlan
-from shared.domain.deployment_request import DeploymentRequest
+from shared.domain.deploy.plan import DeploymentPlan
+from shared.domain.deploy.request import DeploymentRequest
 from shared.domain.errors import Violation
-from shared.domain.lineage import Actor, ArtifactRef, Correlation, LineageRecord, Reason, RecordKind
-from shared.ports import LineageWriter, Mailer, OutboundMail
+from shared.domain.lineage.record import (
+    Actor,
+    ArtifactRef,
+    Correlation,
+    LineageRecord,
+    Reason,
+    RecordKind,
+)
+from shared.ports.lineage import LineageWriter
+from shared.ports.mail import Mailer, OutboundMail
 from shared.services.owner_mail import describe, header_safe
 
 log = logging.getLogger(__name__)

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from shared.domain.catalog import RegionEntry
-from shared.domain.deployment_plan import deployment_id_for
-from shared.domain.deployment_request import DeploymentRequest
-from shared.domain.deployment_revision import Revision
+from shared.domain.deploy.plan import deployment_id_for
+from shared.domain.deploy.request import DeploymentRequest
+from shared.domain.deploy.revision import Revision
 from shared.domain.errors import ClearanceError, Violation
-from shared.domain.lineage import (
+from shared.domain.lineage.record import (
     Actor,
     Correlation,
     EstablishedBy,
@@ -25,9 +25,10 @@ from shared.domain.lineage import (
     Reason,
     RecordKind,
 )
-from shared.ports import LineageWriter, MessageBus, OutboundMessage
+from shared.ports.deploy import DeploymentStateStore
+from shared.ports.lineage import LineageWriter
+from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.queues import DEPLOYMENT_REQUESTS
-from shared.services.deploy_ports import DeploymentStateStore
 
 
 class RollbackRefused(ClearanceError):

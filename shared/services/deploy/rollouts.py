@@ -16,23 +16,25 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from shared.domain.catalog import RegionEntry
-from shared.domain.deployment_codes import DeployCode, PlanError, RolloutFailed
-from shared.domain.deployment_plan import DeploymentPlan, build_plan, deployment_id_for
-from shared.domain.deployment_request import DeploymentRequest
-from shared.domain.deployment_revision import Revision, artifact_identity
-from shared.domain.deployment_state import DeploymentState, Rollout
-from shared.domain.deployment_steps import steps_for
+from shared.domain.deploy.codes import DeployCode, PlanError, RolloutFailed
+from shared.domain.deploy.plan import DeploymentPlan, build_plan, deployment_id_for
+from shared.domain.deploy.request import DeploymentRequest
+from shared.domain.deploy.revision import Revision, artifact_identity
+from shared.domain.deploy.state import DeploymentState, Rollout
+from shared.domain.deploy.steps import steps_for
 from shared.domain.errors import ClearanceError, TransientError, Violation
-from shared.domain.lineage import RecordKind
-from shared.ports import LineageWriter, Mailer, MessageBus, OutboundMessage
-from shared.queues import DEPLOYMENT_REQUESTS
-from shared.services.deploy_ports import (
+from shared.domain.lineage.record import RecordKind
+from shared.ports.deploy import (
     DeployerFactory,
     DeploymentStateStore,
     Health,
     StepReport,
 )
-from shared.services.deploy_records import DeploymentRecorder, outcome_mail, tell
+from shared.ports.lineage import LineageWriter
+from shared.ports.mail import Mailer
+from shared.ports.messaging import MessageBus, OutboundMessage
+from shared.queues import DEPLOYMENT_REQUESTS
+from shared.services.deploy.records import DeploymentRecorder, outcome_mail, tell
 
 log = logging.getLogger(__name__)
 
@@ -413,8 +415,8 @@ class _Run:
 
 def reject_unreadable(message_id: str, error: Exception, deps: DeployDeps) -> None:
     """A message that is not a deployment request: recorded once, never retried."""
-    from shared.domain.lineage import ArtifactRef, Correlation, LineageRecord, Reason
-    from shared.services.deploy_records import deployer_actor
+    from shared.domain.lineage.record import ArtifactRef, Correlation, LineageRecord, Reason
+    from shared.services.deploy.records import deployer_actor
 
     reason = Reason(code=DeployCode.BAD_ARTIFACT, message=f"Unreadable request: {error}"[:1000])
     deps.lineage.append(

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.errors import InputError, Violation
-from shared.domain.intake_codes import IntakeCode
+from shared.domain.intake.codes import IntakeCode
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.adapters.event_binding import IncomingEvent
-from shared.domain.approval_request import ApprovalRequest
+from shared.domain.approval.request import ApprovalRequest
 from shared.domain.artifact import AmlModelArtifact, ImageArtifact
 from shared.domain.catalog import RegionCatalog
 from shared.domain.errors import InputError, TerminalError, Violation
-from shared.domain.intake_codes import IntakeCode
-from shared.domain.intake_events import (
+from shared.domain.intake.codes import IntakeCode
+from shared.domain.intake.events import (
     IMAGE_PUSHED,
     MODEL_REGISTERED,
     ImagePushed,
@@ -27,10 +26,10 @@ from shared.domain.intake_events import (
     parse_image_pushed,
     parse_model_registered,
 )
-from shared.domain.intake_ledger import Claim, ClaimState
-from shared.domain.intake_policy import evaluate_intake, registry_violations
-from shared.domain.labels import parse_metadata
-from shared.domain.lineage import (
+from shared.domain.intake.ledger import Claim, ClaimState
+from shared.domain.intake.oci import Skip
+from shared.domain.intake.policy import evaluate_intake, registry_violations
+from shared.domain.lineage.record import (
     INTAKE_TERMINAL,
     Actor,
     ArtifactRef,
@@ -39,18 +38,16 @@ from shared.domain.lineage import (
     Reason,
     RecordKind,
 )
-from shared.domain.metadata import ArtifactKind, ModelMetadata
-from shared.domain.oci import Skip
-from shared.ports import (
-    IntakeLedger,
-    LineageWriter,
-    Mailer,
-    MessageBus,
-    OutboundMessage,
-    RegistryReader,
-)
+from shared.domain.metadata.labels import parse_metadata
+from shared.domain.metadata.model import ArtifactKind, ModelMetadata
+from shared.ports.intake import IntakeLedger
+from shared.ports.lineage import LineageWriter
+from shared.ports.mail import Mailer
+from shared.ports.messaging import MessageBus, OutboundMessage
+from shared.ports.registry import RegistryReader
 from shared.queues import APPROVAL_REQUESTS
-from shared.services.image_inspection import inspect_image
+from shared.services.intake.binding import IncomingEvent
+from shared.services.intake.inspection import inspect_image
 from shared.services.owner_mail import owner_address, rejection_mail
 
 log = logging.getLogger(__name__)
@@ -327,7 +324,7 @@ def handle_binding(
     binding: Any, handler: Callable[[IncomingEvent, IntakeDeps], IntakeOutcome], deps: IntakeDeps
 ) -> IntakeOutcome:
     """What an intake trigger does with its Event Grid binding: schema check, then ``handler``."""
-    from shared.adapters.event_binding import from_binding
+    from shared.services.intake.binding import from_binding
 
     try:
         incoming = from_binding(binding)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.domain.errors import TerminalError, Violation
-from shared.domain.oci import (
+from shared.domain.intake.oci import (
     IMAGE_INDEXES,
     RUNNABLE_PLATFORM,
     Skip,
@@ -18,7 +18,7 @@ from shared.domain.oci import (
     platform_of,
     select_runnable,
 )
-from shared.ports import RegistryReader
+from shared.ports.registry import RegistryReader
 
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_PLATFORMS = 16

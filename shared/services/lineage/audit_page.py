@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
-from shared.domain.lineage_views import ArtifactSummary, AuditEntry, summarise
+from shared.domain.lineage.views import ArtifactSummary, AuditEntry, summarise
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 _STYLE = """

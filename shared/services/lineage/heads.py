@@ -8,32 +8,16 @@ previous entry and is reported: the evidence of tampering is carried forward, no
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
 
-from shared.domain.lineage_chain import HeadMark
-from shared.domain.lineage_heads import ChainHead, HeadsSnapshot
+from shared.domain.lineage.chain import HeadMark
+from shared.domain.lineage.heads import ChainHead, HeadsSnapshot
+from shared.ports.lineage import ChainIndex, HeadsStore
 
 log = logging.getLogger(__name__)
-
-
-class _Artifact(Protocol):
-    @property
-    def key_hash(self) -> str: ...
-
-
-class ChainIndex(Protocol):
-    def artifacts(self) -> Iterable[_Artifact]: ...
-    def head(self, key_hash: str) -> HeadMark | None: ...
-    def hash_at(self, key_hash: str, seq: int) -> str | None: ...
-
-
-class HeadsStore(Protocol):
-    def latest(self) -> tuple[str, HeadsSnapshot, str] | None: ...
-    def write(self, snapshot: HeadsSnapshot) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.domain.errors import InputError, TerminalError, TransientError, Violation
-from shared.domain.lineage_export import entry_document
-from shared.domain.lineage_views import LiveEntry, Page, summarise
-from shared.services.audit_page import CSP, render_audit_page
-from shared.services.lineage_queries import BAD_QUERY, REGION_UNKNOWN, AuditQueries, every
+from shared.domain.lineage.export import entry_document
+from shared.domain.lineage.views import LiveEntry, Page, summarise
+from shared.services.lineage.audit_page import CSP, render_audit_page
+from shared.services.lineage.queries import BAD_QUERY, REGION_UNKNOWN, AuditQueries, every
 
 JSON = "application/json"
 

@@ -2,7 +2,7 @@
 
 Every query reads a known list of partitions ("sources") in each region it covers; none scans
 a table. Regions are read where they live: a reader per region, answers concatenated, nothing
-copied. Pages end with a continuation token (see ``shared.domain.lineage_paging``).
+copied. Pages end with a continuation token (see ``shared.domain.lineage.paging``).
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from shared.domain.errors import InputError, Violation
-from shared.domain.lineage_chain import SEQ_PREFIX, utc_iso
-from shared.domain.lineage_index import (
+from shared.domain.lineage.chain import SEQ_PREFIX, utc_iso
+from shared.domain.lineage.index import (
     LIVE,
     actor_partition,
     chain_partition,
@@ -22,38 +22,15 @@ from shared.domain.lineage_index import (
     normalise_name,
     window_days,
 )
-from shared.domain.lineage_paging import Cursor, decode_token, encode_token, query_fingerprint
-from shared.domain.lineage_views import AuditEntry, IndexedArtifact, LiveEntry, Page
+from shared.domain.lineage.paging import Cursor, decode_token, encode_token, query_fingerprint
+from shared.domain.lineage.views import AuditEntry, IndexedArtifact, LiveEntry, Page
+from shared.ports.lineage import LiveLookup, RegionReader
 
 T = TypeVar("T")
 MAX_LIMIT = 1000
 MAX_WINDOW = timedelta(days=400)
 REGION_UNKNOWN = "CLR-LINEAGE-REGION-UNKNOWN"
 BAD_QUERY = "CLR-LINEAGE-QUERY-INVALID"
-
-
-class RegionReader(Protocol):
-    """What the queries need from one region's lineage store."""
-
-    def entries(
-        self,
-        region: str,
-        partition: str,
-        *,
-        lo: str | None = None,
-        hi: str | None = None,
-        after: str | None = None,
-        kind: str | None = None,
-        limit: int | None = None,
-    ) -> tuple[list[tuple[str, AuditEntry]], bool]: ...
-
-    def live(
-        self, region: str, *, after: str | None = None, limit: int | None = None
-    ) -> tuple[list[tuple[str, LiveEntry]], bool]: ...
-
-    def named(self, name: str) -> list[IndexedArtifact]: ...
-
-    def artifacts(self) -> Iterator[IndexedArtifact]: ...
 
 
 @dataclass(frozen=True)
@@ -243,10 +220,6 @@ def every(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
         if page.continuation is None:
             return
         token = page.continuation
-
-
-class LiveLookup(Protocol):
-    def live_of(self, region: str, model: str) -> LiveEntry | None: ...
 
 
 def live_now(reader: LiveLookup, region: str, model: str) -> str | None:

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
 
-from shared.domain.lineage_chain import HeadMark
-from shared.domain.lineage_heads import HeadsSnapshot
-from shared.domain.lineage_verify import ChainCheck, StoredLink, verify_chain
-from shared.services.lineage_heads import ChainIndex, HeadsStore
-
-
-class ChainSource(ChainIndex, Protocol):
-    def stored_links(self, key_hash: str) -> Iterator[StoredLink]: ...
+from shared.domain.lineage.chain import HeadMark
+from shared.domain.lineage.heads import HeadsSnapshot
+from shared.domain.lineage.verify import ChainCheck, verify_chain
+from shared.ports.lineage import ChainSource, HeadsStore
 
 
 @dataclass(frozen=True)

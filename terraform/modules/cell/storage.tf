@@ -3,7 +3,7 @@
 # container and the Event Grid dead-letter container. Shared keys are off: the runtime, the deployment and the app all use
 # the Function App's managed identity.
 locals {
-  # Names: shared/adapters/table_lineage.py and table_intake_ledger.py (checked by tests).
+  # Names: shared/adapters/storage/lineage/writer.py and table_intake_ledger.py (checked by tests).
   tables = {
     lineage       = "lineage"
     intake_ledger = "intakeledger"

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from shared.cli import deploy as cli
 from shared.domain.catalog import RegionEntry
-from tests.unit.deploy import samples as s
-from tests.unit.deploy.world import World
+from tests.support import deploy_samples as s
+from tests.support.deploy_world import World
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def world(cell: RegionEntry, monkeypatch: pytest.MonkeyPatch) -> World:
         w.run(s.image_request(cell, s.image_metadata("rolling", version)))
     monkeypatch.setattr(cli, "_container", lambda region, root: None)
     monkeypatch.setattr(cli, "console", Console(width=400))
-    import shared.services.deploy_setup as setup
+    import shared.composition.deploy as setup
 
     monkeypatch.setattr(setup, "rollback_deps", lambda container: w.rollback_deps)
     return w

@@ -14,10 +14,10 @@ import functions.deployment_requests as sb_trigger
 import functions.rollback as http_trigger
 from shared.domain.catalog import RegionEntry
 from shared.domain.errors import TransientError
-from shared.domain.lineage import RecordKind
+from shared.domain.lineage.record import RecordKind
 from shared.queues import DEPLOYMENT_REQUESTS
-from tests.unit.deploy import samples as s
-from tests.unit.deploy.world import World
+from tests.support import deploy_samples as s
+from tests.support.deploy_world import World
 
 NS = "model-fraud-detector"
 

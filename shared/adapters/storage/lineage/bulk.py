@@ -12,16 +12,15 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from shared.adapters.table_lineage_entities import (
+from shared.adapters.storage.lineage.entities import (
     Entity,
     chain_row,
     head_row,
     index_rows,
     pointer,
 )
-from shared.domain.lineage import LineageRecord
-from shared.domain.lineage_chain import HeadMark, Link
-from shared.domain.lineage_index import (
+from shared.domain.lineage.chain import HeadMark, Link
+from shared.domain.lineage.index import (
     DEPLOYMENT_KINDS,
     LIVE,
     DeploymentEvent,
@@ -29,6 +28,7 @@ from shared.domain.lineage_index import (
     live_row_key,
     model_of,
 )
+from shared.domain.lineage.record import LineageRecord
 
 BATCH = 100
 ATTEMPTS = 6

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.errors import TerminalError
-from shared.domain.lineage_chain import HeadMark, Link
-from shared.domain.lineage_index import (
+from shared.domain.lineage.chain import HeadMark, Link
+from shared.domain.lineage.index import (
     ARTIFACTS,
     DEPLOYMENT_KINDS,
     HEAD_ROW,

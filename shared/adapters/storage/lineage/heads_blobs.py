@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from shared.adapters.storage_resources import ensure_created
+from shared.adapters.storage.resources import ensure_created
 from shared.domain.errors import TransientError
-from shared.domain.lineage_heads import PREFIX, HeadsSnapshot, snapshot_blob_name
+from shared.domain.lineage.heads import PREFIX, HeadsSnapshot, snapshot_blob_name
 
 CONTAINER = "lineage-heads"
 

@@ -9,11 +9,10 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from shared.adapters.table_lineage_entities import Entity, body_of
+from shared.adapters.storage.lineage.entities import Entity, body_of
 from shared.domain.errors import TerminalError, TransientError
-from shared.domain.lineage import ArtifactRef
-from shared.domain.lineage_chain import SEQ_PREFIX, ChainFormatError, HeadMark, Link, seq_row_key
-from shared.domain.lineage_index import (
+from shared.domain.lineage.chain import SEQ_PREFIX, ChainFormatError, HeadMark, Link, seq_row_key
+from shared.domain.lineage.index import (
     ARTIFACTS,
     HEAD_ROW,
     LIVE,
@@ -21,8 +20,9 @@ from shared.domain.lineage_index import (
     live_row_key,
     name_partition,
 )
-from shared.domain.lineage_verify import StoredLink
-from shared.domain.lineage_views import AuditEntry, IndexedArtifact, LiveEntry
+from shared.domain.lineage.record import ArtifactRef
+from shared.domain.lineage.verify import StoredLink
+from shared.domain.lineage.views import AuditEntry, IndexedArtifact, LiveEntry
 
 log = logging.getLogger(__name__)
 TABLE = "lineage"

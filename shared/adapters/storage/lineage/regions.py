@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.adapters.blob_lineage_heads import BlobChainHeads
-from shared.adapters.table_lineage_reader import TableLineageReader
+from shared.adapters.storage.lineage.heads_blobs import BlobChainHeads
+from shared.adapters.storage.lineage.reader import TableLineageReader
 from shared.domain.catalog import RegionCatalog
 
 

@@ -16,8 +16,7 @@ import random
 import time
 from typing import Any
 
-from shared.adapters.storage_resources import LazyTable
-from shared.adapters.table_lineage_entities import (
+from shared.adapters.storage.lineage.entities import (
     body_of,
     chain_row,
     head_row,
@@ -25,11 +24,11 @@ from shared.adapters.table_lineage_entities import (
     marker_row,
     needs_names,
 )
-from shared.adapters.table_lineage_reader import TABLE, LineageCorrupted, TableLineageReader
+from shared.adapters.storage.lineage.reader import TABLE, LineageCorrupted, TableLineageReader
+from shared.adapters.storage.resources import LazyTable
 from shared.domain.errors import TerminalError, TransientError
-from shared.domain.lineage import LineageRecord, RecordKind
-from shared.domain.lineage_chain import ChainFormatError, HeadMark, Link, seq_of, seq_row_key
-from shared.domain.lineage_index import (
+from shared.domain.lineage.chain import ChainFormatError, HeadMark, Link, seq_of, seq_row_key
+from shared.domain.lineage.index import (
     DEPLOYMENT_KINDS,
     LIVE,
     DeploymentEvent,
@@ -39,6 +38,7 @@ from shared.domain.lineage_index import (
     live_row_key,
     model_of,
 )
+from shared.domain.lineage.record import LineageRecord, RecordKind
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ import re
 
 import yaml
 
-from shared.domain.deployment_plan import DeploymentPlan
-from shared.domain.manifests import Manifest, ObjectRef
-from shared.domain.manifests_phases import K8sPhase
+from shared.domain.deploy.manifests.objects import Manifest, ObjectRef
+from shared.domain.deploy.manifests.phases import K8sPhase
+from shared.domain.deploy.plan import DeploymentPlan
 
 HEADER = "# Managed by Clearance: every change here is an approved deployment. Do not edit.\n"
 

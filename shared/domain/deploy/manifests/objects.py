@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.domain.deployment_revision import Revision, Track
-from shared.domain.k8s_names import digest_label, dns_label, label_value
-from shared.domain.rollout import Rolling
-from shared.domain.serving import ImageServing
+from shared.domain.deploy.k8s_names import digest_label, dns_label, label_value
+from shared.domain.deploy.revision import Revision, Track
+from shared.domain.metadata.rollout import Rolling
+from shared.domain.metadata.serving import ImageServing
 
 Manifest = dict[str, Any]
 

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.domain.deployment_plan import DeploymentPlan
-from shared.domain.deployment_revision import Revision, Track
-from shared.domain.deployment_steps import Step, steps_for
-from shared.domain.manifests import (
+from shared.domain.deploy.manifests.objects import (
     Manifest,
     ObjectRef,
     canary_name,
@@ -29,6 +26,9 @@ from shared.domain.manifests import (
     shadow_name,
     workload,
 )
+from shared.domain.deploy.plan import DeploymentPlan
+from shared.domain.deploy.revision import Revision, Track
+from shared.domain.deploy.steps import Step, steps_for
 
 
 @dataclass(frozen=True)

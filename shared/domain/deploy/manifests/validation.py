@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from shared.domain.deployment_codes import DeployCode, PlanError
-from shared.domain.manifests import Manifest
+from shared.domain.deploy.codes import DeployCode, PlanError
+from shared.domain.deploy.manifests.objects import Manifest
 
 
 def validate_manifests(manifests: Iterable[Manifest], kubernetes_version: str) -> int:

@@ -2,38 +2,16 @@
 compute. Blue-green and canary move the endpoint's traffic between two deployments.
 
 The driver talks to Azure ML through ``AmlEndpoints``; the adapter
-(``shared.adapters.aml_online``) loads each spec through the SDK's own schema.
+(``shared.adapters.aml.online``) loads each spec through the SDK's own schema.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
-from shared.domain.deployment_aml import AmlPhase, Spec, aml_phase, aml_restore_phase, endpoint_name
-from shared.domain.deployment_plan import DeploymentPlan
-from shared.services.deploy_ports import Health, StepReport
-
-
-class AmlEndpoints(Protocol):
-    """Raises ``TransientError`` when Azure ML cannot be reached, ``RolloutFailed`` when a
-    deployment fails to provision, ``PlanError`` when a spec is refused."""
-
-    def get_traffic(self, endpoint: str) -> dict[str, int] | None:
-        """The endpoint's traffic map; None when the endpoint does not exist."""
-        ...
-
-    def upsert_endpoint(self, spec: Spec) -> None: ...
-
-    def upsert_deployment(self, spec: Spec) -> None:
-        """Create or update, and wait until it is provisioned."""
-        ...
-
-    def deployment_state(self, endpoint: str, name: str) -> str | None:
-        """The provisioning state (``Succeeded``, ``Failed``, ...); None when absent."""
-        ...
-
-    def delete_deployment(self, endpoint: str, name: str) -> None: ...
+from shared.domain.deploy.aml import AmlPhase, aml_phase, aml_restore_phase, endpoint_name
+from shared.domain.deploy.plan import DeploymentPlan
+from shared.ports.deploy import AmlEndpoints, Health, StepReport
 
 
 class AmlDeployer:

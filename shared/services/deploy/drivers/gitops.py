@@ -8,32 +8,20 @@ passes and says it was not observed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Protocol
+from collections.abc import Callable
 
-from shared.domain.deployment_k8s_status import healthy
-from shared.domain.deployment_plan import DeploymentPlan
-from shared.domain.deployment_steps import steps_for
-from shared.domain.manifests_gitops import commit_message, model_dir, namespace_file, render_files
-from shared.domain.manifests_phases import K8sPhase, phase_for, restore_phase
-from shared.domain.manifests_validation import validate_manifests
-from shared.services.deploy_kubernetes import Cluster
-from shared.services.deploy_ports import Health, StepReport
-
-
-class GitOpsRepository(Protocol):
-    url: str
-    branch: str
-
-    def replace(
-        self,
-        directory: str,
-        files: Mapping[str, str],
-        extra: Mapping[str, str | None],
-        message: str,
-    ) -> str:
-        """Commit and push; return the SHA. ``TransientError`` when the remote is unreachable."""
-        ...
+from shared.domain.deploy.k8s_status import healthy
+from shared.domain.deploy.manifests.gitops import (
+    commit_message,
+    model_dir,
+    namespace_file,
+    render_files,
+)
+from shared.domain.deploy.manifests.phases import K8sPhase, phase_for, restore_phase
+from shared.domain.deploy.manifests.validation import validate_manifests
+from shared.domain.deploy.plan import DeploymentPlan
+from shared.domain.deploy.steps import steps_for
+from shared.ports.deploy import Cluster, GitOpsRepository, Health, StepReport
 
 
 class GitOpsDeployer:

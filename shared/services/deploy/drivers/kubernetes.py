@@ -1,51 +1,25 @@
 """The kubernetes driver: server-side apply to the region's AKS cluster, wait, roll back.
 
 The logic lives here and talks to the cluster through ``Cluster``, a port of four calls; the
-adapter (``shared.adapters.kubernetes_cluster``) is a thin translation to the kubernetes client.
+adapter (``shared.adapters.kubernetes.cluster``) is a thin translation to the kubernetes client.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from typing import Protocol
+from collections.abc import Callable
 
-from shared.domain.deployment_codes import DeployCode, RolloutFailed
-from shared.domain.deployment_k8s_status import DeploymentStatus, healthy, rollout_progress
-from shared.domain.deployment_plan import DeploymentPlan
-from shared.domain.manifests import Manifest, ObjectRef
-from shared.domain.manifests_phases import K8sPhase, phase_for, restore_phase
-from shared.domain.manifests_validation import validate_manifests
-from shared.services.deploy_ports import Health, StepReport
+from shared.domain.deploy.codes import DeployCode, RolloutFailed
+from shared.domain.deploy.k8s_status import healthy, rollout_progress
+from shared.domain.deploy.manifests.phases import K8sPhase, phase_for, restore_phase
+from shared.domain.deploy.manifests.validation import validate_manifests
+from shared.domain.deploy.plan import DeploymentPlan
+from shared.ports.deploy import Cluster, Health, StepReport
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ROLLOUT_TIMEOUT = 540.0  # below the Function timeout (10 min) and above the deadline
-
-
-class Cluster(Protocol):
-    """The little of the Kubernetes API the driver needs.
-
-    Every call raises ``TransientError`` when the API server cannot be reached, and
-    ``PlanError`` when it refuses an object (forbidden, invalid).
-    """
-
-    def apply(self, manifest: Manifest) -> None:
-        """Server-side apply with Clearance's field manager, taking over conflicting fields."""
-        ...
-
-    def delete(self, ref: ObjectRef) -> bool:
-        """False when the object did not exist."""
-        ...
-
-    def deployment_status(self, namespace: str, name: str) -> DeploymentStatus | None: ...
-
-    def watch_deployment(
-        self, namespace: str, name: str, timeout_seconds: float
-    ) -> Iterator[DeploymentStatus]:
-        """The current status, then each change, until ``timeout_seconds`` have passed."""
-        ...
 
 
 class KubernetesDeployer:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.domain.links import LinkError, LinkProblem, LinkSigner
+from shared.domain.approval.links import LinkError, LinkProblem, LinkSigner
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 KEY1, KEY2 = b"k" * 32, b"n" * 32
@@ -71,7 +71,7 @@ def test_csrf_is_bound_to_the_link() -> None:
 
 
 def test_secrets_are_compared_in_constant_time() -> None:
-    source = (Path(__file__).resolve().parents[3] / "shared/domain/links.py").read_text()
+    source = (Path(__file__).resolve().parents[4] / "shared/domain/approval/links.py").read_text()
     tree = ast.parse(source)
     compares = [
         n

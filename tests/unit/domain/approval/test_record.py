@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.domain.approval import (
+from shared.domain.approval.record import (
     Approval,
     ApprovalState,
     Refusal,
@@ -18,11 +18,11 @@ from shared.domain.approval import (
     supersede,
     tally,
 )
-from shared.domain.approval_request import ApprovalRequest
+from shared.domain.approval.request import ApprovalRequest
 from shared.domain.catalog import ApprovalPolicy
-from shared.domain.labels import parse_metadata
-from shared.domain.lineage import ArtifactRef
-from shared.domain.metadata import ArtifactKind
+from shared.domain.lineage.record import ArtifactRef
+from shared.domain.metadata.labels import parse_metadata
+from shared.domain.metadata.model import ArtifactKind
 from shared.local.samples import model_labels
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.domain.k8s_names import (
+from shared.domain.deploy.k8s_names import (
     digest_label,
     dns_label,
     is_dns_label,

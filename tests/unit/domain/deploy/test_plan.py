@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from shared.domain.catalog import RegionEntry
-from shared.domain.deployment_codes import DeployCode, PlanError
-from shared.domain.deployment_plan import DriverKind, build_plan, deployment_id_for
-from shared.domain.deployment_steps import steps_for
-from shared.domain.lineage import ArtifactRef
-from tests.unit.deploy import samples as s
+from shared.domain.deploy.codes import DeployCode, PlanError
+from shared.domain.deploy.plan import DriverKind, build_plan, deployment_id_for
+from shared.domain.deploy.steps import steps_for
+from shared.domain.lineage.record import ArtifactRef
+from tests.support import deploy_samples as s
 
 
 def _code(exc: pytest.ExceptionInfo[PlanError]) -> str:

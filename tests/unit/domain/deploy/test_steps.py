@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.domain.catalog import RegionEntry
-from shared.domain.deployment_plan import DeploymentPlan, build_plan
-from shared.domain.deployment_steps import steps_for
-from tests.unit.deploy import samples as s
+from shared.domain.deploy.plan import DeploymentPlan, build_plan
+from shared.domain.deploy.steps import steps_for
+from tests.support import deploy_samples as s
 
 
 def _plan(cell: RegionEntry, strategy: str, *, previous: bool) -> DeploymentPlan:

@@ -10,15 +10,15 @@ import pytest
 from shared.domain.artifact import AmlModelArtifact, ImageArtifact
 from shared.domain.catalog import RegionCatalog, UnknownRegionError
 from shared.domain.errors import Violation
-from shared.domain.intake_codes import IntakeCode
-from shared.domain.intake_policy import (
+from shared.domain.intake.codes import IntakeCode
+from shared.domain.intake.policy import (
     evaluate_intake,
     placement_violations,
     registry_allowed,
     registry_violations,
 )
-from shared.domain.labels import parse_metadata
-from shared.domain.metadata import ArtifactKind, ModelMetadata
+from shared.domain.metadata.labels import parse_metadata
+from shared.domain.metadata.model import ArtifactKind, ModelMetadata
 
 WEST = "clearancewesteurope.azurecr.io"
 SWEDEN = "clearanceswedencentral.azurecr.io"

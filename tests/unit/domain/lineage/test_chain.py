@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from shared.domain.lineage import Actor, ArtifactRef, LineageRecord, RecordKind
-from shared.domain.lineage_chain import GENESIS, ChainFormatError, HeadMark, Link, seq_row_key
-from shared.domain.lineage_verify import Fault, StoredLink, verify_chain
+from shared.domain.lineage.chain import GENESIS, ChainFormatError, HeadMark, Link, seq_row_key
+from shared.domain.lineage.record import Actor, ArtifactRef, LineageRecord, RecordKind
+from shared.domain.lineage.verify import Fault, StoredLink, verify_chain
 
 ART = ArtifactRef(
     kind="image", registry="r.azurecr.io", repository="m/x", digest="sha256:" + "a" * 64

@@ -8,16 +8,23 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.cli.lineage_output import write_entries
-from shared.domain.lineage import Actor, ArtifactRef, Correlation, LineageRecord, Reason, RecordKind
-from shared.domain.lineage_chain import Link
-from shared.domain.lineage_export import (
+from shared.domain.lineage.chain import Link
+from shared.domain.lineage.export import (
     ExportFormatError,
     read_csv,
     read_json,
     read_ndjson,
     to_csv,
 )
-from shared.domain.lineage_views import AuditEntry
+from shared.domain.lineage.record import (
+    Actor,
+    ArtifactRef,
+    Correlation,
+    LineageRecord,
+    Reason,
+    RecordKind,
+)
+from shared.domain.lineage.views import AuditEntry
 
 HOSTILE = '=HYPERLINK("http://evil"),\n"quoted"; <script>alert(1)</script> ünï'
 

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.domain.lineage import Actor, ArtifactRef, LineageRecord, RecordKind
-from shared.domain.lineage_index import (
+from shared.domain.lineage.index import (
     DeploymentEvent,
     actor_partition,
     current_live,
@@ -16,6 +15,7 @@ from shared.domain.lineage_index import (
     names_of,
     window_days,
 )
+from shared.domain.lineage.record import Actor, ArtifactRef, LineageRecord, RecordKind
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 OK, BACK = RecordKind.DEPLOYMENT_SUCCEEDED, RecordKind.DEPLOYMENT_ROLLED_BACK

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.domain.errors import InputError
-from shared.domain.lineage import Actor, ArtifactRef, LineageRecord, RecordKind
-from shared.domain.lineage_chain import Link
-from shared.domain.lineage_index import actor_partition, day_partition, moment_row_key
-from shared.domain.lineage_paging import Cursor, decode_token, encode_token
-from shared.domain.lineage_views import AuditEntry, IndexedArtifact, LiveEntry
-from shared.services.lineage_queries import AuditQueries, every
+from shared.domain.lineage.chain import Link
+from shared.domain.lineage.index import actor_partition, day_partition, moment_row_key
+from shared.domain.lineage.paging import Cursor, decode_token, encode_token
+from shared.domain.lineage.record import Actor, ArtifactRef, LineageRecord, RecordKind
+from shared.domain.lineage.views import AuditEntry, IndexedArtifact, LiveEntry
+from shared.services.lineage.queries import AuditQueries, every
 
 T0 = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ from types import ModuleType
 
 import pytest
 
-from shared.domain.intake_codes import MEANINGS, IntakeCode
+from shared.domain.intake.codes import MEANINGS, IntakeCode
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 DOC = ROOT / "docs" / "metadata-contract.md"
 
 

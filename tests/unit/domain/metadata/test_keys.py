@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from shared.domain.errors import InputError
-from shared.domain.intake_codes import IntakeCode
-from shared.domain.label_keys import BY_KEY, LABEL_KEYS, PREFIX, LabelKey
-from shared.domain.labels import parse_metadata
-from shared.domain.metadata import ArtifactKind, ModelMetadata
+from shared.domain.intake.codes import IntakeCode
+from shared.domain.metadata.keys import BY_KEY, LABEL_KEYS, PREFIX, LabelKey
+from shared.domain.metadata.labels import parse_metadata
+from shared.domain.metadata.model import ArtifactKind, ModelMetadata
 
 OCI = "org.opencontainers.image."
 

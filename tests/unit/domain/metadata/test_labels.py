@@ -6,11 +6,11 @@ import pytest
 
 from shared.domain.catalog import RiskTier
 from shared.domain.errors import InputError
-from shared.domain.intake_codes import IntakeCode
-from shared.domain.labels import MAX_LABELS, parse_metadata
-from shared.domain.metadata import ArtifactKind, ModelMetadata
-from shared.domain.rollout import BlueGreen, Canary, Rolling, Shadow
-from shared.domain.serving import AmlServing, ImageServing, Resources
+from shared.domain.intake.codes import IntakeCode
+from shared.domain.metadata.labels import MAX_LABELS, parse_metadata
+from shared.domain.metadata.model import ArtifactKind, ModelMetadata
+from shared.domain.metadata.rollout import BlueGreen, Canary, Rolling, Shadow
+from shared.domain.metadata.serving import AmlServing, ImageServing, Resources
 
 IMAGE = ArtifactKind.IMAGE
 AML = ArtifactKind.AML_MODEL

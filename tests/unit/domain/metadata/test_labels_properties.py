@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.domain.errors import InputError
-from shared.domain.intake_codes import IntakeCode
-from shared.domain.label_keys import BY_KEY, LABEL_KEYS, PREFIX
-from shared.domain.labels import parse_metadata
-from shared.domain.metadata import ArtifactKind, ModelMetadata
+from shared.domain.intake.codes import IntakeCode
+from shared.domain.metadata.keys import BY_KEY, LABEL_KEYS, PREFIX
+from shared.domain.metadata.labels import parse_metadata
+from shared.domain.metadata.model import ArtifactKind, ModelMetadata
 
 VALID_IMAGE_LABELS = {
     spec.key: spec.example

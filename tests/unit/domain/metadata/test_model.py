@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from shared.domain.metadata import ArtifactKind, ModelMetadata
-from shared.domain.quantity import cpu_millicores, memory_bytes
+from shared.domain.metadata.model import ArtifactKind, ModelMetadata
+from shared.domain.metadata.quantity import cpu_millicores, memory_bytes
 
 
 def _contract(**overrides: Any) -> dict[str, Any]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from email.policy import SMTP
 
-from shared.adapters.smtp_mailer import build_message
-from shared.ports import OutboundMail
-from shared.services.approval_messages import card_text
+from shared.adapters.mail.smtp import build_message
+from shared.ports.mail import OutboundMail
+from shared.services.approval.messages import card_text
+from shared.services.approval.review_page import problem
 from shared.services.owner_mail import header_safe
-from shared.services.review_page import problem
 
 HOSTILE = "[click](https://evil.example) **bold** <b>x</b>\n# heading\r\nBcc: victim@x.example"
 

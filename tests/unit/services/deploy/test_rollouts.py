@@ -7,14 +7,14 @@ from datetime import timedelta
 import pytest
 
 from shared.domain.catalog import RegionEntry
-from shared.domain.deployment_codes import DeployCode
+from shared.domain.deploy.codes import DeployCode
 from shared.domain.errors import TransientError
-from shared.domain.lineage import RecordKind
-from shared.services.deploy import DeployOutcome
-from shared.services.rollback import RollbackRefused, request_rollback
-from tests.deploy_fakes import DEADLINE, DEGRADES
-from tests.unit.deploy import samples as s
-from tests.unit.deploy.world import World
+from shared.domain.lineage.record import RecordKind
+from shared.services.deploy.rollback import RollbackRefused, request_rollback
+from shared.services.deploy.rollouts import DeployOutcome
+from tests.support import deploy_samples as s
+from tests.support.deploy_fakes import DEADLINE, DEGRADES
+from tests.support.deploy_world import World
 
 NS = "model-fraud-detector"
 APPROVER = ["approver.one@contoso.example"]

@@ -8,17 +8,17 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.event_binding import IncomingEvent
 from shared.domain.errors import TransientError
-from shared.domain.lineage import INTAKE_TERMINAL, RecordKind
+from shared.domain.lineage.record import INTAKE_TERMINAL, RecordKind
 from shared.local.samples import model_labels
 from shared.local.stack import LocalStack, StackPorts
 from shared.queues import APPROVAL_REQUESTS
-from shared.services.intake import IntakeDeps, handle_image_pushed, handle_model_registered
+from shared.services.intake.binding import IncomingEvent
+from shared.services.intake.handlers import IntakeDeps, handle_image_pushed, handle_model_registered
 from shared.settings import load_catalog
-from tests.fakes import FakeBus, FakeLedger, FakeLineage, FakeMailer, FakeRegistry
+from tests.support.fakes import FakeBus, FakeLedger, FakeLineage, FakeMailer, FakeRegistry
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 LABELS = model_labels()
 
 

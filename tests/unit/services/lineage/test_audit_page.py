@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from shared.domain.lineage import Actor, ArtifactRef, LineageRecord, Reason, RecordKind
-from shared.domain.lineage_chain import Link
-from shared.domain.lineage_views import AuditEntry, summarise
-from shared.services.audit_page import render_audit_page
+from shared.domain.lineage.chain import Link
+from shared.domain.lineage.record import Actor, ArtifactRef, LineageRecord, Reason, RecordKind
+from shared.domain.lineage.views import AuditEntry, summarise
+from shared.services.lineage.audit_page import render_audit_page
 
 EVIL = '"><script>alert(document.cookie)</script><img src=x onerror=alert(1)>'
 ART = ArtifactRef(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from shared.domain.lineage_chain import HeadMark
-from shared.domain.lineage_heads import ChainHead, HeadsSnapshot, snapshot_blob_name
-from shared.services.lineage_heads import snapshot_heads
+from shared.domain.lineage.chain import HeadMark
+from shared.domain.lineage.heads import ChainHead, HeadsSnapshot, snapshot_blob_name
+from shared.services.lineage.heads import snapshot_heads
 
 H = {c: c * 64 for c in "abcdef"}
 

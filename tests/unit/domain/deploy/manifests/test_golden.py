@@ -13,12 +13,12 @@ import pytest
 import yaml
 
 from shared.domain.catalog import RegionEntry
-from shared.domain.manifests_gitops import to_yaml
-from shared.domain.manifests_validation import validate_manifests
-from tests.unit.deploy import samples as s
-from tests.unit.deploy.manifest_cases import describe, phases, plan_for
+from shared.domain.deploy.manifests.gitops import to_yaml
+from shared.domain.deploy.manifests.validation import validate_manifests
+from tests.support import deploy_samples as s
+from tests.support.manifest_cases import describe, phases, plan_for
 
-GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "deploy"
+GOLDEN = Path(__file__).resolve().parents[4] / "golden" / "deploy"
 STRATEGIES = sorted(s.ROLLOUTS)
 
 
@@ -51,7 +51,7 @@ def test_every_object_of_every_phase_is_schema_valid(cell: RegionEntry, strategy
 
 
 def test_the_validator_refuses_an_unknown_field() -> None:
-    from shared.domain.deployment_codes import PlanError
+    from shared.domain.deploy.codes import PlanError
 
     bad: dict[str, Any] = {
         "apiVersion": "v1",

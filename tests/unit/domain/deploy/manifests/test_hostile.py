@@ -9,14 +9,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.domain.k8s_names import is_dns_label, is_label_value
-from shared.domain.manifests import Manifest
-from shared.domain.manifests_gitops import render_files, to_yaml
-from shared.domain.manifests_phases import K8sPhase
-from shared.domain.manifests_validation import validate_manifests
-from shared.domain.metadata import ModelMetadata
-from tests.unit.deploy import samples as s
-from tests.unit.deploy.manifest_cases import phases, plan_for
+from shared.domain.deploy.k8s_names import is_dns_label, is_label_value
+from shared.domain.deploy.manifests.gitops import render_files, to_yaml
+from shared.domain.deploy.manifests.objects import Manifest
+from shared.domain.deploy.manifests.phases import K8sPhase
+from shared.domain.deploy.manifests.validation import validate_manifests
+from shared.domain.metadata.model import ModelMetadata
+from tests.support import deploy_samples as s
+from tests.support.manifest_cases import phases, plan_for
 
 CELL = s.cell()
 BENIGN = {

@@ -6,16 +6,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.adapters.aml_entities import build_deployment, build_endpoint
+from shared.adapters.aml.entities import build_deployment, build_endpoint
 from shared.domain.catalog import RegionEntry
-from shared.domain.deployment_aml import aml_phase, aml_restore_phase
-from shared.domain.deployment_codes import DeployCode, PlanError, RolloutFailed
-from shared.domain.deployment_plan import DeploymentPlan, build_plan
-from shared.domain.deployment_revision import Revision
-from shared.domain.deployment_steps import steps_for
-from shared.services.deploy_aml import AmlDeployer
-from tests.deploy_fakes import FakeAmlEndpoints
-from tests.unit.deploy import samples as s
+from shared.domain.deploy.aml import aml_phase, aml_restore_phase
+from shared.domain.deploy.codes import DeployCode, PlanError, RolloutFailed
+from shared.domain.deploy.plan import DeploymentPlan, build_plan
+from shared.domain.deploy.revision import Revision
+from shared.domain.deploy.steps import steps_for
+from shared.services.deploy.drivers.aml import AmlDeployer
+from tests.support import deploy_samples as s
+from tests.support.deploy_fakes import FakeAmlEndpoints
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 EP = "churn-model"

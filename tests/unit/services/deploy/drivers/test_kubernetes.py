@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.domain.catalog import RegionEntry
-from shared.domain.deployment_codes import DeployCode, PlanError, RolloutFailed
-from shared.domain.deployment_plan import DeploymentPlan, build_plan
-from shared.domain.deployment_revision import Revision
-from shared.domain.deployment_steps import steps_for
+from shared.domain.deploy.codes import DeployCode, PlanError, RolloutFailed
+from shared.domain.deploy.plan import DeploymentPlan, build_plan
+from shared.domain.deploy.revision import Revision
+from shared.domain.deploy.steps import steps_for
 from shared.domain.errors import TransientError
-from shared.services.deploy_kubernetes import KubernetesDeployer
-from tests.deploy_fakes import DEADLINE, DEGRADES, STUCK, FakeCluster
-from tests.unit.deploy import samples as s
+from shared.services.deploy.drivers.kubernetes import KubernetesDeployer
+from tests.support import deploy_samples as s
+from tests.support.deploy_fakes import DEADLINE, DEGRADES, STUCK, FakeCluster
 
 NS = "model-fraud-detector"
 
@@ -224,7 +224,7 @@ def test_the_adapter_reads_a_v1_deployment_as_the_drivers_status() -> None:
         V1PodTemplateSpec,
     )
 
-    from shared.adapters.kubernetes_cluster import to_status
+    from shared.adapters.kubernetes.cluster import to_status
 
     deployment = V1Deployment(
         metadata=V1ObjectMeta(name="m", generation=4),
@@ -242,6 +242,6 @@ def test_the_adapter_reads_a_v1_deployment_as_the_drivers_status() -> None:
     )
     status = to_status(deployment)
     assert (status.generation, status.replicas, status.total_replicas) == (4, 3, 4)
-    from shared.domain.deployment_k8s_status import rollout_progress
+    from shared.domain.deploy.k8s_status import rollout_progress
 
     assert rollout_progress(status).message == "1 old replicas pending termination"

@@ -1,0 +1,1 @@
+"""Azure ML: online endpoints and entities through azure-ai-ml (imported lazily)."""

@@ -1,0 +1,1 @@
+"""The region's AKS cluster through the kubernetes client (imported lazily)."""

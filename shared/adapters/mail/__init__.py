@@ -1,0 +1,1 @@
+"""Mail: Azure Communication Services Email in Azure, SMTP locally."""

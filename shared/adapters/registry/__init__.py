@@ -1,0 +1,1 @@
+"""Container registries (ACR, and the local docker-registry) over azure-containerregistry."""

@@ -1,0 +1,1 @@
+"""Azure Service Bus: the message bus and its dead-letter queues."""

@@ -1,0 +1,1 @@
+"""Azure Storage: tables, queues and blobs of the cell's own account."""

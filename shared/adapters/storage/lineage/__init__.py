@@ -1,0 +1,1 @@
+"""The lineage store in Table Storage, and snapshots in Blob Storage."""

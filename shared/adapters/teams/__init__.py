@@ -1,0 +1,1 @@
+"""Microsoft Teams: the Workflows webhook."""

@@ -1,0 +1,1 @@
+"""Approval rules: the record, its state machine, quorum, separation of duties, signed links."""

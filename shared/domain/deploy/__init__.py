@@ -1,0 +1,1 @@
+"""Deployment rules: plans, strategies as steps, revisions, state, and the codes of refusals."""

@@ -1,0 +1,1 @@
+"""Lineage: records, the hash chain, indexes, views, paging, export, snapshots, verification."""

@@ -1,0 +1,1 @@
+"""The metadata contract: label keys, value rules, parsing labels/tags into ``ModelMetadata``."""

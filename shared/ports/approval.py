@@ -1,0 +1,23 @@
+"""Approvals: the record store and the Teams channel."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from shared.domain.approval.record import (
+    Approval,
+    Vote,
+)
+
+
+class ApprovalStore(Protocol):
+    def create(self, approval: Approval) -> tuple[Approval, bool]: ...
+    def get(self, approval_id: str) -> tuple[Approval, str]: ...
+    def replace(self, approval: Approval, etag: str) -> bool: ...
+    def add_vote(self, approval_id: str, vote: Vote) -> bool: ...
+    def votes(self, approval_id: str) -> list[Vote]: ...
+    def pending_for_model(self, region: str, model: str) -> list[Approval]: ...
+
+
+class Teams(Protocol):
+    def post(self, payload: dict[str, Any]) -> None: ...

@@ -1,0 +1,1 @@
+"""Approval use cases: open a request, notify, review page, votes, decisions, expiry."""

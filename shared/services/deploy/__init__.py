@@ -1,0 +1,1 @@
+"""Deployment use cases: rollouts step by step, rollback, records; drivers in ``drivers``."""

@@ -1,0 +1,1 @@
+"""The deployment drivers (one ``Deployer`` each): gitops, kubernetes, aml."""

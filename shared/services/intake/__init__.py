@@ -1,0 +1,1 @@
+"""Intake use cases: an Event Grid event becomes one approval request or a rejection."""
