@@ -24,6 +24,7 @@ TARGETS = """\
 | >= 100 events/s per host on this 2-core machine | `intake_burst.py` |
 | decision latency (POST approve -> deployment request enqueued) | `decision_latency.py` p50/p95 |
 | lineage queries read partitions, never scan | `lineage_bench.py` ratios to a full scan |
+| storage requests per event (accepted <= 7, deciding vote <= 10, ...) | `requests_per_event.py` |
 """
 
 
