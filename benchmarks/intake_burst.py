@@ -1,20 +1,32 @@
-"""Intake burst: 2,000 ImagePushed events for 500 distinct images, to both regions at once.
+"""Intake burst: ImagePushed events for distinct images, closed loop and open loop.
 
     .venv/bin/python benchmarks/intake_burst.py [--images 500] [--workers 32]
+        [--rate 50] [--seconds 20] [--only closed-one|closed-both|open]
 
 Each image gets four events with distinct ids (the tagged push, ACR's untagged twin, a re-push
-of the same tag, and a second tag), so three of four are duplicates. Events are delivered
-concurrently to both regions' hosts the way Event Grid does (one event per POST, retry on 5xx).
-Targets: p95 push -> approval request under 500 ms; >= 100 events/s per host.
+of the same tag, and a second tag), so three of four are duplicates. Events are delivered the
+way Event Grid does (one event per POST, retry on 5xx). Three runs, each on a fresh stack:
+
+- closed loop, one host: 4 x images events to the westeurope host alone (one host + Azurite);
+- closed loop, both hosts: the same number of events split over both regions' hosts;
+- open loop: one host, events offered at a fixed rate (--rate per second for --seconds),
+  each sent at its scheduled time whatever the backlog, so latency includes queueing.
+
+CPU per event is read from /proc for the host process(es) and Azurite over the run.
+Targets: one host >= 100 events/s on the burst mix; open loop at 50 events/s: p95 push ->
+approval request < 250 ms.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench_stack import labels, ms, percentiles, private_stack
@@ -29,7 +41,7 @@ from shared.settings import build_settings
 ZONES = {"westeurope": "EU", "swedencentral": "SE"}
 
 
-def push_all(stack: LocalStack, count: int) -> list[tuple[str, str, str]]:
+def push_all(stack: LocalStack, count: int, regions: tuple[str, ...]) -> list[tuple[str, str, str]]:
     from azure.containerregistry import ContainerRegistryClient
 
     clients = {
@@ -39,11 +51,11 @@ def push_all(stack: LocalStack, count: int) -> list[tuple[str, str, str]]:
             audience="https://containerregistry.azure.net",
             connection_verify=str(stack.ca_file),
         )
-        for r in ZONES
+        for r in regions
     }
 
     def push(i: int) -> tuple[str, str, str]:
-        region = list(ZONES)[i % 2]
+        region = regions[i % len(regions)]
         name = f"burst-{i:04d}"
         pushed = push_image(
             clients[region],
@@ -67,81 +79,163 @@ def events_for(
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--images", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=32)
-    args = parser.parse_args()
+def cpu_seconds(pid: int | None) -> float:
+    """utime + stime (and waited-for children) of one process, from /proc."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    title: str
+    regions: tuple[str, ...]
+    images: int
+    workers: int
+    rate: float | None = None  # events/s offered (open loop); None: closed loop
+    seconds: float | None = None
+
+
+def deliver_with_retries(stack: LocalStack, region: str, event: dict[str, Any]) -> int:
+    attempts = 0
+    while True:
+        attempts += 1
+        status = deliver(stack.host_url(region), "acr_image_pushed", [event])
+        if 200 <= status < 300 or attempts >= 20:
+            return attempts
+        time.sleep(0.2)
+
+
+def run(spec: Run) -> None:
     with private_stack() as stack:
-        t = time.perf_counter()
-        images = push_all(stack, args.images)
-        print(f"pushed {len(images)} images in {time.perf_counter() - t:.1f}s (set-up, not timed)")
+        for region in ZONES:
+            if region not in spec.regions:
+                stack.processes.stop(f"host-{region}")
+        images = push_all(stack, spec.images, spec.regions)
         work = [
             (region, e)
             for region, repo, digest in images
             for e in events_for(stack, region, repo, digest)
         ]
         random.Random(7).shuffle(work)
+        if spec.rate is not None and spec.seconds is not None:
+            work = work[: int(spec.rate * spec.seconds)]
         timings: dict[str, tuple[float, float, int]] = {}
+        pids = {"host": [stack.processes.pid(f"host-{r}") for r in spec.regions]}
+        pids["azurite"] = [stack.processes.pid("azurite")]
+        cpu_before = {k: sum(cpu_seconds(p) for p in v) for k, v in pids.items()}
+        t0 = time.perf_counter()
 
-        def send(item: tuple[str, dict[str, Any]]) -> None:
-            region, event = item
-            start = time.perf_counter()
-            attempts = 0
-            while True:
-                attempts += 1
-                status = deliver(stack.host_url(region), "acr_image_pushed", [event])
-                if 200 <= status < 300 or attempts >= 20:
-                    break
-                time.sleep(0.2)
+        def send(indexed: tuple[int, tuple[str, dict[str, Any]]]) -> None:
+            i, (region, event) = indexed
+            if spec.rate is not None:
+                due = t0 + i / spec.rate
+                time.sleep(max(0.0, due - time.perf_counter()))
+                start = due  # open loop: latency counts from the scheduled send
+            else:
+                start = time.perf_counter()
+            attempts = deliver_with_retries(stack, region, event)
             timings[event["id"]] = (start, time.perf_counter(), attempts)
 
-        wall = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=args.workers) as pool:
-            list(pool.map(send, work))
-        wall = time.perf_counter() - wall
+        workers = spec.workers if spec.rate is None else max(spec.workers, 64)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(send, enumerate(work)))
+        wall = time.perf_counter() - t0
+        cpu = {k: sum(cpu_seconds(p) for p in v) - cpu_before[k] for k, v in pids.items()}
+        report(spec, stack, images, work, timings, wall, cpu)
 
-        cells = {r: Container(build_settings(stack.environment(r))) for r in ZONES}
-        kinds: Counter[str] = Counter()
-        terminal_per_event: Counter[str] = Counter()
-        first_seen: dict[str, float] = {}
-        push_to_request: list[float] = []
-        for region, repo, digest in images:
-            artifact = ArtifactRef(
-                kind="image", registry=stack.login_server(region), repository=repo, digest=digest
-            )
-            records = cells[region].lineage.list_for(artifact.key_hash)  # type: ignore[attr-defined]
-            mine = [e for r, e in work if e["data"]["target"]["digest"] == digest]
-            first_seen[digest] = min(timings[e["id"]][0] for e in mine)
-            for r in records:
-                if r.kind in INTAKE_TERMINAL:
-                    kinds[str(r.kind)] += 1
-                    terminal_per_event[r.correlation.event_id or "?"] += 1
-                if r.kind is RecordKind.APPROVAL_REQUESTED:
-                    done = timings[r.correlation.event_id or ""][1]
-                    push_to_request.append(done - first_seen[digest])
-        per_event = [end - start for start, end, _ in timings.values()]
-        retries = sum(a - 1 for _, _, a in timings.values())
-        exactly_once = sum(1 for e in timings if terminal_per_event[e] == 1)
-        p = percentiles(push_to_request)
-        q = percentiles(per_event)
-        print(f"events delivered          : {len(work)} ({retries} Event Grid retries)")
-        print(f"wall time                 : {wall:8.2f} s")
-        print(
-            f"throughput                : {len(work) / wall:8.1f} events/s overall, "
-            f"{len(work) / wall / 2:.1f} per host (target >= 100 per host)"
+
+def report(
+    spec: Run,
+    stack: LocalStack,
+    images: list[tuple[str, str, str]],
+    work: list[tuple[str, dict[str, Any]]],
+    timings: dict[str, tuple[float, float, int]],
+    wall: float,
+    cpu: dict[str, float],
+) -> None:
+    cells = {r: Container(build_settings(stack.environment(r))) for r in spec.regions}
+    sent = {e["id"] for _, e in work}
+    kinds: Counter[str] = Counter()
+    terminal_per_event: Counter[str] = Counter()
+    push_to_request: list[float] = []
+    expected_requests = 0
+    for region, repo, digest in images:
+        mine = [e for _, e in work if e["data"]["target"]["digest"] == digest]
+        if not mine:
+            continue
+        expected_requests += 1
+        artifact = ArtifactRef(
+            kind="image", registry=stack.login_server(region), repository=repo, digest=digest
         )
-        print(
-            f"push -> approval request  : p50 {ms(p['p50'])}  p95 {ms(p['p95'])}  "
-            f"p99 {ms(p['p99'])}  (target p95 < 500 ms)"
-        )
-        print(
-            f"per delivery (any outcome): p50 {ms(q['p50'])}  p95 {ms(q['p95'])}  "
-            f"p99 {ms(q['p99'])}"
-        )
-        print(f"approval requests         : {kinds['approval.requested']} (expected {len(images)})")
-        print(f"terminal records          : {dict(sorted(kinds.items()))}")
-        print(f"events with exactly one terminal record: {exactly_once} of {len(work)}")
+        first_seen = min(timings[e["id"]][0] for e in mine)
+        for r in cells[region].lineage.list_for(artifact.key_hash):  # type: ignore[attr-defined]
+            if r.kind in INTAKE_TERMINAL and (r.correlation.event_id or "?") in sent:
+                kinds[str(r.kind)] += 1
+                terminal_per_event[r.correlation.event_id or "?"] += 1
+            if r.kind is RecordKind.APPROVAL_REQUESTED and r.correlation.event_id in timings:
+                push_to_request.append(timings[r.correlation.event_id][1] - first_seen)
+    per_event = [end - start for start, end, _ in timings.values()]
+    retries = sum(a - 1 for _, _, a in timings.values())
+    exactly_once = sum(1 for e in timings if terminal_per_event[e] == 1)
+    hosts = len(spec.regions)
+    p, q = percentiles(push_to_request), percentiles(per_event)
+    print(f"\n### {spec.title}")
+    offered = f", offered at {spec.rate:.0f} events/s" if spec.rate else ""
+    print(f"events delivered          : {len(work)} ({retries} Event Grid retries){offered}")
+    print(f"wall time                 : {wall:8.2f} s")
+    print(
+        f"throughput                : {len(work) / wall:8.1f} events/s overall, "
+        f"{len(work) / wall / hosts:.1f} per host (target >= 100 per host)"
+    )
+    print(
+        f"push -> approval request  : p50 {ms(p['p50'])}  p95 {ms(p['p95'])}  "
+        f"p99 {ms(p['p99'])}" + ("  (target p95 < 250 ms)" if spec.rate else "")
+    )
+    print(f"per delivery (any outcome): p50 {ms(q['p50'])}  p95 {ms(q['p95'])}  p99 {ms(q['p99'])}")
+    print(
+        f"CPU per event             : host {cpu['host'] / len(work) * 1000:.1f} ms, "
+        f"Azurite {cpu['azurite'] / len(work) * 1000:.1f} ms "
+        f"(host {cpu['host'] / wall / hosts:.2f} cores each, Azurite {cpu['azurite'] / wall:.2f})"
+    )
+    print(
+        f"approval requests         : {kinds['approval.requested']} (expected {expected_requests})"
+    )
+    print(f"terminal records          : {dict(sorted(kinds.items()))}")
+    print(f"events with exactly one terminal record: {exactly_once} of {len(work)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--images", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--only", choices=["closed-one", "closed-both", "open"])
+    args = parser.parse_args()
+    both = tuple(ZONES)
+    runs = {
+        "closed-one": Run(
+            "closed loop, one host (westeurope)", both[:1], args.images, args.workers
+        ),
+        "closed-both": Run("closed loop, both hosts", both, args.images, args.workers),
+        "open": Run(
+            f"open loop, one host, {args.rate:.0f} events/s for {args.seconds:.0f} s",
+            both[:1],
+            max(1, int(args.rate * args.seconds / 4) + 1),
+            args.workers,
+            rate=args.rate,
+            seconds=args.seconds,
+        ),
+    }
+    for name, spec in runs.items():
+        if args.only in (None, name):
+            run(spec)
 
 
 if __name__ == "__main__":
