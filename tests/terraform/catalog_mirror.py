@@ -57,7 +57,7 @@ def _split_id(resource_id: str) -> tuple[str, str, str]:
 
 
 def _entry(tfvars: dict[str, Any], region: str, cfg: dict[str, Any], sub: str) -> dict[str, Any]:
-    n = names(tfvars["name_prefix"], tfvars["environment"], region)
+    n = names(tfvars["name_prefix"], tfvars["name"], region)
     existing = cfg.get("existing", {})
     gitops = {"branch": "main", "path": "regions", **tfvars["gitops"]}
     if existing.get("registry_id"):
