@@ -134,7 +134,7 @@ def test_workload_can_reference_existing_resources() -> None:
         assert unwrap(workload.resources[address]["count"]).startswith("local.create_")
     aks = workload.resources["azurerm_kubernetes_cluster.this"]
     assert aks["azure_active_directory_role_based_access_control"][0]["azure_rbac_enabled"]
-    assert aks["local_account_disabled"] is True
+    assert unwrap(aks["local_account_disabled"]) == "!local.create_compute"
     assert "web_app_routing" in aks
     assert workload.resources["azurerm_container_registry.this"]["sku"] == "Premium"
     compute = workload.resources["azapi_resource.kubernetes_compute"]

@@ -3,7 +3,7 @@
 terraform {
   required_version = ">= 1.11.0"
   required_providers {
-    azurerm = { source = "hashicorp/azurerm", version = ">= 4.30.0, < 5.0.0" }
+    azurerm = { source = "hashicorp/azurerm", version = ">= 4.77.0, < 5.0.0" }
   }
 
   # Partial configuration: one state per environment and region. Supply the rest at init:

@@ -11,6 +11,7 @@ output "cell" {
       function_app_name     = cell.function_app_name
       resource_group_name   = cell.resource_group_name
       dead_letter_container = cell.dead_letter_container
+      flux_identity         = module.workload[region].flux_identity
     }
   }
 }

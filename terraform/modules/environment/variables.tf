@@ -53,7 +53,7 @@ variable "environment" {
     approval                        = any
     deployer                        = optional(string, "gitops")
     gitops                          = any
-    kubernetes_version              = optional(string, "1.30")
+    kubernetes_version              = optional(string, "1.35")
     aks_admin_group_object_ids      = list(string)
     api_server_authorized_ip_ranges = list(string)
     easy_auth_client_id             = string

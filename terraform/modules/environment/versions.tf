@@ -6,7 +6,7 @@ terraform {
   required_providers {
     azurerm = {
       source  = "hashicorp/azurerm"
-      version = ">= 4.30.0, < 5.0.0"
+      version = ">= 4.77.0, < 5.0.0"
     }
   }
 }
