@@ -57,7 +57,7 @@ def _split_id(resource_id: str) -> tuple[str, str, str]:
 
 
 def _entry(tfvars: dict[str, Any], region: str, cfg: dict[str, Any], sub: str) -> dict[str, Any]:
-    n = names(tfvars["name_prefix"], tfvars["environment"], region)
+    n = names(tfvars["name_prefix"], tfvars["name"], region)
     existing = cfg.get("existing", {})
     gitops = {"branch": "main", "path": "regions", **tfvars["gitops"]}
     if existing.get("registry_id"):
@@ -97,7 +97,7 @@ def _entry(tfvars: dict[str, Any], region: str, cfg: dict[str, Any], sub: str) -
             "resource_group": aks_rg,
             "subscription_id": aks_sub,
             "api_server_url": None,
-            "kubernetes_version": tfvars.get("kubernetes_version", "1.30"),
+            "kubernetes_version": tfvars.get("kubernetes_version", "1.35"),
             "namespace_mode": "model",
         },
         "aml": {

@@ -11,7 +11,9 @@ SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
 def tfvars(environment: str) -> dict[str, Any]:
-    return load_file(ENVIRONMENTS / environment / "terraform.tfvars")
+    """The environment's values: the ``environment`` object of its terraform.tfvars, the input
+    of modules/environment (``name`` is the short environment name)."""
+    return load_file(ENVIRONMENTS / environment / "terraform.tfvars")["environment"]
 
 
 def regions_in_rollout_order(environment: str) -> list[str]:

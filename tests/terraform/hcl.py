@@ -135,3 +135,27 @@ def _brace_groups(text: str) -> list[str]:
                 groups.append(text[start : i + 1])
         i += 1
     return groups
+
+
+def object_type_attributes(type_expr: str) -> dict[str, bool]:
+    """Top-level attributes of an ``object({...})`` type constraint -> whether each is required
+    (not wrapped in ``optional(...)``)."""
+    inner = unwrap(type_expr).strip()
+    if not inner.startswith("object({") or not inner.endswith("})"):
+        raise ValueError(f"not an object type: {type_expr}")
+    body = inner[len("object({") : -2]
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(body):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(body[start:i])
+            start = i + 1
+    parts.append(body[start:])
+    attributes = {}
+    for part in filter(str.strip, parts):
+        name, value = part.split("=", 1)
+        attributes[name.strip()] = not value.strip().startswith("optional(")
+    return attributes

@@ -147,7 +147,8 @@ module "catalog" {{
 """,
         encoding="utf-8",
     )
-    values = {k: v for k, v in tfvars(environment).items() if k in _CATALOG_INPUTS}
+    env = tfvars(environment)
+    values = {k: v for k, v in {**env, "environment": env["name"]}.items() if k in _CATALOG_INPUTS}
     (workdir / "terraform.tfvars.json").write_text(json.dumps(values), encoding="utf-8")
     run = {"cwd": workdir, "capture_output": True, "text": True, "timeout": 120, "check": True}
     subprocess.run(["terraform", "init", "-backend=false", "-input=false"], **run)

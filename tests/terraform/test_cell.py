@@ -81,6 +81,7 @@ def test_a_cross_cell_role_assignment_is_caught(cell: Module) -> None:
 
 
 def test_function_identity_gets_the_least_privilege_roles(cell: Module) -> None:
+    assert unwrap(cell.locals["app_principal_id"]) == "azurerm_user_assigned_identity.cell.principal_id"
     roles = {entry["role"]: unwrap(entry["scope"]) for entry in cell.locals["app_roles"].values()}
     assert roles["AcrPull"] == "var.registry_id"
     assert roles["AzureML Data Scientist"] == "var.aml_workspace_id"
@@ -111,8 +112,12 @@ def test_tables_are_the_ones_the_app_uses(cell: Module) -> None:
     from shared.adapters.storage.lineage import writer as table_lineage
 
     assert set(cell.locals["tables"].values()) == {table_lineage.TABLE, table_intake_ledger.TABLE}
-    table = cell.resources["azurerm_storage_table.this"]
-    assert unwrap(table["storage_account_id"]) == "azurerm_storage_account.this.id"
+    # Through Resource Manager: azurerm_storage_table needs shared keys for its ACL call.
+    table = cell.resources["azapi_resource.table"]
+    assert unwrap(table["for_each"]) == "local.tables"
+    assert table["type"].startswith("Microsoft.Storage/storageAccounts/tableServices/tables@")
+    assert table["parent_id"] == "${azurerm_storage_account.this.id}/tableServices/default"
+    assert not cell.of_type("azurerm_storage_table")
 
 
 def test_delivery_limit_equals_host_json(cell: Module) -> None:
@@ -155,8 +160,10 @@ def test_function_app_is_flex_consumption_python_with_identity_and_easy_auth(
 ) -> None:
     app = cell.resources["azurerm_function_app_flex_consumption.this"]
     assert (app["runtime_name"], app["runtime_version"]) == ("python", "3.11")
-    assert app["identity"][0]["type"] == "SystemAssigned"
-    assert app["storage_authentication_type"] == "SystemAssignedIdentity"
+    assert app["identity"][0]["type"] == "SystemAssigned, UserAssigned"
+    assert app["identity"][0]["identity_ids"] == ["${azurerm_user_assigned_identity.cell.id}"]
+    assert app["storage_authentication_type"] == "UserAssignedIdentity"
+    assert unwrap(app["storage_user_assigned_identity_id"]) == "azurerm_user_assigned_identity.cell.id"
     assert cell.resources["azurerm_service_plan.this"]["sku_name"] == "FC1"
     auth = app["auth_settings_v2"][0]
     assert auth["auth_enabled"] is True
@@ -175,7 +182,7 @@ def test_storage_and_vault_are_locked_down(cell: Module) -> None:
     assert "chain_heads" in policy["storage_container_resource_manager_id"]
     assert set(cell.locals["containers"]) == {"chain_heads", "deployment", "dead_letter"}
     vault = cell.resources["azurerm_key_vault.this"]
-    assert vault["enable_rbac_authorization"] is True
+    assert vault["rbac_authorization_enabled"] is True
     assert vault["purge_protection_enabled"] is True
 
 
@@ -217,4 +224,48 @@ def test_catalog_entry_output_is_a_region_entry(cell: Module) -> None:
     assert model_mismatches(entry, RegionEntry) == []
     assert model_mismatches({**entry, "region": "x"}, RegionEntry) == [
         "region: not a field of RegionEntry"
+    ]
+
+
+# --- Apply-level fixes (issue 19): what would validate but not work. ---
+
+
+def test_host_storage_is_identity_based_without_a_connection_string(
+    cell: Module, app_settings: dict[str, str]
+) -> None:
+    assert unwrap(app_settings["AzureWebJobsStorage__accountName"]) == "azurerm_storage_account.this.name"
+    assert app_settings["AzureWebJobsStorage__credential"] == "managedidentity"
+    client_id = "azurerm_user_assigned_identity.cell.client_id"
+    assert unwrap(app_settings["AzureWebJobsStorage__clientId"]) == client_id
+    assert unwrap(app_settings["CLEARANCE_MANAGED_IDENTITY_CLIENT_ID"]) == client_id
+    assert "AzureWebJobsStorage" not in app_settings
+    assert not [v for v in app_settings.values() if "AccountKey=" in str(v)]
+    app = cell.resources["azurerm_function_app_flex_consumption.this"]
+    assert "storage_access_key" not in app
+    # The provider writes an (empty-key) AzureWebJobsStorage connection string for
+    # SystemAssignedIdentity, not for UserAssignedIdentity (azurerm #29693).
+    assert app["storage_authentication_type"] == "UserAssignedIdentity"
+    assert app_settings[f"{SERVICE_BUS_CONNECTION}__clientId"] == "${" + client_id + "}"
+    assert "ClientId=${azurerm_user_assigned_identity.cell.client_id}" in app_settings[
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"
+    ]
+
+
+def test_role_assignments_propagate_before_they_are_relied_on(cell: Module) -> None:
+    app = cell.resources["azurerm_function_app_flex_consumption.this"]
+    assert app["depends_on"] == ["${time_sleep.cell_roles_propagation}"]
+    wait = cell.resources["time_sleep.cell_roles_propagation"]
+    assert "azurerm_role_assignment.app" in wait["triggers"]
+    secret = cell.resources["azurerm_key_vault_secret.link_signing_keys"]
+    assert secret["depends_on"] == ["${time_sleep.deployer_secrets_officer_propagation}"]
+    officer_wait = cell.resources["time_sleep.deployer_secrets_officer_propagation"]
+    assert "deployer_secrets_officer" in str(officer_wait["triggers"])
+
+
+def test_key_vault_references_resolve_with_the_apps_own_identity(cell: Module) -> None:
+    reader = cell.resources["azurerm_role_assignment.key_vault_references"]
+    assert reader["role_definition_name"] == "Key Vault Secrets User"
+    assert unwrap(reader["principal_id"]) == "local.key_vault_reference_principal_id"
+    assert "azurerm_function_app_flex_consumption.this.identity[0].principal_id" in cell.locals[
+        "key_vault_reference_principal_id"
     ]

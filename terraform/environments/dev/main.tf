@@ -1,69 +1,9 @@
-# One environment: the catalog of all its regions, and the cell + serving side of the one
-# region this state manages (var.region). See terraform/README.md for why the state is split
-# per region and why the catalog is computed rather than collected from the cells.
-data "azurerm_client_config" "current" {}
+# Everything this environment provisions is in modules/environment; this root adds only its
+# state backend (versions.tf), provider configuration (providers.tf) and values (terraform.tfvars).
+module "environment" {
+  source = "../../modules/environment"
 
-module "catalog" {
-  source = "../../modules/catalog"
-
-  environment        = var.environment
-  name_prefix        = var.name_prefix
-  subscription_id    = data.azurerm_client_config.current.subscription_id
-  residency_zones    = var.residency_zones
-  regions            = var.regions
-  approval           = var.approval
-  deployer           = var.deployer
-  gitops             = var.gitops
-  kubernetes_version = var.kubernetes_version
-}
-
-locals {
-  cells = { for name, cfg in module.catalog.regions : name => cfg if name == var.region }
-  tags  = merge(var.tags, { system = "clearance", environment = var.environment })
-}
-
-module "workload" {
-  source   = "../../modules/workload"
-  for_each = local.cells
-
-  region                          = each.key
-  names                           = module.catalog.names[each.key]
-  existing                        = each.value.existing
-  tenant_id                       = data.azurerm_client_config.current.tenant_id
-  kubernetes_version              = var.kubernetes_version
-  aks_admin_group_object_ids      = var.aks_admin_group_object_ids
-  api_server_authorized_ip_ranges = var.api_server_authorized_ip_ranges
-  flux                            = module.catalog.entries[each.key].deployer == "gitops" ? module.catalog.entries[each.key].gitops : null
-  tags                            = merge(local.tags, { region = each.key })
-}
-
-module "cell" {
-  source   = "../../modules/cell"
-  for_each = local.cells
-
-  region                      = each.key
-  names                       = module.catalog.names[each.key]
-  catalog_entry               = module.catalog.entries[each.key]
-  catalog_json                = module.catalog.json
-  registry_id                 = module.workload[each.key].registry_id
-  aks_cluster_id              = module.workload[each.key].aks_cluster_id
-  aml_workspace_id            = module.workload[each.key].aml_workspace_id
-  model_namespaces            = var.model_namespaces
-  tenant_id                   = data.azurerm_client_config.current.tenant_id
-  deployer_object_id          = data.azurerm_client_config.current.object_id
-  easy_auth_client_id         = var.easy_auth_client_id
-  anonymous_paths             = var.anonymous_paths
-  mail                        = var.mail
+  environment                 = var.environment
+  region                      = var.region
   event_subscriptions_enabled = var.event_subscriptions_enabled
-  tags                        = merge(local.tags, { region = each.key })
-}
-
-# After apply: what the cell observes on its resources must be what the catalog advertises.
-check "cells_match_catalog" {
-  assert {
-    condition = alltrue([
-      for region, cell in module.cell : jsonencode(cell.catalog_entry) == jsonencode(module.catalog.entries[region])
-    ])
-    error_message = "A cell's deployed catalog entry differs from the region catalog; compare output cell vs region_catalog."
-  }
 }

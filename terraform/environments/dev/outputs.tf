@@ -1,16 +1,3 @@
-output "region_catalog" {
-  description = "The region catalog of the whole environment (CLEARANCE_CATALOG_JSON of every cell)."
-  value       = module.catalog.document
-}
-
-output "cell" {
-  description = "The managed region's cell: its deployed catalog entry and deployment targets."
-  value = {
-    for region, cell in module.cell : region => {
-      catalog_entry         = cell.catalog_entry
-      function_app_name     = cell.function_app_name
-      resource_group_name   = cell.resource_group_name
-      dead_letter_container = cell.dead_letter_container
-    }
-  }
-}
+# region_catalog: the catalog document; cell: the managed region's cell (pipeline, docs/operators.md).
+output "region_catalog" { value = module.environment.region_catalog }
+output "cell" { value = module.environment.cell }

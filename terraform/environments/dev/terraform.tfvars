@@ -1,37 +1,40 @@
-# dev: one region. Same root as prod (tests/terraform checks the .tf files are identical);
+# dev: one region. Same module as prod (modules/environment);
 # only these values differ. Organisation-specific ids below are placeholders.
-environment = "dev"
-name_prefix = "clr"
+# Every value of the environment, typed and described in modules/environment/variables.tf.
+environment = {
+  name        = "dev"
+  name_prefix = "clr"
 
-residency_zones = {
-  EU = "European Union: processing in EU regions only"
-}
-
-regions = {
-  westeurope = { zone = "EU" }
-}
-
-approval = {
-  default = {
-    approvers       = ["clearance-dev-approver-1@contoso.com", "clearance-dev-approver-2@contoso.com"]
-    min_approvals   = 1
-    expiry_hours    = 24
-    require_sign_in = false
+  residency_zones = {
+    EU = "European Union: processing in EU regions only"
   }
-}
 
-gitops = {
-  repository_url = "https://dev.azure.com/contoso/clearance/_git/serving"
-  branch         = "dev"
-  path           = "regions"
-}
+  regions = {
+    westeurope = { zone = "EU" }
+  }
 
-aks_admin_group_object_ids      = ["5c0d7a3e-2b1f-4c9d-8e7a-6f5b4a3c2d1e"]
-api_server_authorized_ip_ranges = ["203.0.113.0/24"]
-easy_auth_client_id             = "7a1e5c3b-9d2f-4b8a-a6e4-1c0d3f5b7e92"
+  approval = {
+    default = {
+      approvers       = ["clearance-dev-approver-1@contoso.com", "clearance-dev-approver-2@contoso.com"]
+      min_approvals   = 1
+      expiry_hours    = 24
+      require_sign_in = false
+    }
+  }
 
-mail = {
-  sender         = "clearance@notify.contoso.com"
-  acs_endpoint   = "https://acs-clearance-dev.europe.communication.azure.com"
-  platform_email = "ml-platform@contoso.com"
+  gitops = {
+    repository_url = "https://dev.azure.com/contoso/clearance/_git/serving"
+    branch         = "dev"
+    path           = "regions"
+  }
+
+  aks_admin_group_object_ids      = ["5c0d7a3e-2b1f-4c9d-8e7a-6f5b4a3c2d1e"]
+  api_server_authorized_ip_ranges = ["203.0.113.0/24"]
+  easy_auth_client_id             = "7a1e5c3b-9d2f-4b8a-a6e4-1c0d3f5b7e92"
+
+  mail = {
+    sender         = "clearance@notify.contoso.com"
+    acs_endpoint   = "https://acs-clearance-dev.europe.communication.azure.com"
+    platform_email = "ml-platform@contoso.com"
+  }
 }

@@ -1,19 +1,9 @@
+# Provider pins of this root. The exact versions are in .terraform.lock.hcl (commit it after
+# the first `terraform init`, docs/operators.md); the modules carry the same constraints.
 terraform {
   required_version = ">= 1.11.0"
-
   required_providers {
-    azurerm = {
-      source  = "hashicorp/azurerm"
-      version = ">= 4.30.0, < 5.0.0"
-    }
-    azapi = {
-      source  = "Azure/azapi"
-      version = ">= 2.0.0, < 3.0.0"
-    }
-    random = {
-      source  = "hashicorp/random"
-      version = ">= 3.7.0, < 4.0.0"
-    }
+    azurerm = { source = "hashicorp/azurerm", version = ">= 4.77.0, < 5.0.0" }
   }
 
   # Partial configuration: one state per environment and region. Supply the rest at init:

@@ -120,5 +120,11 @@ variable "gitops" {
 variable "kubernetes_version" {
   description = "AKS minor version (major.minor) for clusters this environment creates."
   type        = string
-  default     = "1.30"
+  default     = "1.35"
+
+  # The list modules/workload accepts (AKS standard support); kept equal by tests/terraform.
+  validation {
+    condition     = contains(["1.34", "1.35", "1.36"], var.kubernetes_version)
+    error_message = "kubernetes_version must be an AKS minor version in standard support: 1.34, 1.35 or 1.36."
+  }
 }

@@ -1,20 +1,37 @@
-# The cell's Function App: Flex Consumption, Python 3.11, system-assigned identity, every
-# connection identity based, secrets as Key Vault references, Easy Auth (Entra ID) in front
-# of the approval and audit routes.
+# The cell's Function App: Flex Consumption, Python 3.11, every connection identity based,
+# secrets as Key Vault references, Easy Auth (Entra ID) in front of the approval and audit
+# routes.
+#
+# Identities. The cell identity (user-assigned, identity.tf) is what the host and the app use:
+# host storage (AzureWebJobsStorage__*), the deployment package, and every data-plane call of
+# the app (CLEARANCE_MANAGED_IDENTITY_CLIENT_ID). It exists, with its roles propagated, before
+# the app is created, so the host's first start already reaches its storage. The app's
+# system-assigned identity only resolves Key Vault references: that is the identity App
+# Service uses for them unless keyVaultReferenceIdentity is set, which azurerm does not expose
+# for Flex Consumption apps.
 locals {
   app_settings = {
     CLEARANCE_REGION       = var.region
     CLEARANCE_CATALOG_JSON = var.catalog_json
     CLEARANCE_BUS_KIND     = "servicebus"
-    # The system-assigned identity needs no client id; empty means "not set" to the app.
-    CLEARANCE_MANAGED_IDENTITY_CLIENT_ID = ""
+    CLEARANCE_MANAGED_IDENTITY_CLIENT_ID = azurerm_user_assigned_identity.cell.client_id
+    # Host storage through the cell identity, never a connection string (shared keys are off).
+    # With storage_authentication_type = UserAssignedIdentity the provider writes no
+    # AzureWebJobsStorage connection string (with SystemAssignedIdentity it writes one with an
+    # empty key, which the host prefers and fails on: azurerm issues #29693, #29149).
+    AzureWebJobsStorage__accountName = azurerm_storage_account.this.name
+    AzureWebJobsStorage__credential  = "managedidentity"
+    AzureWebJobsStorage__clientId    = azurerm_user_assigned_identity.cell.client_id
     # Service Bus trigger connection (shared/queues.py SERVICE_BUS_CONNECTION), identity based.
     CLEARANCE_SERVICEBUS__fullyQualifiedNamespace = "${azurerm_servicebus_namespace.this.name}.servicebus.windows.net"
+    CLEARANCE_SERVICEBUS__credential              = "managedidentity"
+    CLEARANCE_SERVICEBUS__clientId                = azurerm_user_assigned_identity.cell.client_id
     CLEARANCE_LINK_SIGNING_KEYS                   = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.link_signing_keys.versionless_id})"
     MICROSOFT_PROVIDER_AUTHENTICATION_SECRET      = "@Microsoft.KeyVault(SecretUri=${local.easy_auth_secret_uri})"
     # The region's Teams Workflows webhook (approvals channel), created by an operator.
     CLEARANCE_TEAMS_WEBHOOK_URL = "@Microsoft.KeyVault(SecretUri=${local.teams_webhook_secret_uri})"
-    APPLICATIONINSIGHTS_AUTHENTICATION_STRING     = "Authorization=AAD"
+    # Telemetry with the cell identity (Monitoring Metrics Publisher, roles.tf).
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "ClientId=${azurerm_user_assigned_identity.cell.client_id};Authorization=AAD"
     # Notification mail through Azure Communication Services, with the app's identity.
     CLEARANCE_MAIL_KIND      = "acs"
     CLEARANCE_MAIL_SENDER    = var.mail.sender
@@ -43,12 +60,11 @@ resource "azurerm_function_app_flex_consumption" "this" {
   maximum_instance_count = var.maximum_instance_count
   instance_memory_in_mb  = 2048
 
-  # Deployment package and host storage (AzureWebJobsStorage__*) through the managed identity.
-  storage_container_type                     = "blobContainer"
-  storage_container_endpoint                 = "${azurerm_storage_account.this.primary_blob_endpoint}${azurerm_storage_container.this["deployment"].name}"
-  storage_authentication_type                = "SystemAssignedIdentity"
-  function_app_storage_account_name          = azurerm_storage_account.this.name
-  function_app_storage_uses_managed_identity = true
+  # Deployment package through the cell identity; host storage: AzureWebJobsStorage__* above.
+  storage_container_type            = "blobContainer"
+  storage_container_endpoint        = "${azurerm_storage_account.this.primary_blob_endpoint}${azurerm_storage_container.this["deployment"].name}"
+  storage_authentication_type       = "UserAssignedIdentity"
+  storage_user_assigned_identity_id = azurerm_user_assigned_identity.cell.id
 
   https_only                                     = true
   client_certificate_mode                        = "Optional"
@@ -57,7 +73,8 @@ resource "azurerm_function_app_flex_consumption" "this" {
   tags                                           = var.tags
 
   identity {
-    type = "SystemAssigned"
+    type         = "SystemAssigned, UserAssigned"
+    identity_ids = [azurerm_user_assigned_identity.cell.id]
   }
 
   site_config {
@@ -85,6 +102,9 @@ resource "azurerm_function_app_flex_consumption" "this" {
       token_store_enabled = false
     }
   }
+
+  # The cell identity's roles (storage above all) must have propagated before the host starts.
+  depends_on = [time_sleep.cell_roles_propagation]
 
   lifecycle {
     # The catalog's function_app_url is computed from the app's name; fail loudly if Azure

@@ -9,7 +9,7 @@ resource "azurerm_key_vault" "this" {
   resource_group_name           = azurerm_resource_group.this.name
   tenant_id                     = var.tenant_id
   sku_name                      = "standard"
-  enable_rbac_authorization     = true
+  rbac_authorization_enabled    = true
   purge_protection_enabled      = true
   soft_delete_retention_days    = 90
   public_network_access_enabled = true
@@ -34,7 +34,7 @@ resource "azurerm_key_vault_secret" "link_signing_keys" {
   value_wo_version = 1
   tags             = var.tags
 
-  depends_on = [azurerm_role_assignment.deployer_secrets_officer]
+  depends_on = [time_sleep.deployer_secrets_officer_propagation]
 }
 
 locals {

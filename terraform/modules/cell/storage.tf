@@ -45,11 +45,17 @@ resource "azurerm_storage_account" "this" {
   }
 }
 
-resource "azurerm_storage_table" "this" {
+# Tables through Resource Manager (azapi), not azurerm_storage_table: after creating a table
+# that resource sets its ACL through the table data plane with shared-key auth only, which
+# fails with 403 KeyBasedAuthenticationNotPermitted on this account (azurerm issues #32249,
+# #30815). A Resource Manager PUT needs no data-plane access at all.
+resource "azapi_resource" "table" {
   for_each = local.tables
 
-  name               = each.value
-  storage_account_id = azurerm_storage_account.this.id
+  type      = "Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01"
+  name      = each.value
+  parent_id = "${azurerm_storage_account.this.id}/tableServices/default"
+  body      = { properties = {} }
 }
 
 resource "azurerm_storage_container" "this" {

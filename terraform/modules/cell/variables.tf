@@ -110,3 +110,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "rbac_propagation_wait" {
+  description = "How long to wait after creating role assignments that the same apply depends on (Key Vault secret write, Function App host start)."
+  type        = string
+  default     = "120s"
+}

@@ -1,5 +1,10 @@
-# The region's serving cluster: Entra ID + Azure RBAC only (no local accounts), the
-# application-routing (managed NGINX) add-on, and a separate autoscaled pool for models.
+# The region's serving cluster: Entra ID + Azure RBAC, the application-routing (managed NGINX)
+# add-on, and a separate autoscaled pool for models.
+#
+# Local accounts stay enabled while the cluster hosts Azure ML compute: Microsoft's AzureML
+# extension docs list AKS clusters with local accounts disabled as unsupported. Day-to-day
+# access is still Entra ID + Azure RBAC only; the local admin credential (listClusterAdmin
+# Credential) is itself guarded by Azure RBAC (docs/operators.md, "Azure ML and AKS").
 resource "azurerm_kubernetes_cluster" "this" {
   count = local.create_aks ? 1 : 0
 
@@ -11,7 +16,7 @@ resource "azurerm_kubernetes_cluster" "this" {
   sku_tier                  = "Standard"
   automatic_upgrade_channel = "patch"
   node_os_upgrade_channel   = "NodeImage"
-  local_account_disabled    = true
+  local_account_disabled    = !local.create_compute
   oidc_issuer_enabled       = true
   workload_identity_enabled = true
   azure_policy_enabled      = true
@@ -44,8 +49,10 @@ resource "azurerm_kubernetes_cluster" "this" {
     admin_group_object_ids = var.aks_admin_group_object_ids
   }
 
+  # The operators' and agents' ranges, plus the region's AzureMachineLearning service-tag
+  # ranges: Azure ML's control plane calls the API server to install and drive the extension.
   api_server_access_profile {
-    authorized_ip_ranges = var.api_server_authorized_ip_ranges
+    authorized_ip_ranges = local.api_server_authorized_ip_ranges
   }
 
   network_profile {

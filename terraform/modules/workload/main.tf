@@ -8,10 +8,26 @@ locals {
   registry_id      = local.create_registry ? azurerm_container_registry.this[0].id : var.existing.registry_id
   aks_cluster_id   = local.create_aks ? azurerm_kubernetes_cluster.this[0].id : var.existing.aks_cluster_id
   aml_workspace_id = local.create_workspace ? azurerm_machine_learning_workspace.this[0].id : var.existing.aml_workspace_id
+
+  api_server_authorized_ip_ranges = distinct(concat(
+    var.api_server_authorized_ip_ranges,
+    local.create_compute ? data.azurerm_network_service_tags.azure_machine_learning[0].ipv4_cidrs : [],
+  ))
+}
+
+# The region's Azure ML control-plane ranges (service tag AzureMachineLearning.<region>),
+# read from the Service Tag Discovery API at plan time, so the list follows Microsoft's
+# weekly updates on every apply.
+data "azurerm_network_service_tags" "azure_machine_learning" {
+  count = local.create_compute ? 1 : 0
+
+  location        = var.region
+  service         = "AzureMachineLearning"
+  location_filter = var.region
 }
 
 resource "azurerm_resource_group" "serving" {
-  count = local.create_any ? 1 : 0
+  count = local.create_any || var.flux != null ? 1 : 0
 
   name     = var.names.serving_resource_group
   location = var.region

@@ -12,3 +12,11 @@ output "aml_workspace_id" {
   description = "The region's AML workspace (created here or referenced)."
   value       = local.aml_workspace_id
 }
+
+output "flux_identity" {
+  description = "The identity Flux reads the GitOps repository with (add it to Azure DevOps, docs/operators.md); null without GitOps."
+  value = var.flux == null ? null : {
+    client_id    = azurerm_user_assigned_identity.flux[0].client_id
+    principal_id = azurerm_user_assigned_identity.flux[0].principal_id
+  }
+}

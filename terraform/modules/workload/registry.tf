@@ -1,5 +1,7 @@
 # The region's container registry. Premium: geo-replicas (opt-in, same residency zone),
-# zone redundancy, dedicated data endpoints, retention of untagged manifests.
+# zone redundancy, dedicated data endpoints, retention of untagged manifests. No content trust
+# (trust_policy_enabled): Docker Content Trust is deprecated in ACR and the azurerm argument
+# with it; Clearance's approval, not a signature on the tag, gates what is served.
 resource "azurerm_container_registry" "this" {
   count = local.create_registry ? 1 : 0
 
@@ -13,7 +15,6 @@ resource "azurerm_container_registry" "this" {
   zone_redundancy_enabled       = true
   public_network_access_enabled = true
   retention_policy_in_days      = 30
-  trust_policy_enabled          = true
   quarantine_policy_enabled     = false
   tags                          = var.tags
 

@@ -37,6 +37,14 @@ variable "tenant_id" {
 variable "kubernetes_version" {
   description = "AKS minor version (major.minor); patch upgrades are automatic."
   type        = string
+
+  # AKS minor versions in standard support (az aks get-versions -l <region>). Versions past
+  # their AKS end of life are refused at create without an LTS (Premium tier) plan; update
+  # this list, and modules/catalog's, when AKS retires or adds a minor version.
+  validation {
+    condition     = contains(["1.34", "1.35", "1.36"], var.kubernetes_version)
+    error_message = "kubernetes_version must be an AKS minor version in standard support: 1.34, 1.35 or 1.36."
+  }
 }
 
 variable "aks_admin_group_object_ids" {
@@ -65,6 +73,17 @@ variable "model_node_count" {
   description = "Minimum and maximum node count of the model node pool (autoscaled)."
   type        = object({ min = number, max = number })
   default     = { min = 1, max = 5 }
+}
+
+variable "inference_tls" {
+  description = "TLS of the AzureML inference router: { cname, certificate_pem, private_key_pem }. null: plain HTTP on a ClusterIP router, reachable only inside the cluster."
+  type = object({
+    cname           = string
+    certificate_pem = string
+    private_key_pem = string
+  })
+  default   = null
+  sensitive = true
 }
 
 variable "registry_replica_locations" {

@@ -1,0 +1,69 @@
+variable "region" {
+  description = "The one region this state manages; its backend key is <environment>/<region>.tfstate."
+  type        = string
+
+  validation {
+    condition     = contains(keys(var.environment.regions), var.region)
+    error_message = "region must be one of the keys of environment.regions."
+  }
+}
+
+variable "event_subscriptions_enabled" {
+  description = "false only for the first apply of a new region, before its function code is deployed."
+  type        = bool
+  default     = true
+}
+
+variable "environment" {
+  description = <<-EOT
+    Everything that describes one environment (the `environment` object of its terraform.tfvars):
+      name                            short environment name (part of every resource name)
+      name_prefix                     organisation prefix that makes global resource names unique
+      residency_zones                 zone => description (the catalog's residency_zones)
+      regions                         every region of the environment, one entry each; adding
+                                      a region is adding one entry. Attributes (typed in
+                                      modules/catalog/variables.tf):
+        zone        residency zone of the region (a key of residency_zones)
+        also_in     further zones that admit the region (e.g. ["EU"] for a national zone's region)
+        deployer    gitops | kubernetes (default: deployer)
+        approval    approval policy overriding approval for this region
+        gitops_path path in the GitOps repository (default: <gitops.path>/<region>)
+        existing    { registry_id, aks_cluster_id, aml_workspace_id, aml_compute } to reference
+                    existing serving resources instead of creating them
+                                      The order of the entries is the rollout order of the
+                                      pipeline (azure-pipelines.yml).
+      approval                        default approval policy of every region
+                                      (RegionApproval in shared/domain/catalog.py)
+      deployer                        default deployer: gitops or kubernetes
+      gitops                          GitOps repository: { repository_url, branch, path }
+      kubernetes_version              AKS minor version
+      aks_admin_group_object_ids      Entra ID groups with cluster-admin on every AKS cluster (break-glass)
+      api_server_authorized_ip_ranges CIDRs allowed to reach the AKS API servers
+      easy_auth_client_id             client id of the Entra ID app registration used by Easy Auth
+      mail                            Azure Communication Services email: { sender, acs_endpoint, platform_email }
+      anonymous_paths                 HTTP paths served without sign-in; every other route needs Entra ID
+      model_namespaces                Kubernetes namespaces each cell may write models to on its own cluster
+      tags                            extra tags for every resource
+  EOT
+  type = object({
+    name                            = string
+    name_prefix                     = string
+    residency_zones                 = map(string)
+    regions                         = any
+    approval                        = any
+    deployer                        = optional(string, "gitops")
+    gitops                          = any
+    kubernetes_version              = optional(string, "1.35")
+    aks_admin_group_object_ids      = list(string)
+    api_server_authorized_ip_ranges = list(string)
+    easy_auth_client_id             = string
+    mail = object({
+      sender         = string
+      acs_endpoint   = string
+      platform_email = string
+    })
+    anonymous_paths  = optional(list(string), ["/api/health", "/runtime/webhooks/eventgrid"])
+    model_namespaces = optional(list(string), ["models"])
+    tags             = optional(map(string), {})
+  })
+}
