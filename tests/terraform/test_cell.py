@@ -269,3 +269,11 @@ def test_key_vault_references_resolve_with_the_apps_own_identity(cell: Module) -
     assert "azurerm_function_app_flex_consumption.this.identity[0].principal_id" in cell.locals[
         "key_vault_reference_principal_id"
     ]
+
+
+def test_worker_concurrency_comes_from_the_worker_variable(
+    cell: Module, app_settings: dict[str, str]
+) -> None:
+    assert unwrap(app_settings["FUNCTIONS_WORKER_PROCESS_COUNT"]) == "tostring(var.worker.process_count)"
+    assert unwrap(app_settings["PYTHON_THREADPOOL_THREAD_COUNT"]) == "tostring(var.worker.thread_count)"
+    assert "optional(number, 1)" in cell.variables["worker"]["type"]

@@ -32,6 +32,12 @@ locals {
     CLEARANCE_TEAMS_WEBHOOK_URL = "@Microsoft.KeyVault(SecretUri=${local.teams_webhook_secret_uri})"
     # Telemetry with the cell identity (Monitoring Metrics Publisher, roles.tf).
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "ClientId=${azurerm_user_assigned_identity.cell.client_id};Authorization=AAD"
+    # Python worker concurrency (issue 15). Neither is in Microsoft's list of app settings Flex
+    # Consumption rejects or replaces (which covers FUNCTIONS_WORKER_RUNTIME, WEBSITE_* and
+    # the like); both are read by the Python worker itself. FC1 instances of 2048 MB have one
+    # vCPU and the app's work is I/O-bound (Azure SDK calls), so: one process, more threads.
+    FUNCTIONS_WORKER_PROCESS_COUNT = tostring(var.worker.process_count)
+    PYTHON_THREADPOOL_THREAD_COUNT = tostring(var.worker.thread_count)
     # Notification mail through Azure Communication Services, with the app's identity.
     CLEARANCE_MAIL_KIND      = "acs"
     CLEARANCE_MAIL_SENDER    = var.mail.sender

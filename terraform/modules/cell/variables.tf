@@ -116,3 +116,17 @@ variable "rbac_propagation_wait" {
   type        = string
   default     = "120s"
 }
+
+variable "worker" {
+  description = "Python worker concurrency of the Function App: FUNCTIONS_WORKER_PROCESS_COUNT and PYTHON_THREADPOOL_THREAD_COUNT."
+  type = object({
+    process_count = optional(number, 1)
+    thread_count  = optional(number, 8)
+  })
+  default = {}
+
+  validation {
+    condition     = var.worker.process_count >= 1 && var.worker.process_count <= 10 && var.worker.thread_count >= 1 && var.worker.thread_count <= 32
+    error_message = "worker.process_count is 1-10 and worker.thread_count 1-32 (the Python worker's limits)."
+  }
+}
