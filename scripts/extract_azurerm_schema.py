@@ -33,7 +33,9 @@ _PROPERTY = re.compile(
     r"/\*\*(?P<doc>(?:(?!\*/).)*?)\*/\s*readonly (?P<camel>\w+)(?P<optional>\??): (?P<type>[^;]+);",
     re.S,
 )
-_ANCHOR = re.compile(r"\{@link https://registry\.terraform\.io/providers/hashicorp/azurerm/[^#\s]+#(\w+) ")
+_ANCHOR = re.compile(
+    r"\{@link https://registry\.terraform\.io/providers/hashicorp/azurerm/[^#\s]+#(\w+) "
+)
 _TYPE = re.compile(r'static readonly tfResourceType = "(azurerm_\w+)";')
 _USED = re.compile(r'^\s*(resource|data|ephemeral)\s+"(azurerm_\w+)"', re.M)
 
@@ -79,7 +81,10 @@ def extract(package: Path, wanted: set[str] | None) -> dict[str, Any]:
             "package": meta["name"],
             "package_version": meta["version"],
             "azurerm_version": meta["cdktf"]["provider"]["version"],
-            "source": "lib/<type>/index.d.ts config interfaces (argument names, optional flags, nested blocks)",
+            "source": (
+                "lib/<type>/index.d.ts config interfaces "
+                "(argument names, optional flags, nested blocks)"
+            ),
             "generated_by": "scripts/extract_azurerm_schema.py",
             "scope": "all azurerm types" if wanted is None else "the azurerm types terraform/ uses",
         },
@@ -98,9 +103,13 @@ def used_types(terraform: Path) -> set[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("package", type=Path, help="the unpacked npm package directory")
-    parser.add_argument("--all", action="store_true", help="every azurerm type, not only the used ones")
+    parser.add_argument(
+        "--all", action="store_true", help="every azurerm type, not only the used ones"
+    )
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args()
     wanted = None if args.all else used_types(REPO / "terraform")

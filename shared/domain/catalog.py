@@ -101,12 +101,18 @@ class ServiceBusTarget(_Frozen):
     namespace: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]+$", max_length=260)]
 
 
+SUPPORTED_KUBERNETES_VERSIONS = ("1.34", "1.35", "1.36")
+SupportedKubernetesVersion = Literal["1.34", "1.35", "1.36"]
+
+
 class AksTarget(_Frozen):
     cluster_name: str = Field(min_length=1, max_length=63)
     resource_group: str = Field(min_length=1, max_length=90)
     subscription_id: str | None = None
     api_server_url: HttpsOrLocalUrl | None = None
-    kubernetes_version: Annotated[str, Field(pattern=r"^1\.[0-9]{1,2}$")] = "1.30"
+    # AKS minor versions in standard support; Terraform validates the same list
+    # (tests/terraform/test_workload.py keeps them equal).
+    kubernetes_version: SupportedKubernetesVersion = "1.35"
     namespace_mode: Literal["model", "team"] = "model"
 
 

@@ -61,7 +61,7 @@ def catalog(
                     "cluster_name": f"aks-{name}",
                     "resource_group": f"rg-{name}",
                     "api_server_url": "https://aks.example.invalid:443",
-                    "kubernetes_version": "1.30",
+                    "kubernetes_version": "1.35",
                     "namespace_mode": namespace_mode,
                 },
                 "aml": {

@@ -28,8 +28,12 @@ _OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=True, 
 META_ARGUMENTS = {"count", "for_each", "depends_on", "provider"}
 META_BLOCKS = {
     "lifecycle": {
-        "arguments": {"create_before_destroy", "prevent_destroy", "ignore_changes",
-                      "replace_triggered_by"},  # fmt: skip
+        "arguments": {
+            "create_before_destroy",
+            "prevent_destroy",
+            "ignore_changes",
+            "replace_triggered_by",
+        },
         "blocks": {"precondition", "postcondition"},
     },
 }
@@ -49,7 +53,10 @@ def _block(arguments: dict[str, bool], blocks: dict[str, Any] | None = None) -> 
     return {"arguments": arguments, "blocks": blocks or {}}
 
 
-_TIMEOUTS = {"required": False, **_block(dict.fromkeys(("create", "read", "update", "delete"), False))}
+_TIMEOUTS = {
+    "required": False,
+    **_block(dict.fromkeys(("create", "read", "update", "delete"), False)),
+}
 
 # Providers other than azurerm, minimal and hand-written from their registry docs: the
 # arguments this repository may use. A new argument fails the test until added here, with
@@ -58,30 +65,58 @@ OTHER_PROVIDERS: dict[str, dict[str, Any]] = {
     # Azure/azapi 2.x, docs/resources/resource.md and update_resource.md.
     "azapi_resource": _block(
         {
-            "type": True, "name": False, "parent_id": False, "location": False, "body": False,
-            "tags": False, "response_export_values": False, "schema_validation_enabled": False,
-            "ignore_missing_property": False, "ignore_casing": False, "locks": False,
-            "replace_triggers_external_values": False, "replace_triggers_refs": False,
-            "retry": False, "sensitive_body": False, "sensitive_body_version": False,
-        },  # fmt: skip
+            "type": True,
+            "name": False,
+            "parent_id": False,
+            "location": False,
+            "body": False,
+            "tags": False,
+            "response_export_values": False,
+            "schema_validation_enabled": False,
+            "ignore_missing_property": False,
+            "ignore_casing": False,
+            "locks": False,
+            "replace_triggers_external_values": False,
+            "replace_triggers_refs": False,
+            "retry": False,
+            "sensitive_body": False,
+            "sensitive_body_version": False,
+        },
         {
             "identity": {"required": False, **_block({"type": True, "identity_ids": False})},
             "timeouts": _TIMEOUTS,
         },
     ),
     "azapi_update_resource": _block(
-        {"type": True, "name": False, "parent_id": False, "resource_id": False, "body": False,
-         "response_export_values": False, "locks": False, "ignore_casing": False,
-         "ignore_missing_property": False},  # fmt: skip
+        {
+            "type": True,
+            "name": False,
+            "parent_id": False,
+            "resource_id": False,
+            "body": False,
+            "response_export_values": False,
+            "locks": False,
+            "ignore_casing": False,
+            "ignore_missing_property": False,
+        },
         {"timeouts": _TIMEOUTS},
     ),
     # hashicorp/time 0.x, docs/resources/sleep.md.
     "time_sleep": _block({"create_duration": False, "destroy_duration": False, "triggers": False}),
     # hashicorp/random 3.x, docs/ephemeral-resources/password.md.
     "random_password": _block(
-        {"length": True, "special": False, "upper": False, "lower": False, "numeric": False,
-         "min_special": False, "min_upper": False, "min_lower": False, "min_numeric": False,
-         "override_special": False},  # fmt: skip
+        {
+            "length": True,
+            "special": False,
+            "upper": False,
+            "lower": False,
+            "numeric": False,
+            "min_special": False,
+            "min_upper": False,
+            "min_lower": False,
+            "min_numeric": False,
+            "override_special": False,
+        },
     ),
     # hashicorp/azuread 3.x, docs/resources/app_role_assignment.md and
     # docs/data-sources/service_principal.md.
@@ -112,8 +147,10 @@ def _schema_for(kind: str, rtype: str) -> dict[str, Any] | None:
 
 
 def _is_block(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(v, dict) and v.get("__is_block__") for v in value
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, dict) and v.get("__is_block__") for v in value)
     )
 
 
@@ -137,7 +174,9 @@ def _body_problems(
                         problems.append(f"{where}: unknown block {name} (dynamic)")
                         continue
                     for content in spec.get("content", []):
-                        problems += _body_problems(f"{where}.{name}", rtype, content, blocks[name], False)
+                        problems += _body_problems(
+                            f"{where}.{name}", rtype, content, blocks[name], False
+                        )
             continue
         if top and key in META_ARGUMENTS:
             continue
@@ -153,9 +192,7 @@ def _body_problems(
                 problems.append(f"{where}: {key} is an argument, written as a block")
             else:
                 problems.append(f"{where}: unknown block {key}")
-        elif key in arguments:
-            continue
-        elif (rtype, key) in NEWER_ARGUMENTS and top:
+        elif key in arguments or ((rtype, key) in NEWER_ARGUMENTS and top):
             continue
         elif key in blocks:
             problems.append(f"{where}: {key} is a block, written as an argument")
@@ -208,7 +245,9 @@ def file_problems(path: Path, root: Path = TERRAFORM) -> list[str]:
                 for name, body in by_name.items():
                     if name == "__is_block__":
                         continue
-                    prefix = "data." if kind == "data" else ("ephemeral." if kind == "ephemeral" else "")
+                    prefix = (
+                        "data." if kind == "data" else ("ephemeral." if kind == "ephemeral" else "")
+                    )
                     where = f"{path.relative_to(root)}: {prefix}{rtype}.{name}"
                     schema = _schema_for(kind, rtype)
                     if schema is None:

@@ -81,7 +81,10 @@ def test_a_cross_cell_role_assignment_is_caught(cell: Module) -> None:
 
 
 def test_function_identity_gets_the_least_privilege_roles(cell: Module) -> None:
-    assert unwrap(cell.locals["app_principal_id"]) == "azurerm_user_assigned_identity.cell.principal_id"
+    assert (
+        unwrap(cell.locals["app_principal_id"])
+        == "azurerm_user_assigned_identity.cell.principal_id"
+    )
     roles = {entry["role"]: unwrap(entry["scope"]) for entry in cell.locals["app_roles"].values()}
     assert roles["AcrPull"] == "var.registry_id"
     assert roles["AzureML Data Scientist"] == "var.aml_workspace_id"
@@ -163,7 +166,9 @@ def test_function_app_is_flex_consumption_python_with_identity_and_easy_auth(
     assert app["identity"][0]["type"] == "SystemAssigned, UserAssigned"
     assert app["identity"][0]["identity_ids"] == ["${azurerm_user_assigned_identity.cell.id}"]
     assert app["storage_authentication_type"] == "UserAssignedIdentity"
-    assert unwrap(app["storage_user_assigned_identity_id"]) == "azurerm_user_assigned_identity.cell.id"
+    assert (
+        unwrap(app["storage_user_assigned_identity_id"]) == "azurerm_user_assigned_identity.cell.id"
+    )
     assert cell.resources["azurerm_service_plan.this"]["sku_name"] == "FC1"
     auth = app["auth_settings_v2"][0]
     assert auth["auth_enabled"] is True
@@ -233,7 +238,10 @@ def test_catalog_entry_output_is_a_region_entry(cell: Module) -> None:
 def test_host_storage_is_identity_based_without_a_connection_string(
     cell: Module, app_settings: dict[str, str]
 ) -> None:
-    assert unwrap(app_settings["AzureWebJobsStorage__accountName"]) == "azurerm_storage_account.this.name"
+    assert (
+        unwrap(app_settings["AzureWebJobsStorage__accountName"])
+        == "azurerm_storage_account.this.name"
+    )
     assert app_settings["AzureWebJobsStorage__credential"] == "managedidentity"
     client_id = "azurerm_user_assigned_identity.cell.client_id"
     assert unwrap(app_settings["AzureWebJobsStorage__clientId"]) == client_id
@@ -246,9 +254,10 @@ def test_host_storage_is_identity_based_without_a_connection_string(
     # SystemAssignedIdentity, not for UserAssignedIdentity (azurerm #29693).
     assert app["storage_authentication_type"] == "UserAssignedIdentity"
     assert app_settings[f"{SERVICE_BUS_CONNECTION}__clientId"] == "${" + client_id + "}"
-    assert "ClientId=${azurerm_user_assigned_identity.cell.client_id}" in app_settings[
-        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"
-    ]
+    assert (
+        "ClientId=${azurerm_user_assigned_identity.cell.client_id}"
+        in app_settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]
+    )
 
 
 def test_role_assignments_propagate_before_they_are_relied_on(cell: Module) -> None:
@@ -266,14 +275,21 @@ def test_key_vault_references_resolve_with_the_apps_own_identity(cell: Module) -
     reader = cell.resources["azurerm_role_assignment.key_vault_references"]
     assert reader["role_definition_name"] == "Key Vault Secrets User"
     assert unwrap(reader["principal_id"]) == "local.key_vault_reference_principal_id"
-    assert "azurerm_function_app_flex_consumption.this.identity[0].principal_id" in cell.locals[
-        "key_vault_reference_principal_id"
-    ]
+    assert (
+        "azurerm_function_app_flex_consumption.this.identity[0].principal_id"
+        in cell.locals["key_vault_reference_principal_id"]
+    )
 
 
 def test_worker_concurrency_comes_from_the_worker_variable(
     cell: Module, app_settings: dict[str, str]
 ) -> None:
-    assert unwrap(app_settings["FUNCTIONS_WORKER_PROCESS_COUNT"]) == "tostring(var.worker.process_count)"
-    assert unwrap(app_settings["PYTHON_THREADPOOL_THREAD_COUNT"]) == "tostring(var.worker.thread_count)"
+    assert (
+        unwrap(app_settings["FUNCTIONS_WORKER_PROCESS_COUNT"])
+        == "tostring(var.worker.process_count)"
+    )
+    assert (
+        unwrap(app_settings["PYTHON_THREADPOOL_THREAD_COUNT"])
+        == "tostring(var.worker.thread_count)"
+    )
     assert "optional(number, 1)" in cell.variables["worker"]["type"]

@@ -46,9 +46,7 @@ def _required_variables(module_dir) -> set[str]:
 
 def _environment_attributes() -> dict[str, bool]:
     """Attribute of modules/environment's `environment` object -> required."""
-    return object_type_attributes(
-        Module.load(ENVIRONMENT_MODULE).variables["environment"]["type"]
-    )
+    return object_type_attributes(Module.load(ENVIRONMENT_MODULE).variables["environment"]["type"])
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)

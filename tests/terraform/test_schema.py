@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.terraform.hcl import TERRAFORM, load_file
-from tests.terraform.schema import NEWER_ARGUMENTS, azurerm_schema, file_problems, tf_files, tree_problems
+from tests.terraform.schema import (
+    NEWER_ARGUMENTS,
+    azurerm_schema,
+    file_problems,
+    tf_files,
+    tree_problems,
+)
 
 AZURERM_CONSTRAINT = ">= 4.77.0, < 5.0.0"
 AZAPI_CONSTRAINT = ">= 2.4.0, < 3.0.0"
@@ -76,9 +82,12 @@ resource "azurerm_machine_learning_workspace" "this" {
 """,
     )
     assert file_problems(path, tmp_path) == [
-        "main.tf: azurerm_function_app_flex_consumption.this: unknown argument function_app_storage_account_name",
-        "main.tf: azurerm_function_app_flex_consumption.this: unknown argument function_app_storage_uses_managed_identity",
-        "main.tf: azurerm_machine_learning_workspace.this: unknown argument system_datastores_auth_mode",
+        "main.tf: azurerm_function_app_flex_consumption.this: "
+        "unknown argument function_app_storage_account_name",
+        "main.tf: azurerm_function_app_flex_consumption.this: "
+        "unknown argument function_app_storage_uses_managed_identity",
+        "main.tf: azurerm_machine_learning_workspace.this: "
+        "unknown argument system_datastores_auth_mode",
     ]
 
 
@@ -133,7 +142,8 @@ resource "azurerm_not_a_resource" "x" {}
         "main.tf: azurerm_storage_account.this.blob_properties: unknown argument versioning",
         "main.tf: azurerm_storage_account.this: sas_policy is a block, written as an argument",
         "main.tf: azurerm_storage_account.this: unknown block network_rule",
-        "main.tf: azurerm_storage_account.this.lifecycle.postcondition: missing required argument error_message",
+        "main.tf: azurerm_storage_account.this.lifecycle.postcondition: "
+        "missing required argument error_message",
         "main.tf: azurerm_storage_account.this: missing required argument resource_group_name",
         "main.tf: azurerm_kubernetes_cluster.this.default_node_pool: unknown argument color",
         "main.tf: azurerm_not_a_resource.x: type not in the offline schema",
@@ -182,7 +192,7 @@ def _required_providers() -> list[tuple[Path, str, dict]]:
 
 def test_provider_constraints_are_the_same_everywhere() -> None:
     constraints = {name: set() for name in ("azurerm", "azapi")}
-    for path, name, spec in _required_providers():
+    for _path, name, spec in _required_providers():
         if name in constraints:
             constraints[name].add(spec["version"])
     assert constraints == {"azurerm": {AZURERM_CONSTRAINT}, "azapi": {AZAPI_CONSTRAINT}}

@@ -8,10 +8,15 @@ import re
 
 import pytest
 
+from shared.domain.catalog import SUPPORTED_KUBERNETES_VERSIONS
 from tests.terraform.environments import ENVIRONMENT_NAMES, tfvars
 from tests.terraform.hcl import MODULES, Module, unwrap
 
 SUPPORTED_AKS_VERSIONS = ["1.34", "1.35", "1.36"]
+
+
+def test_the_app_supports_the_same_aks_versions_as_terraform() -> None:
+    assert list(SUPPORTED_KUBERNETES_VERSIONS) == SUPPORTED_AKS_VERSIONS
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +31,15 @@ def test_aml_datastores_use_the_workspace_identity(workload: Module) -> None:
     roles = workload.resources["azurerm_role_assignment.workspace_storage"]
     assert "Storage Blob Data Contributor" in roles["for_each"]
     assert roles["scope"] == "${azurerm_storage_account.aml[0].id}"
-    assert "azurerm_machine_learning_workspace.this[0].identity[0].principal_id" in roles["principal_id"]
+    assert (
+        "azurerm_machine_learning_workspace.this[0].identity[0].principal_id"
+        in roles["principal_id"]
+    )
 
 
-def test_registry_admin_stays_off_and_the_workspace_pushes_with_its_identity(workload: Module) -> None:
+def test_registry_admin_stays_off_and_the_workspace_pushes_with_its_identity(
+    workload: Module,
+) -> None:
     registry = workload.resources["azurerm_container_registry.this"]
     assert registry["admin_enabled"] is False
     assert "trust_policy_enabled" not in registry
@@ -64,7 +74,9 @@ def test_extension_tls_is_explicit(workload: Module) -> None:
     assert "allowInsecureConnections" not in settings.split("local.inference_tls_settings")[0]
     tls = workload.locals["inference_tls_settings"]
     # Without a certificate: plain HTTP, only on a router that is not exposed outside the cluster.
-    assert 'var.inference_tls == null ? {allowInsecureConnections = "true"}' in tls.replace("\n", "")
+    assert 'var.inference_tls == null ? {allowInsecureConnections = "true"}' in tls.replace(
+        "\n", ""
+    )
     assert re.search(r'inferenceRouterServiceType\s*=\s*"ClusterIP"', settings)
     # With one: HTTPS, the name and the certificate and key the extension requires.
     assert "sslCname = var.inference_tls.cname" in " ".join(tls.split())

@@ -22,7 +22,7 @@ from shared.domain.metadata.model import ModelMetadata
 from shared.domain.metadata.rollout import BlueGreen, Rolling, RolloutStrategy
 from shared.domain.metadata.value_rules import first_control_character
 
-DEFAULT_KUBERNETES_VERSION = "1.30"
+DEFAULT_KUBERNETES_VERSION = "1.35"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _REPOSITORY = re.compile(
     r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"

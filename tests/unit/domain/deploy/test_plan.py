@@ -28,7 +28,7 @@ def test_plan_names_what_where_and_how(cell: RegionEntry) -> None:
         f"{cell.registry.login_server}/models/fraud-detector@{request.artifact.digest}"
     )
     assert plan.release.workload == "fraud-detector"
-    assert plan.kubernetes_version == "1.30"
+    assert plan.kubernetes_version == "1.35"
     assert plan.deployment_id == deployment_id_for(request.approval_id, "westeurope")
 
 
