@@ -18,12 +18,18 @@ from shared.local.stack import LocalStack, StackPorts  # noqa: E402
 
 
 @contextlib.contextmanager
-def private_stack(*, registry_notifications: bool = False) -> Iterator[LocalStack]:
+def private_stack(
+    *, registry_notifications: bool = False, host_workers: int = 1
+) -> Iterator[LocalStack]:
     # a stopped benchmark (SIGTERM) still stops the processes it started
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="clearance-bench-") as root:
         stack = LocalStack(
-            Path(root), REPO, ports=StackPorts.free(), registry_notifications=registry_notifications
+            Path(root),
+            REPO,
+            ports=StackPorts.free(),
+            registry_notifications=registry_notifications,
+            host_workers=host_workers,
         )
         try:
             stack.up(timeout=180)

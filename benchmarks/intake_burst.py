@@ -84,11 +84,28 @@ def cpu_seconds(pid: int | None) -> float:
     if pid is None:
         return 0.0
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields, _ = cpu_stat(pid)
     except OSError:
         return 0.0
     ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """Worker processes of a host started with FUNCTIONS_WORKER_PROCESS_COUNT > 1."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and cpu_stat(int(entry.name))[1] == pid:
+                found.append(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def cpu_stat(pid: int) -> tuple[list[str], int]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return fields, int(fields[1])
 
 
 @dataclass
@@ -99,6 +116,7 @@ class Run:
     workers: int
     rate: float | None = None  # events/s offered (open loop); None: closed loop
     seconds: float | None = None
+    host_workers: int = 1
 
 
 def deliver_with_retries(stack: LocalStack, region: str, event: dict[str, Any]) -> int:
@@ -112,7 +130,7 @@ def deliver_with_retries(stack: LocalStack, region: str, event: dict[str, Any]) 
 
 
 def run(spec: Run) -> None:
-    with private_stack() as stack:
+    with private_stack(host_workers=spec.host_workers) as stack:
         for region in ZONES:
             if region not in spec.regions:
                 stack.processes.stop(f"host-{region}")
@@ -126,7 +144,8 @@ def run(spec: Run) -> None:
         if spec.rate is not None and spec.seconds is not None:
             work = work[: int(spec.rate * spec.seconds)]
         timings: dict[str, tuple[float, float, int]] = {}
-        pids = {"host": [stack.processes.pid(f"host-{r}") for r in spec.regions]}
+        hosts = [stack.processes.pid(f"host-{r}") for r in spec.regions]
+        pids = {"host": [*hosts, *(c for h in hosts if h for c in children(h))]}
         pids["azurite"] = [stack.processes.pid("azurite")]
         cpu_before = {k: sum(cpu_seconds(p) for p in v) for k, v in pids.items()}
         t0 = time.perf_counter()
@@ -217,6 +236,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--only", choices=["closed-one", "closed-both", "open"])
+    parser.add_argument(
+        "--host-workers", type=int, default=1, help="FUNCTIONS_WORKER_PROCESS_COUNT per host"
+    )
     args = parser.parse_args()
     both = tuple(ZONES)
     runs = {
@@ -235,6 +257,8 @@ def main() -> None:
     }
     for name, spec in runs.items():
         if args.only in (None, name):
+            spec.host_workers = args.host_workers
+            spec.title += f", {args.host_workers} worker process(es) per host"
             run(spec)
 
 

@@ -107,10 +107,13 @@ class LocalStack:
         ports: StackPorts | None = None,
         *,
         registry_notifications: bool = True,
+        host_workers: int = 1,
     ) -> None:
         """``registry_notifications=False`` leaves Event Grid delivery to the caller (tests and
-        benchmarks that deliver events themselves)."""
+        benchmarks that deliver events themselves); ``host_workers`` is each host's
+        ``FUNCTIONS_WORKER_PROCESS_COUNT``."""
         self.registry_notifications = registry_notifications
+        self.host_workers = host_workers
         self.root = root.resolve()
         self.repo = repo.resolve()
         self.processes = ProcessTable(self.root)
@@ -391,6 +394,8 @@ class LocalStack:
                 "0.5,1,2,4,8",
                 "--settings",
                 str(self.settings_file(region)),
+                "--workers",
+                str(self.host_workers),
             ],
             env={"PYTHONPATH": str(self.repo), "PYTHONUNBUFFERED": "1"},
             cwd=self.repo,

@@ -30,6 +30,12 @@ EVENTGRID_DEADLETTER_CONTAINER = "eventgrid-deadletter"
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 
 
+class ReusePortHTTPServer(QuietThreadingHTTPServer):
+    """One of several worker processes accepting on the same port."""
+
+    allow_reuse_port = True
+
+
 class DevHost:
     def __init__(
         self,
@@ -41,6 +47,8 @@ class DevHost:
         container: Any = None,
         registry_event_function: str | None = "acr_image_pushed",
         eventgrid_retry_delays: Sequence[float] = (1, 2, 5, 10, 30),
+        reuse_port: bool = False,
+        timers: bool = True,
     ) -> None:
         self.index: FunctionIndex = index_app(app)
         self.container = container
@@ -49,7 +57,9 @@ class DevHost:
         self.router = HttpRouter(self.index, prefix)
         self.webhook = EventGridWebhook(self.index)
         self.policy = DeliveryPolicy.from_host_json(host_json)
-        self._server = QuietThreadingHTTPServer((host, port), _handler_for(self))
+        self._run_timers = timers
+        server_class = ReusePortHTTPServer if reuse_port else QuietThreadingHTTPServer
+        self._server = server_class((host, port), _handler_for(self))
         self.port = self._server.server_address[1]
         self.base_url = f"http://{host}:{self.port}"
         self._threads: list[threading.Thread] = []
@@ -84,7 +94,7 @@ class DevHost:
                 runner = QueueTriggerRunner(fn, self.container.queue_service, self.policy)
                 runner.start()
                 self.queue_runners.append(runner)
-        for fn in self.index.of_type("timerTrigger"):
+        for fn in self.index.of_type("timerTrigger") if self._run_timers else []:
             timer = TimerRunner(fn)
             timer.start()
             self.timer_runners.append(timer)
