@@ -7,14 +7,28 @@ won the race (re-read the head and try again) or this step was already appended 
 exists: return False). Index rows in other partitions are written after the chain commit; if
 that fails the caller gets ``TransientError``, the platform retries, and the retry, finding its
 marker, rewrites the indexes and returns False. See docs/lineage.md.
+
+Round trips: the writer remembers, per process and bounded, what it wrote itself — each
+chain's head after its own commit, each chain's first-record time, and the index rows it
+upserted. The next step of the same chain starts from the remembered head (a conditional insert
+still decides: if another writer moved the chain, the commit conflicts and the head is re-read
+from storage), never re-reads the first record for its time, and skips an index row whose exact
+content it already wrote. A replay (the marker says the step was appended before: a platform
+retry, possibly after a partial failure) trusts none of that and rewrites every index row of
+the step. Storage stays the only source of truth.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import random
+import threading
 import time
-from typing import Any
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 from shared.adapters.storage.lineage.entities import (
     body_of,
@@ -49,6 +63,42 @@ class ResidencyViolation(TerminalError):
     """A record of another region was about to be written into this region's account."""
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Recent(Generic[K, V]):
+    """A small thread-safe LRU map: what this process wrote last, never a source of truth."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def forget(self, key: K) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+
+# Chains a host works on at once are few; index rows are a handful per record.
+RECENT_CHAINS = 4096
+RECENT_ROWS = 16384
+
+
 class TableLineageWriter:
     def __init__(
         self,
@@ -64,6 +114,9 @@ class TableLineageWriter:
         self._max_attempts = max_attempts
         self._client = LazyTable(table_service, table)
         self._reader: TableLineageReader | None = None
+        self._heads: _Recent[str, HeadMark] = _Recent(RECENT_CHAINS)
+        self._first_at: _Recent[str, datetime] = _Recent(RECENT_CHAINS)
+        self._rows: _Recent[tuple[str, str], str] = _Recent(RECENT_ROWS)
 
     @property
     def reader(self) -> TableLineageReader:
@@ -83,15 +136,20 @@ class TableLineageWriter:
         reader = self.reader
         seen: HeadMark | None = None
         for attempt in range(self._max_attempts):
-            head = reader.head(key_hash)
+            remembered = self._heads.get(key_hash) if attempt == 0 else None
+            head = remembered if remembered is not None else reader.head(key_hash)
             if attempt > 0 and head == seen:
                 head = self._repair_head(reader, key_hash, head)
             seen = head
             link = Link.after(head, record)
             outcome = self._commit(key_hash, link, idempotency_key)
             if outcome == "appended":
+                self._heads.put(key_hash, link.mark)
+                if link.seq == 1:
+                    self._first_at.put(key_hash, link.record.at)
                 self.write_indexes(key_hash, link)
                 return True
+            self._heads.forget(key_hash)
             if outcome == "duplicate":
                 self._replay_indexes(reader, key_hash, idempotency_key)
                 return False
@@ -148,20 +206,26 @@ class TableLineageWriter:
             link = Link.parse(body_of(entity))
         except ChainFormatError as exc:
             raise LineageCorrupted(f"lineage record {key_hash[:16]}… seq {seq}: {exc}") from exc
-        self.write_indexes(key_hash, link)
+        self.write_indexes(key_hash, link, trust_recent=False)
 
     # -- indexes ---------------------------------------------------------------------------
-    def write_indexes(self, key_hash: str, link: Link) -> None:
+    def write_indexes(self, key_hash: str, link: Link, *, trust_recent: bool = True) -> None:
         from azure.core.exceptions import AzureError
         from azure.data.tables import UpdateMode
 
         try:
-            first_at = link.record.at if link.seq == 1 else None
+            first_at = link.record.at if link.seq == 1 else self._first_at.get(key_hash)
             if first_at is None and needs_names(link):
                 first = self.reader.link_at(key_hash, seq_row_key(1))
                 first_at = first["At"] if first is not None else link.record.at
+                if first is not None:
+                    self._first_at.put(key_hash, first_at)
             for row in index_rows(key_hash, link, first_at or link.record.at):
+                where, content = (str(row["PartitionKey"]), str(row["RowKey"])), _digest(row)
+                if trust_recent and self._rows.get(where) == content:
+                    continue  # this process wrote exactly this row already
                 self._client().upsert_entity(row, mode=UpdateMode.MERGE)
+                self._rows.put(where, content)
             model = model_of(link.record)
             if link.record.kind in DEPLOYMENT_KINDS and model:
                 self._refresh_live(model)
@@ -234,6 +298,11 @@ def _event(e: dict[str, Any]) -> DeploymentEvent:
     return DeploymentEvent(
         at=e["At"], kind=RecordKind(e["Kind"]), key_hash=str(e["KeyHash"]), seq=int(e["Seq"])
     )
+
+
+def _digest(row: dict[str, Any]) -> str:
+    text = json.dumps(row, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _etag(entity: Any) -> str:
