@@ -208,3 +208,12 @@ def supersede(approval: Approval, newer_id: str, now: datetime) -> Approval:
             "superseded_by": newer_id,
         }
     )
+
+
+def cancel(approval: Approval, reason: str, now: datetime) -> Approval:
+    """Withdraw a pending request (its artifact was rejected after it was opened)."""
+    if approval.is_final:
+        return approval
+    return approval.model_copy(
+        update={"state": ApprovalState.CANCELLED, "decided_at": now, "decision_reason": reason}
+    )

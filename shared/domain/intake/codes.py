@@ -30,6 +30,7 @@ class IntakeCode(StrEnum):
     INTAKE_FOREIGN_WORKSPACE = "CLR-INTAKE-FOREIGN-WORKSPACE"
     INTAKE_PLATFORM_LABELS = "CLR-INTAKE-PLATFORM-LABELS"
     INTAKE_VERSION_REUSED = "CLR-INTAKE-VERSION-REUSED"
+    INTAKE_INDEX_REJECTED = "CLR-INTAKE-INDEX-REJECTED"
     EVENT_MALFORMED = "CLR-EVENT-MALFORMED"
     EVENT_UNREADABLE = "CLR-EVENT-UNREADABLE"
     EVENT_DEAD_LETTERED = "CLR-EVENT-DEAD-LETTERED"
@@ -86,6 +87,10 @@ MEANINGS: dict[IntakeCode, str] = {
     ),
     IntakeCode.INTAKE_VERSION_REUSED: (
         "The model version was already pushed with different content; versions are immutable."
+    ),
+    IntakeCode.INTAKE_INDEX_REJECTED: (
+        "The image is part of an image index that was rejected (or was itself rejected): "
+        "nothing in a rejected index is approved or deployed, and an open request is withdrawn."
     ),
     IntakeCode.EVENT_MALFORMED: "The Event Grid event itself is incomplete or malformed.",
     IntakeCode.EVENT_UNREADABLE: (

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.domain.approval.record import approval_id_for
 from shared.domain.approval.request import ApprovalRequest
 from shared.domain.artifact import AmlModelArtifact, ImageArtifact
 from shared.domain.catalog import RegionCatalog
@@ -40,7 +41,7 @@ from shared.domain.lineage.record import (
 )
 from shared.domain.metadata.labels import parse_metadata
 from shared.domain.metadata.model import ArtifactKind, ModelMetadata
-from shared.ports.intake import IntakeLedger
+from shared.ports.intake import IntakeLedger, RejectionRegistry
 from shared.ports.lineage import LineageWriter
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus, OutboundMessage
@@ -48,6 +49,7 @@ from shared.ports.registry import RegistryReader
 from shared.queues import APPROVAL_REQUESTS
 from shared.services.intake.binding import IncomingEvent
 from shared.services.intake.inspection import inspect_image
+from shared.services.intake.invariant import record_rejection, rejection_of
 from shared.services.owner_mail import owner_address, rejection_mail
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,9 @@ class IntakeDeps:
     mailer: Mailer | None = None
     platform_email: str | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    rejections: RejectionRegistry | None = None
+    # Withdraws the open approval request with this id (approvals' ``cancel_request``).
+    withdraw: Callable[[str, Reason], object] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class _Run:
 
     def __init__(self, deps: IntakeDeps, event: IncomingEvent, artifact: ArtifactRef) -> None:
         self.deps, self.event, self.artifact = deps, event, artifact
+        self.platform_digests: tuple[str, ...] = ()
 
     def record(
         self,
@@ -112,10 +118,25 @@ class _Run:
 
     def reject(self, violations: Sequence[Violation], labels: dict[str, str]) -> IntakeOutcome:
         reasons = tuple(Reason.of(v) for v in violations)
+        self._enforce(reasons)
         self._notify_owner(reasons, labels)
         outcome = self.finish(RecordKind.ARTIFACT_REJECTED, reasons)
         log.info("rejected %s: %s", self.artifact.key, "; ".join(r.code for r in reasons))
         return outcome
+
+    def _enforce(self, reasons: tuple[Reason, ...]) -> None:
+        """Record the rejection for the artifact and all it contains, then withdraw the open
+        requests of what it contains (a platform manifest requested before its index)."""
+        deps = self.deps
+        children = record_rejection(
+            deps.rejections, self.artifact, self.platform_digests, reasons, self.event.id
+        )
+        if deps.withdraw is None or deps.rejections is None:
+            return
+        for ref in (self.artifact, *children):
+            found = deps.rejections.find(ref.key)
+            if found is not None:
+                deps.withdraw(approval_id_for(ref, deps.region), found.reason())
 
     def _notify_owner(self, reasons: tuple[Reason, ...], labels: dict[str, str]) -> None:
         if self.deps.mailer is None:
@@ -171,6 +192,7 @@ def handle_image_pushed(event: IncomingEvent, deps: IntakeDeps) -> IntakeOutcome
         outcome = run.finish(RecordKind.ARTIFACT_SKIPPED, (), reason=inspected.reason)
         deps.ledger.complete(artifact.key, "skipped", pushed.tag)
         return outcome
+    run.platform_digests = inspected.platform_digests
     image = ImageArtifact(
         source_region=deps.region,
         registry=pushed.login_server,
@@ -257,6 +279,11 @@ def _validate_and_request(
         run.artifact = run.artifact.model_copy(
             update={"model": metadata.name, "version": metadata.version}
         )
+    if not violations and metadata is not None:
+        rejected = rejection_of(deps.rejections, run.artifact, platform_digests)
+        if rejected is not None:
+            reason = rejected.reason()
+            violations.append(Violation(IntakeCode.INTAKE_INDEX_REJECTED, reason.message))
     if violations or metadata is None:
         outcome = run.reject(violations, labels)
         deps.ledger.complete(key, "rejected", tag)
