@@ -24,10 +24,12 @@ from shared.domain.approval.record import (
     cancel,
     check_vote,
     expire,
+    may_supersede,
     normalise,
     open_approval,
     supersede,
     tally,
+    version_notes,
 )
 from shared.domain.approval.request import ApprovalRequest
 from shared.domain.catalog import RegionEntry
@@ -99,7 +101,11 @@ def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
     now = deps.clock()
     policy = deps.cell.approval.for_tier(request.metadata.risk_tier)
     live = deps.live_now(deps.region, request.metadata.name)
-    approval, _ = deps.store.create(open_approval(request, policy, deps.region, now, live))
+    pending = deps.store.pending_for_model(deps.region, request.metadata.name)
+    opened = open_approval(request, policy, deps.region, now, live)
+    live_version = live.split(" ", 1)[0] if live else None
+    notes = (*opened.notes, *version_notes(opened, pending, live_version))
+    approval, _ = deps.store.create(opened.model_copy(update={"notes": notes}))
     if approval.is_final:
         return _ensure_dispatched(approval, deps)
     # Checked after the record exists: a rejection recorded before this point is seen here,
@@ -110,7 +116,9 @@ def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
             cancel_request(approval.approval_id, rejected.reason(), deps, notify=False) or approval
         )
     for older in deps.store.pending_for_model(deps.region, approval.metadata.name):
-        if older.approval_id != approval.approval_id and older.created_at <= approval.created_at:
+        # Version order, not arrival order: 1.4.9 never replaces a pending 1.7.0 unless its
+        # owner marked it a rollback or hotfix; both then stay, the lower one flagged.
+        if older.approval_id != approval.approval_id and may_supersede(approval, older):
             _supersede(older, approval, deps)
     _schedule_expiry(approval, deps)
     _notify_approvers(approval, deps, live)
