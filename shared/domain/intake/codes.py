@@ -37,6 +37,7 @@ class IntakeCode(StrEnum):
     EVENT_DEAD_LETTERED = "CLR-EVENT-DEAD-LETTERED"
     BUS_DEAD_LETTERED = "CLR-BUS-DEAD-LETTERED"
     EVENT_CONFLICT = "CLR-EVENT-CONFLICT"
+    EVENT_TOO_LARGE = "CLR-EVENT-TOO-LARGE"
 
 
 MEANINGS: dict[IntakeCode, str] = {
@@ -112,5 +113,9 @@ MEANINGS: dict[IntakeCode, str] = {
     IntakeCode.EVENT_CONFLICT: (
         "An event id was delivered again with different content; both contents' digests are "
         "recorded (`artifact.event_conflict`) and the second delivery is handled on its own."
+    ),
+    IntakeCode.EVENT_TOO_LARGE: (
+        "The event (or its data) is nested too deeply or is too large to be read; it is "
+        "refused unread and never retried."
     ),
 }
