@@ -14,6 +14,7 @@ import azure.functions as func
 
 from shared.composition import get_container
 from shared.composition.deploy import rollback_deps
+from shared.domain import bounded_json
 from shared.services.approval.review import principal_of
 from shared.services.deploy.rollback import RollbackRefused, request_rollback
 
@@ -42,7 +43,9 @@ def rollback(req: func.HttpRequest) -> func.HttpResponse:
     if not _MODEL.match(model):
         return _json(400, {"error": "Not a model name."})
     try:
-        body = json.loads(req.get_body() or b"{}")
+        body = bounded_json.loads(req.get_body() or b"{}", max_bytes=16384, max_depth=8)
+    except bounded_json.JsonLimitError as exc:
+        return _json(400, {"error": f"The body is refused: {exc}."})
     except ValueError:
         return _json(400, {"error": "The body is not JSON."})
     reason = body.get("reason") if isinstance(body, dict) else None

@@ -164,8 +164,21 @@ class Container:
                 bus=self.bus,
                 mailer=self.mailer,
                 platform_email=str(s.platform_email) if s.platform_email else None,
+                rejections=self.rejections,
+                withdraw=self._withdraw,
             )
         return self._intake
+
+    @cached_property
+    def rejections(self) -> Any:
+        from shared.adapters.storage.intake_ledger import TableRejectionRegistry
+
+        return TableRejectionRegistry(self.table_service)
+
+    def _withdraw(self, approval_id: str, reason: Any) -> object:
+        from shared.services.approval.requests import cancel_request
+
+        return cancel_request(approval_id, reason, self.approvals())
 
     def approvals(self) -> ApprovalDeps:
         from shared.adapters.storage.approvals import TableApprovalStore
@@ -188,6 +201,7 @@ class Container:
                 signer=LinkSigner(s.link_signing_keys()),
                 teams=_teams(url.get_secret_value()) if url else None,
                 live_now=live_summary(TableDeploymentStateStore(self.table_service)),
+                rejections=self.rejections,
             )
         return self._approvals
 

@@ -144,6 +144,7 @@ def deployment_deps(container: Container) -> DeployDeps:
         mailer=container.mailer,
         platform_email=str(s.platform_email) if s.platform_email else None,
         max_deliveries=delivery_limit(),
+        rejections=container.rejections,
     )
 
 

@@ -8,8 +8,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.domain.approval.record import Approval, Vote
 from shared.domain.errors import TerminalError, TransientError
 from shared.domain.intake.ledger import Claim, ClaimState, VersionHolder
+from shared.domain.intake.rejection import Rejection
 from shared.domain.lineage.record import LineageRecord
 from shared.ports.mail import OutboundMail
 from shared.ports.messaging import OutboundMessage
@@ -55,7 +57,12 @@ class FakeLedger:
     def __init__(self) -> None:
         self.artifacts: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, VersionHolder] = {}
+        self.events: dict[str, str] = {}
         self._lock = threading.Lock()
+
+    def remember_event(self, event_id: str, content_digest: str) -> str:
+        with self._lock:
+            return self.events.setdefault(event_id, content_digest)
 
     def claim(self, key: str, event_id: str) -> Claim:
         with self._lock:
@@ -117,6 +124,25 @@ class FakeRegistry:
         self.manifests[digest] = manifest
         return digest
 
+    def add_index(self, children: dict[tuple[str, str], str]) -> str:
+        """An OCI image index over manifests already added, by platform."""
+        index = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": digest,
+                    "size": 1,
+                    "platform": {"os": os_, "architecture": arch},
+                }
+                for (os_, arch), digest in children.items()
+            ],
+        }
+        digest = "sha256:" + hashlib.sha256(json.dumps(index).encode()).hexdigest()
+        self.manifests[digest] = index
+        return digest
+
     def get_manifest(self, login_server: str, repository: str, digest: str) -> dict[str, Any]:
         self.requests.append(f"{login_server}/{repository}@{digest}")
         if self.unreachable:
@@ -135,3 +161,60 @@ class FakeRegistry:
             raise TerminalError("too large")
         doc: dict[str, Any] = json.loads(data)
         return doc
+
+
+class FakeRejections:
+    """RejectionRegistry in memory: the first rejection of a key is kept."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Rejection] = {}
+
+    def record(self, key: str, rejection: Rejection) -> None:
+        self.rows.setdefault(key, rejection)
+
+    def find(self, key: str) -> Rejection | None:
+        return self.rows.get(key)
+
+
+class FakeApprovalStore:
+    """ApprovalStore in memory with ETags, as the table adapter behaves."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[Approval, int]] = {}
+        self.vote_rows: dict[str, list[Vote]] = {}
+
+    def create(self, approval: Approval) -> tuple[Approval, bool]:
+        if approval.approval_id in self.rows:
+            return self.rows[approval.approval_id][0], False
+        self.rows[approval.approval_id] = (approval, 1)
+        return approval, True
+
+    def get(self, approval_id: str) -> tuple[Approval, str]:
+        if approval_id not in self.rows:
+            raise TerminalError(f"no approval {approval_id}")
+        approval, etag = self.rows[approval_id]
+        return approval, str(etag)
+
+    def replace(self, approval: Approval, etag: str) -> bool:
+        current = self.rows.get(approval.approval_id)
+        if current is None or str(current[1]) != etag:
+            return False
+        self.rows[approval.approval_id] = (approval, current[1] + 1)
+        return True
+
+    def add_vote(self, approval_id: str, vote: Vote) -> bool:
+        votes = self.vote_rows.setdefault(approval_id, [])
+        if any(v.approver == vote.approver for v in votes):
+            return False
+        votes.append(vote)
+        return True
+
+    def votes(self, approval_id: str) -> list[Vote]:
+        return list(self.vote_rows.get(approval_id, []))
+
+    def pending_for_model(self, region: str, model: str) -> list[Approval]:
+        return [
+            a
+            for a, _ in self.rows.values()
+            if a.region == region and a.metadata.name == model and not a.is_final
+        ]

@@ -10,6 +10,7 @@ from typing import Any
 from shared.adapters.storage.resources import LazyTable
 from shared.domain.errors import TransientError
 from shared.domain.intake.ledger import Claim, ClaimState, VersionHolder
+from shared.domain.intake.rejection import Rejection
 
 TABLE = "intakeledger"
 LEASE = timedelta(minutes=5)
@@ -145,4 +146,71 @@ class TableIntakeLedger:
             raise TransientError(f"intake ledger unavailable: {exc}") from exc
         return VersionHolder(
             str(existing["Digest"]), tuple(json.loads(existing.get("Platforms") or "[]"))
+        )
+
+    def remember_event(self, event_id: str, content_digest: str) -> str:
+        from azure.core.exceptions import AzureError, ResourceExistsError
+
+        key = f"event|{event_id}"
+        entity = {
+            "PartitionKey": _pk(key),
+            "RowKey": "event",
+            "Key": key,
+            "Content": content_digest,
+        }
+        try:
+            try:
+                self._client().create_entity(entity)
+                return content_digest
+            except ResourceExistsError:
+                existing = self._client().get_entity(_pk(key), "event")
+        except AzureError as exc:
+            raise TransientError(f"intake ledger unavailable: {exc}") from exc
+        return str(existing.get("Content") or "")
+
+
+class TableRejectionRegistry:
+    """Rejections in the intake ledger's table (row ``rejection``), first one wins."""
+
+    def __init__(self, table_service: Any) -> None:
+        self._client = LazyTable(table_service, TABLE)
+
+    def record(self, key: str, rejection: Rejection) -> None:
+        from azure.core.exceptions import AzureError, ResourceExistsError
+
+        entity = {
+            "PartitionKey": _pk(key),
+            "RowKey": "rejection",
+            "Key": key,
+            "Rejected": rejection.rejected,
+            "Codes": json.dumps(list(rejection.codes)),
+            "EventId": rejection.event_id,
+            "ViaIndex": rejection.via_index or "",
+        }
+        try:
+            self._client().create_entity(entity)
+        except ResourceExistsError:
+            return
+        except AzureError as exc:
+            raise TransientError(f"intake ledger unavailable: {exc}") from exc
+
+    def find(self, key: str) -> Rejection | None:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        try:
+            row = self._client().get_entity(_pk(key), "rejection")
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise TransientError(f"intake ledger unavailable: {exc}") from exc
+        # A row edited behind the app's back still refuses: only its absence clears an artifact.
+        try:
+            codes = json.loads(row.get("Codes") or "[]")
+        except ValueError:
+            codes = []
+        return Rejection(
+            rejected=str(row.get("Rejected") or key),
+            codes=tuple(str(c) for c in codes) if isinstance(codes, list) else (),
+            event_id=str(row.get("EventId") or ""),
+            via_index=str(row.get("ViaIndex") or "") or None,
         )

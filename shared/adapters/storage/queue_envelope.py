@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.domain import bounded_json
 from shared.ports.messaging import OutboundMessage, PropertyValue
 
 ENVELOPE_VERSION = 1
+MAX_ENVELOPE_BYTES = 1024 * 1024  # a Service Bus premium message is at most 1 MB
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class QueueEnvelope:
     def decode(cls, text: str) -> QueueEnvelope:
         """Parse an envelope; raises ValueError for anything that is not one."""
         try:
-            doc = json.loads(text)
+            doc = bounded_json.loads(text, max_bytes=MAX_ENVELOPE_BYTES)
             if not isinstance(doc, dict) or doc.get("v") != ENVELOPE_VERSION:
                 raise ValueError("not a Clearance queue envelope")
             return cls(
@@ -82,7 +84,7 @@ class QueueEnvelope:
                 dead_letter_reason=doc.get("dead_letter_reason"),
                 dead_letter_error_description=doc.get("dead_letter_error_description"),
             )
-        except (KeyError, TypeError, json.JSONDecodeError, binascii.Error) as exc:
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
             raise ValueError(f"malformed queue envelope: {exc}") from exc
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from shared.domain import bounded_json
+
 MAX_TOKEN_LENGTH = 2048
 
 
@@ -82,7 +84,7 @@ class LinkSigner:
             raise LinkError(LinkProblem.MALFORMED)
         encoded, signature = token.split(".")
         try:
-            doc = json.loads(_unb64(encoded))
+            doc = bounded_json.loads(_unb64(encoded), max_bytes=MAX_TOKEN_LENGTH, max_depth=2)
             given = _unb64(signature)
             key_id, aid, sub, exp = (
                 str(doc["kid"]),

@@ -20,6 +20,7 @@ from shared.domain.approval.request import ApprovalRequest
 from shared.domain.catalog import ApprovalPolicy
 from shared.domain.lineage.record import ArtifactRef
 from shared.domain.metadata.model import ModelMetadata
+from shared.domain.metadata.versions import is_lower
 
 
 class ApprovalState(StrEnum):
@@ -70,6 +71,7 @@ class Approval(BaseModel):
     superseded_by: str | None = None
     replaces: str | None = None
     dispatched: bool = False  # the deployment request of an approved record was enqueued
+    notes: tuple[str, ...] = ()  # shown to approvers on the card, the mail and the review page
 
     @property
     def owner(self) -> str:
@@ -105,6 +107,7 @@ def open_approval(
         created_at=now,
         expires_at=now + timedelta(hours=policy.expiry_hours),
         replaces=replaces,
+        notes=request.notes,
     )
 
 
@@ -208,3 +211,40 @@ def supersede(approval: Approval, newer_id: str, now: datetime) -> Approval:
             "superseded_by": newer_id,
         }
     )
+
+
+def cancel(approval: Approval, reason: str, now: datetime) -> Approval:
+    """Withdraw a pending request (its artifact was rejected after it was opened)."""
+    if approval.is_final:
+        return approval
+    return approval.model_copy(
+        update={"state": ApprovalState.CANCELLED, "decided_at": now, "decision_reason": reason}
+    )
+
+
+def version_notes(
+    approval: Approval, pending: Sequence[Approval], live_version: str | None
+) -> tuple[str, ...]:
+    """Downgrades approvers must see: below a pending request's version, or below what is live."""
+    version = approval.metadata.version
+    intent = approval.metadata.version_intent
+    marked = f" (marked {intent} by the owner)" if intent else ""
+    notes = [
+        f"Downgrade: {version} is lower than {p.metadata.version}, which is also waiting for "
+        f"approval{marked}."
+        for p in pending
+        if p.approval_id != approval.approval_id and is_lower(version, p.metadata.version)
+    ]
+    if live_version and is_lower(version, live_version):
+        notes.append(f"Downgrade: {version} is lower than {live_version}, which is live{marked}.")
+    return tuple(dict.fromkeys(notes))
+
+
+def may_supersede(newer: Approval, older: Approval) -> bool:
+    """A later request replaces a pending one unless it is a lower version that its owner did
+    not mark as a rollback or hotfix (versions without an order keep arrival order)."""
+    if older.created_at > newer.created_at:
+        return False
+    if is_lower(newer.metadata.version, older.metadata.version):
+        return newer.metadata.version_intent is not None
+    return True

@@ -22,6 +22,8 @@ class ApprovalRequest(BaseModel):
     event_id: str
     received_at: datetime
     validated_at: datetime
+    # What approvers must notice (a tag that names another version, a downgrade, ...).
+    notes: tuple[str, ...] = ()
 
     @property
     def message_id(self) -> str:

@@ -30,10 +30,14 @@ class IntakeCode(StrEnum):
     INTAKE_FOREIGN_WORKSPACE = "CLR-INTAKE-FOREIGN-WORKSPACE"
     INTAKE_PLATFORM_LABELS = "CLR-INTAKE-PLATFORM-LABELS"
     INTAKE_VERSION_REUSED = "CLR-INTAKE-VERSION-REUSED"
+    INTAKE_INDEX_REJECTED = "CLR-INTAKE-INDEX-REJECTED"
+    META_MOVING_VERSION = "CLR-META-MOVING-VERSION"
     EVENT_MALFORMED = "CLR-EVENT-MALFORMED"
     EVENT_UNREADABLE = "CLR-EVENT-UNREADABLE"
     EVENT_DEAD_LETTERED = "CLR-EVENT-DEAD-LETTERED"
     BUS_DEAD_LETTERED = "CLR-BUS-DEAD-LETTERED"
+    EVENT_CONFLICT = "CLR-EVENT-CONFLICT"
+    EVENT_TOO_LARGE = "CLR-EVENT-TOO-LARGE"
 
 
 MEANINGS: dict[IntakeCode, str] = {
@@ -87,6 +91,14 @@ MEANINGS: dict[IntakeCode, str] = {
     IntakeCode.INTAKE_VERSION_REUSED: (
         "The model version was already pushed with different content; versions are immutable."
     ),
+    IntakeCode.INTAKE_INDEX_REJECTED: (
+        "The image is part of an image index that was rejected (or was itself rejected): "
+        "nothing in a rejected index is approved or deployed, and an open request is withdrawn."
+    ),
+    IntakeCode.META_MOVING_VERSION: (
+        "The version is a moving name (latest, stable, main, ...); versions are immutable, "
+        "so use a semantic version such as 1.4.0."
+    ),
     IntakeCode.EVENT_MALFORMED: "The Event Grid event itself is incomplete or malformed.",
     IntakeCode.EVENT_UNREADABLE: (
         "The pushed manifest or its config cannot be read as an image (missing, oversized, "
@@ -97,5 +109,13 @@ MEANINGS: dict[IntakeCode, str] = {
     ),
     IntakeCode.BUS_DEAD_LETTERED: (
         "A queue message failed on every delivery and was dead-lettered; the cause is recorded."
+    ),
+    IntakeCode.EVENT_CONFLICT: (
+        "An event id was delivered again with different content; both contents' digests are "
+        "recorded (`artifact.event_conflict`) and the second delivery is handled on its own."
+    ),
+    IntakeCode.EVENT_TOO_LARGE: (
+        "The event (or its data) is nested too deeply or is too large to be read; it is "
+        "refused unread and never retried."
     ),
 }

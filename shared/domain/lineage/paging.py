@@ -12,6 +12,7 @@ import binascii
 import json
 from dataclasses import dataclass
 
+from shared.domain import bounded_json
 from shared.domain.errors import InputError, Violation
 from shared.domain.lineage.chain import canonical_json, sha256_hex
 
@@ -39,7 +40,7 @@ def decode_token(token: str, fingerprint: str) -> Cursor:
 
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        doc = json.loads(raw.decode("utf-8"))
+        doc = bounded_json.loads(raw.decode("utf-8"), max_depth=8)
     except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
         raise invalid("not a token this service issued") from exc
     if not isinstance(doc, dict) or set(doc) != {"q", "s", "a"}:

@@ -31,6 +31,8 @@ class RecordKind(StrEnum):
     DEPLOYMENT_FAILED = "deployment.failed"
     DEPLOYMENT_ROLLED_BACK = "deployment.rolled_back"
     DEAD_LETTERED = "event.dead_lettered"
+    APPROVAL_CANCELLED = "approval.cancelled"
+    ARTIFACT_EVENT_CONFLICT = "artifact.event_conflict"
 
 
 # The record that closes the handling of one intake event; exactly one per event.

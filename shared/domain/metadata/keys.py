@@ -119,6 +119,13 @@ LABEL_KEYS: tuple[LabelKey, ...] = (
     ),
     LabelKey("ai.clearance.team", ("team",), "team", _NAME_FORMAT, "payments-ml"),
     LabelKey(
+        "ai.clearance.version.intent",
+        ("version_intent",),
+        "version intent",
+        "must be rollback or hotfix: this lower version may replace a higher pending one",
+        "hotfix",
+    ),
+    LabelKey(
         "org.opencontainers.image.description",
         ("description",),
         "description",

@@ -34,6 +34,7 @@ from shared.domain.metadata.value_rules import (
     first_control_character,
     printable,
 )
+from shared.domain.metadata.versions import is_moving
 
 MAX_LABELS = 256
 MAX_KEY_LENGTH = 256
@@ -122,6 +123,14 @@ def _unknown_key(key: str, noun: str) -> Violation:
 
 
 def _value_problem(spec: LabelKey, value: str) -> Violation | None:
+    if spec is VERSION and is_moving(value):
+        return Violation(
+            IntakeCode.META_MOVING_VERSION,
+            f"The {spec.title} {printable(value, _SHOWN_LENGTH)} is a moving name, not a "
+            "version: versions are immutable, so give this build a version such as 1.4.0 "
+            "(tag it latest as well if you like; the version label must be the version).",
+            spec.key,
+        )
     if len(value) > MAX_VALUE_LENGTH:
         return Violation(
             IntakeCode.META_TOO_LONG,

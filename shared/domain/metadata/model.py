@@ -24,6 +24,7 @@ from shared.domain.catalog import RegionName, RiskTier, ZoneName
 from shared.domain.metadata.rollout import RolloutStrategy
 from shared.domain.metadata.serving import Serving
 from shared.domain.metadata.value_rules import contract_error, first_control_character
+from shared.domain.metadata.versions import VersionIntent
 
 
 class ArtifactKind(StrEnum):
@@ -76,6 +77,7 @@ class ModelMetadata(BaseModel):
     description: Description | None = None
     source: SourceUrl | None = None
     revision: Revision | None = None
+    version_intent: VersionIntent | None = None
 
     @field_validator("regions")
     @classmethod

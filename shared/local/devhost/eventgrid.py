@@ -19,6 +19,7 @@ from typing import Any
 from azure.functions import meta
 from azure.functions.eventgrid import EventGridEventInConverter
 
+from shared.domain import bounded_json
 from shared.local.devhost.app_index import FunctionIndex
 from shared.local.devhost.http_routes import Reply
 
@@ -68,7 +69,9 @@ class EventGridWebhook:
         if kind is None:
             return _text(400, "missing aeg-event-type header")
         try:
-            doc = json.loads(body)
+            doc = bounded_json.loads(body, max_bytes=MAX_BATCH_BYTES)
+        except bounded_json.JsonLimitError as exc:
+            return _text(400, f"body refused: {exc}")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return _text(400, f"body is not JSON: {exc}")
         events = doc if isinstance(doc, list) else [doc]

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.domain import bounded_json
+
 log = logging.getLogger(__name__)
 
 IMAGE_PUSHED = "Microsoft.ContainerRegistry.ImagePushed"
@@ -183,7 +185,9 @@ class RegistryBridge:
 
     def accept(self, envelope: bytes) -> int:
         """Handle one registry notification envelope; returns how many events it raised."""
-        doc = json.loads(envelope)
+        doc = bounded_json.loads(envelope)  # a JsonLimitError is a ValueError: answered 400
+        if not isinstance(doc, dict):
+            raise ValueError("the envelope is not a JSON object")
         raised = 0
         for event in doc.get("events") or []:
             if not isinstance(event, dict) or not is_manifest_push(event):

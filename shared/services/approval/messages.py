@@ -49,7 +49,9 @@ def facts(approval: Approval, live_now: str | None) -> list[tuple[str, str]]:
         ("Approvals needed", str(approval.min_approvals)),
         ("Expires (UTC)", f"{approval.expires_at:%Y-%m-%d %H:%M}"),
     ]
-    return rows
+    if m.version_intent:
+        rows.insert(2, ("Version intent", m.version_intent))
+    return [*(("Attention", note) for note in approval.notes), *rows]
 
 
 def teams_card(approval: Approval, review_url: str, live_now: str | None) -> dict[str, Any]:

@@ -21,23 +21,29 @@ from shared.domain.approval.record import (
     EstablishedBy,
     Refusal,
     Vote,
+    cancel,
     check_vote,
     expire,
+    may_supersede,
     normalise,
     open_approval,
     supersede,
     tally,
+    version_notes,
 )
 from shared.domain.approval.request import ApprovalRequest
 from shared.domain.catalog import RegionEntry
 from shared.domain.deploy.request import DeploymentRequest
+from shared.domain.errors import TerminalError
 from shared.domain.lineage.record import Actor, Correlation, LineageRecord, Reason, RecordKind
 from shared.ports.approval import ApprovalStore, Teams
+from shared.ports.intake import RejectionRegistry
 from shared.ports.lineage import LineageWriter
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.queues import APPROVAL_EXPIRATIONS, DEPLOYMENT_REQUESTS
 from shared.services.approval.messages import approver_mail, decision_mail, teams_card
+from shared.services.intake.invariant import rejection_of
 
 log = logging.getLogger(__name__)
 SYSTEM = Actor(identity="clearance", established_by="managed_identity")
@@ -54,6 +60,7 @@ class ApprovalDeps:
     teams: Teams | None = None
     live_now: Callable[[str, str], str | None] = lambda region, model: None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    rejections: RejectionRegistry | None = None
 
     @property
     def region(self) -> str:
@@ -94,11 +101,24 @@ def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
     now = deps.clock()
     policy = deps.cell.approval.for_tier(request.metadata.risk_tier)
     live = deps.live_now(deps.region, request.metadata.name)
-    approval, _ = deps.store.create(open_approval(request, policy, deps.region, now, live))
+    pending = deps.store.pending_for_model(deps.region, request.metadata.name)
+    opened = open_approval(request, policy, deps.region, now, live)
+    live_version = live.split(" ", 1)[0] if live else None
+    notes = (*opened.notes, *version_notes(opened, pending, live_version))
+    approval, _ = deps.store.create(opened.model_copy(update={"notes": notes}))
     if approval.is_final:
         return _ensure_dispatched(approval, deps)
+    # Checked after the record exists: a rejection recorded before this point is seen here,
+    # one recorded after it finds the record and withdraws it (the invariant, both ways).
+    rejected = rejection_of(deps.rejections, approval.artifact)
+    if rejected is not None:
+        return (
+            cancel_request(approval.approval_id, rejected.reason(), deps, notify=False) or approval
+        )
     for older in deps.store.pending_for_model(deps.region, approval.metadata.name):
-        if older.approval_id != approval.approval_id and older.created_at <= approval.created_at:
+        # Version order, not arrival order: 1.4.9 never replaces a pending 1.7.0 unless its
+        # owner marked it a rollback or hotfix; both then stay, the lower one flagged.
+        if older.approval_id != approval.approval_id and may_supersede(approval, older):
             _supersede(older, approval, deps)
     _schedule_expiry(approval, deps)
     _notify_approvers(approval, deps, live)
@@ -165,6 +185,43 @@ def _supersede(older: Approval, newer: Approval, deps: ApprovalDeps) -> None:
             return
 
 
+def cancel_request(
+    approval_id: str, reason: Reason, deps: ApprovalDeps, *, notify: bool = True
+) -> Approval | None:
+    """Withdraw a pending request: state ``cancelled``, the reason recorded, approvers told.
+
+    ``None`` when there is no such request; a final request is left as it is (an approved one
+    is then refused by the deployer, which checks the same rejection before every step)."""
+    for _ in range(5):
+        try:
+            current, etag = deps.store.get(approval_id)
+        except TerminalError:
+            return None
+        if current.is_final:
+            return current
+        cancelled = cancel(current, reason.message, deps.clock())
+        if deps.store.replace(cancelled, etag):
+            _record(
+                deps,
+                cancelled,
+                RecordKind.APPROVAL_CANCELLED,
+                key="cancelled",
+                reasons=(reason,),
+                details={"state": ApprovalState.CANCELLED.value},
+            )
+            if notify:
+                deps.mailer.send(
+                    decision_mail(
+                        cancelled,
+                        (*current.approvers, current.owner),
+                        "This approval request is withdrawn; nothing to do.",
+                    )
+                )
+            log.info("cancelled %s: %s", approval_id, reason.code)
+            return cancelled
+    return deps.store.get(approval_id)[0]
+
+
 # -- voting ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class VoteResult:
@@ -210,6 +267,10 @@ def _decide(approval_id: str, deps: ApprovalDeps) -> Approval:
     for _ in range(10):
         approval, etag = deps.store.get(approval_id)
         decided = tally(approval, deps.store.votes(approval_id), deps.clock())
+        if decided.state is ApprovalState.APPROVED and decided != approval:
+            rejected = rejection_of(deps.rejections, approval.artifact)
+            if rejected is not None:  # rejected meanwhile: never approved
+                return cancel_request(approval_id, rejected.reason(), deps) or approval
         if decided == approval:
             return _ensure_dispatched(approval, deps)
         if deps.store.replace(decided, etag):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from shared.domain import bounded_json
 from shared.domain.approval.links import LinkClaims, LinkError, LinkProblem
 from shared.domain.approval.record import Approval
 from shared.domain.errors import TerminalError
@@ -48,7 +48,7 @@ def principal_of(header: str | None) -> Principal | None:
     if not header:
         return None
     try:
-        doc = json.loads(base64.b64decode(header, validate=True))
+        doc = bounded_json.loads(base64.b64decode(header, validate=True), max_depth=8)
         claims = [(str(c["typ"]), str(c["val"])) for c in doc.get("claims", [])]
     except (ValueError, KeyError, TypeError, binascii.Error):
         return None

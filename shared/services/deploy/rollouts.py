@@ -30,11 +30,13 @@ from shared.ports.deploy import (
     Health,
     StepReport,
 )
+from shared.ports.intake import RejectionRegistry
 from shared.ports.lineage import LineageWriter
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.queues import DEPLOYMENT_REQUESTS
 from shared.services.deploy.records import DeploymentRecorder, outcome_mail, tell
+from shared.services.intake.invariant import rejection_of
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ class DeployDeps:
     max_deliveries: int = 5
     busy_retry: timedelta = timedelta(minutes=5)
     max_waits: int = 288  # a day of waiting for another rollout of the same model
+    rejections: RejectionRegistry | None = None
 
 
 class DeployOutcome(StrEnum):
@@ -100,6 +103,9 @@ class _Run:
             )
         state, etag = deps.state.get(deps.cell.name, request.metadata.name)
         rollout = state.rollout
+        refused = self._refuse_rejected(state, etag)
+        if refused is not None:
+            return refused
         if request.step > 0:
             return self._continue(state, etag)
         if rollout is not None and rollout.deployment_id == self.deployment_id:
@@ -123,6 +129,22 @@ class _Run:
         except PlanError as exc:
             return self.fail(exc.violation)
         return self._begin(plan, state, etag)
+
+    def _refuse_rejected(self, state: DeploymentState, etag: str | None) -> DeployOutcome | None:
+        """Before every step: an artifact rejected at intake (itself or through an index that
+        contains it) is never deployed; a rollout of it under way is taken back."""
+        rejected = rejection_of(self.deps.rejections, self.request.artifact)
+        if rejected is None:
+            return None
+        why = Violation(
+            DeployCode.ARTIFACT_REJECTED,
+            f"Refused: {rejected.reason().message} (rejected artifact {rejected.rejected}).",
+        )
+        rollout = state.rollout
+        if rollout is not None and rollout.deployment_id == self.deployment_id:
+            step = f"refused before step {rollout.next_step + 1}/{rollout.steps}"
+            self._roll_back(rollout.plan, state, etag, step, why, aborted=True)
+        return self.fail(why)
 
     # -- rollout ------------------------------------------------------------------------------
     def _begin(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shared.domain import bounded_json
 from shared.domain.errors import InputError, Violation
 from shared.domain.intake.codes import IntakeCode
 
@@ -31,15 +32,35 @@ def _iso(value: Any) -> str | None:
 
 
 def from_binding(binding: Any) -> IncomingEvent:
-    """Raises ``InputError`` when the event does not satisfy its own schema."""
+    """Raises ``InputError`` when the event does not satisfy its own schema or its data is
+    nested deeper than ``bounded_json.MAX_DEPTH`` (recorded, never retried)."""
     try:
         if hasattr(binding, "specversion"):
-            return _cloud_event(binding)
-        return _eventgrid_event(binding)
+            event = _cloud_event(binding)
+        else:
+            event = _eventgrid_event(binding)
+    except RecursionError as exc:
+        raise _too_deep() from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(
             [Violation(IntakeCode.EVENT_MALFORMED, f"The event does not match its schema: {exc}")]
         ) from exc
+    if bounded_json.depth_of(event.data) > bounded_json.MAX_DEPTH:
+        raise _too_deep()
+    return event
+
+
+def _too_deep() -> InputError:
+    return InputError(
+        [
+            Violation(
+                IntakeCode.EVENT_TOO_LARGE,
+                f"The event's data is nested more than {bounded_json.MAX_DEPTH} levels deep; "
+                "no registry or Azure ML event is, so it is refused unread.",
+                "data",
+            )
+        ]
+    )
 
 
 def _eventgrid_event(binding: Any) -> IncomingEvent:

@@ -7,12 +7,15 @@ all reasons), duplicate, re-tagged or skipped; a transient failure raises so Eve
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.domain.approval.record import approval_id_for
 from shared.domain.approval.request import ApprovalRequest
 from shared.domain.artifact import AmlModelArtifact, ImageArtifact
 from shared.domain.catalog import RegionCatalog
@@ -40,7 +43,8 @@ from shared.domain.lineage.record import (
 )
 from shared.domain.metadata.labels import parse_metadata
 from shared.domain.metadata.model import ArtifactKind, ModelMetadata
-from shared.ports.intake import IntakeLedger
+from shared.domain.metadata.versions import compare
+from shared.ports.intake import IntakeLedger, RejectionRegistry
 from shared.ports.lineage import LineageWriter
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus, OutboundMessage
@@ -48,6 +52,7 @@ from shared.ports.registry import RegistryReader
 from shared.queues import APPROVAL_REQUESTS
 from shared.services.intake.binding import IncomingEvent
 from shared.services.intake.inspection import inspect_image
+from shared.services.intake.invariant import record_rejection, rejection_of
 from shared.services.owner_mail import owner_address, rejection_mail
 
 log = logging.getLogger(__name__)
@@ -64,6 +69,9 @@ class IntakeDeps:
     mailer: Mailer | None = None
     platform_email: str | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    rejections: RejectionRegistry | None = None
+    # Withdraws the open approval request with this id (approvals' ``cancel_request``).
+    withdraw: Callable[[str, Reason], object] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,8 @@ class _Run:
 
     def __init__(self, deps: IntakeDeps, event: IncomingEvent, artifact: ArtifactRef) -> None:
         self.deps, self.event, self.artifact = deps, event, artifact
+        self.platform_digests: tuple[str, ...] = ()
+        self.key_id = event.id  # idempotency of this delivery's records (see ``_identity``)
 
     def record(
         self,
@@ -102,7 +112,7 @@ class _Run:
         # Idempotent per event and step: a retried delivery never writes a step twice, and an
         # event has one terminal record whatever a retry would conclude after a partial failure.
         step = "terminal" if kind in INTAKE_TERMINAL else str(kind)
-        self.deps.lineage.append(record, idempotency_key=f"{self.event.id}|{step}")
+        self.deps.lineage.append(record, idempotency_key=f"{self.key_id}|{step}")
 
     def finish(
         self, kind: RecordKind, reasons: Sequence[Reason] = (), **details: str
@@ -112,10 +122,25 @@ class _Run:
 
     def reject(self, violations: Sequence[Violation], labels: dict[str, str]) -> IntakeOutcome:
         reasons = tuple(Reason.of(v) for v in violations)
+        self._enforce(reasons)
         self._notify_owner(reasons, labels)
         outcome = self.finish(RecordKind.ARTIFACT_REJECTED, reasons)
         log.info("rejected %s: %s", self.artifact.key, "; ".join(r.code for r in reasons))
         return outcome
+
+    def _enforce(self, reasons: tuple[Reason, ...]) -> None:
+        """Record the rejection for the artifact and all it contains, then withdraw the open
+        requests of what it contains (a platform manifest requested before its index)."""
+        deps = self.deps
+        children = record_rejection(
+            deps.rejections, self.artifact, self.platform_digests, reasons, self.event.id
+        )
+        if deps.withdraw is None or deps.rejections is None:
+            return
+        for ref in (self.artifact, *children):
+            found = deps.rejections.find(ref.key)
+            if found is not None:
+                deps.withdraw(approval_id_for(ref, deps.region), found.reason())
 
     def _notify_owner(self, reasons: tuple[Reason, ...], labels: dict[str, str]) -> None:
         if self.deps.mailer is None:
@@ -152,6 +177,7 @@ def handle_image_pushed(event: IncomingEvent, deps: IntakeDeps) -> IntakeOutcome
     foreign = registry_violations(pushed.login_server, deps.catalog, deps.region)
     if foreign:
         return run.reject(foreign, {})
+    _identity(run)
     claim = deps.ledger.claim(artifact.key, event.id)
     if claim.state is not ClaimState.NEW:
         return _repeat(run, claim, pushed.tag)
@@ -171,6 +197,7 @@ def handle_image_pushed(event: IncomingEvent, deps: IntakeDeps) -> IntakeOutcome
         outcome = run.finish(RecordKind.ARTIFACT_SKIPPED, (), reason=inspected.reason)
         deps.ledger.complete(artifact.key, "skipped", pushed.tag)
         return outcome
+    run.platform_digests = inspected.platform_digests
     image = ImageArtifact(
         source_region=deps.region,
         registry=pushed.login_server,
@@ -205,6 +232,7 @@ def handle_model_registered(event: IncomingEvent, deps: IntakeDeps) -> IntakeOut
         version=registered.version,
     )
     run = _Run(deps, event, artifact)
+    _identity(run)
     claim = deps.ledger.claim(artifact.key, event.id)
     if claim.state is not ClaimState.NEW:
         return _repeat(run, claim, None)
@@ -219,6 +247,41 @@ def handle_model_registered(event: IncomingEvent, deps: IntakeDeps) -> IntakeOut
     return _validate_and_request(
         run, None, labels, ArtifactKind.AML_MODEL, model, [], registered, ()
     )
+
+
+def content_digest(event: IncomingEvent) -> str:
+    """What an event says, as one digest: type, subject and data (the id is its name)."""
+    body = json.dumps(
+        {"type": event.type, "subject": event.subject, "data": event.data},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+
+def _identity(run: _Run) -> None:
+    """An event id seen before with other content is recorded and reported, then handled as
+    its own delivery (its records get their own idempotency keys, so none is dropped)."""
+    event, deps = run.event, run.deps
+    this = content_digest(event)
+    first = deps.ledger.remember_event(event.id, this)
+    if first == this:
+        return
+    run.key_id = f"{event.id}|{this}"
+    reason = Reason(
+        code=IntakeCode.EVENT_CONFLICT,
+        message=(
+            f"Event {event.id} was delivered before with other content ({first}); this "
+            f"delivery ({this}) is recorded and handled on its own."
+        ),
+    )
+    run.record(
+        RecordKind.ARTIFACT_EVENT_CONFLICT,
+        (reason,),
+        {"first_content": first, "this_content": this, "event_id": event.id},
+    )
+    log.warning("event %s seen again with other content (%s, then %s)", event.id, first, this)
 
 
 def _repeat(run: _Run, claim: Claim, tag: str | None) -> IntakeOutcome:
@@ -257,6 +320,11 @@ def _validate_and_request(
         run.artifact = run.artifact.model_copy(
             update={"model": metadata.name, "version": metadata.version}
         )
+    if not violations and metadata is not None:
+        rejected = rejection_of(deps.rejections, run.artifact, platform_digests)
+        if rejected is not None:
+            reason = rejected.reason()
+            violations.append(Violation(IntakeCode.INTAKE_INDEX_REJECTED, reason.message))
     if violations or metadata is None:
         outcome = run.reject(violations, labels)
         deps.ledger.complete(key, "rejected", tag)
@@ -281,7 +349,8 @@ def _validate_and_request(
             outcome = run.reject([reused], labels)
             deps.ledger.complete(key, "rejected", tag)
             return outcome
-    run.record(RecordKind.ARTIFACT_VALIDATED)
+    notes = _tag_notes(tag, metadata.version)
+    run.record(RecordKind.ARTIFACT_VALIDATED, details={"notes": " ".join(notes)} if notes else None)
     now = deps.clock()
     request = ApprovalRequest(
         artifact=run.artifact,
@@ -291,6 +360,7 @@ def _validate_and_request(
         event_id=run.event.id,
         received_at=run.event.time or now,
         validated_at=now,
+        notes=notes,
     )
     deps.bus.send(
         APPROVAL_REQUESTS,
@@ -304,6 +374,16 @@ def _validate_and_request(
     run.record(RecordKind.APPROVAL_REQUESTED, details={"message_id": request.message_id})
     deps.ledger.complete(key, "requested", tag)
     return IntakeOutcome(RecordKind.APPROVAL_REQUESTED, (), request.message_id)
+
+
+def _tag_notes(tag: str | None, version: str) -> tuple[str, ...]:
+    """A tag that reads as another version than the version label is flagged for approvers."""
+    if tag is None or compare(tag, version) in (None, 0):
+        return ()
+    return (
+        f"Tag/version mismatch: the image was pushed as tag {tag}, but its version label says "
+        f"{version}; the version label is what is approved.",
+    )
 
 
 def reject_malformed(event_id: str, error: InputError, deps: IntakeDeps) -> IntakeOutcome:

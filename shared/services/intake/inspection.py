@@ -44,8 +44,9 @@ def inspect_image(
     platform = (str(config.get("os", "")), str(config.get("architecture", "")))
     if platform != RUNNABLE_PLATFORM:
         return Skip(
-            f"platform {'/'.join(platform)} is not linux/amd64; a multi-platform image is "
-            "approved through its index"
+            f"platform {'/'.join(platform)} is not deployed: Clearance runs linux/amd64 images "
+            "only, so of a multi-platform image only its linux/amd64 manifest is approved and "
+            "pods are pinned to amd64 nodes"
         )
     return InspectedImage(labels_of(config))
 

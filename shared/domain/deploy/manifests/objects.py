@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.domain.deploy.k8s_names import digest_label, dns_label, label_value
 from shared.domain.deploy.revision import Revision, Track
+from shared.domain.intake.oci import RUNNABLE_PLATFORM
 from shared.domain.metadata.rollout import Rolling
 from shared.domain.metadata.serving import ImageServing
 
@@ -220,6 +221,12 @@ def deployment(release: Revision, name: str, track: Track) -> Manifest:
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "terminationGracePeriodSeconds": 30,
+                    # The approved image is the linux/amd64 one (of an index, its amd64 entry):
+                    # pods never land on a node of another architecture.
+                    "nodeSelector": {
+                        "kubernetes.io/os": RUNNABLE_PLATFORM[0],
+                        "kubernetes.io/arch": RUNNABLE_PLATFORM[1],
+                    },
                     "containers": [_container(release, serving)],
                     "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
                 },

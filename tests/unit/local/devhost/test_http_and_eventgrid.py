@@ -236,3 +236,24 @@ def test_timer_fires_on_its_schedule(host: DevHost) -> None:
     wait_for(lambda: len(probe_app.RECORD["ticks"]) >= 2, timeout=5)
     first, second = probe_app.RECORD["ticks"][:2]
     assert 0.5 < second - first < 1.5  # "* * * * * *": once a second
+
+
+@pytest.mark.parametrize("where", ["top", "data"])
+def test_a_body_nested_a_thousand_levels_is_answered_400(host: DevHost, where: str) -> None:
+    deep = "[" * 1200 + "]" * 1200
+    if where == "top":
+        body = deep.encode()
+    else:
+        event = eg_event()
+        event["data"] = "DEEP"
+        body = json.dumps([event]).replace('"DEEP"', deep).encode()
+    status, _, text = call(
+        host,
+        "POST",
+        f"{WEBHOOK}?functionName=acr_image_pushed",
+        body,
+        {"aeg-event-type": "Notification", "Content-Type": "application/json"},
+    )
+    assert status == 400  # an answer, not a dropped connection; Event Grid does not retry 400
+    assert b"nested more than 64 levels" in text
+    assert probe_app.RECORD["events"] == []

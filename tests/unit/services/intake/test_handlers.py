@@ -186,3 +186,45 @@ def test_a_retry_after_a_partial_failure_keeps_one_terminal_record(deps: IntakeD
         ("a", RecordKind.APPROVAL_REQUESTED),
         ("b", RecordKind.ARTIFACT_RETAGGED),
     ]
+
+
+def test_a_tag_naming_another_version_is_flagged_not_silent(deps: IntakeDeps) -> None:
+    from shared.domain.approval.request import ApprovalRequest
+
+    digest = deps.registry.add_image(model_labels(version="2.0.1"))
+    handle_image_pushed(pushed(deps, digest, tag="2.0.0"), deps)
+    (message,) = [m for q, m in deps.bus.sent if q == APPROVAL_REQUESTS]
+    (note,) = ApprovalRequest.model_validate_json(message.body).notes
+    assert "tag 2.0.0" in note and "says 2.0.1" in note
+
+
+@pytest.mark.parametrize("tag", ["2.0.1", "v2.0.1", "latest", "prod"])
+def test_a_tag_that_agrees_or_is_not_a_version_is_not_flagged(deps: IntakeDeps, tag: str) -> None:
+    from shared.domain.approval.request import ApprovalRequest
+
+    digest = deps.registry.add_image(model_labels(version="2.0.1"))
+    handle_image_pushed(pushed(deps, digest, tag=tag), deps)
+    (message,) = [m for q, m in deps.bus.sent if q == APPROVAL_REQUESTS]
+    assert ApprovalRequest.model_validate_json(message.body).notes == ()
+
+
+def test_same_event_id_with_other_content_is_recorded_not_dropped(deps: IntakeDeps) -> None:
+    from shared.domain.intake.codes import IntakeCode
+    from shared.services.intake.handlers import content_digest
+
+    digest = deps.registry.add_image(LABELS)
+    first, second = pushed(deps, digest, tag="1.0.0"), pushed(deps, digest, tag="1.0.1")
+    handle_image_pushed(first, deps)
+    outcome = handle_image_pushed(second, deps)  # same id "e1", another tag
+    assert outcome.kind is RecordKind.ARTIFACT_RETAGGED
+    (conflict,) = [r for r in deps.lineage.records if r.kind is RecordKind.ARTIFACT_EVENT_CONFLICT]
+    assert conflict.reasons[0].code == IntakeCode.EVENT_CONFLICT
+    assert conflict.details["first_content"] == content_digest(first)
+    assert conflict.details["this_content"] == content_digest(second)
+    assert conflict.correlation.event_id == "e1"
+    assert terminal(deps) == [RecordKind.APPROVAL_REQUESTED, RecordKind.ARTIFACT_RETAGGED]
+    # a plain redelivery of either is a duplicate, with no second conflict record
+    handle_image_pushed(second, deps)
+    handle_image_pushed(first, deps)
+    kinds = [r.kind for r in deps.lineage.records]
+    assert kinds.count(RecordKind.ARTIFACT_EVENT_CONFLICT) == 1

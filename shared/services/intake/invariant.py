@@ -1,0 +1,52 @@
+"""The invariant, in one place: a rejected artifact is never approved nor deployed.
+
+An artifact with a terminal intake rejection, by its own digest or through any image index
+that contains it, has no open approval request and no deployment. Intake records every
+rejection here (the index and each platform manifest it contains) and withdraws open requests
+of the covered artifacts; approvals check before opening and before deciding; the deployer
+checks before every step. Checking on both sides of each write closes the races between a
+platform manifest's request and its index's rejection, whatever order the events arrive in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from shared.domain.intake.rejection import Rejection, covered
+from shared.domain.lineage.record import ArtifactRef, Reason
+from shared.ports.intake import RejectionRegistry
+
+
+def rejection_of(
+    registry: RejectionRegistry | None, artifact: ArtifactRef, platform_digests: Sequence[str] = ()
+) -> Rejection | None:
+    """The rejection that forbids ``artifact`` (or one of its platform manifests), if any."""
+    if registry is None or artifact.kind == "unknown":
+        return None
+    for ref in covered(artifact, tuple(platform_digests)):
+        found = registry.find(ref.key)
+        if found is not None:
+            return found
+    return None
+
+
+def record_rejection(
+    registry: RejectionRegistry | None,
+    artifact: ArtifactRef,
+    platform_digests: Sequence[str],
+    reasons: Sequence[Reason],
+    event_id: str,
+) -> tuple[ArtifactRef, ...]:
+    """Record the rejection of ``artifact`` and of everything it contains; returns what it
+    covers besides the artifact itself (whose open requests must be withdrawn)."""
+    if registry is None or artifact.kind == "unknown":
+        return ()
+    if artifact.kind == "image" and not artifact.digest:
+        return ()
+    codes = tuple(dict.fromkeys(r.code for r in reasons))
+    refs = covered(artifact, tuple(platform_digests))
+    index = artifact.digest if len(refs) > 1 else None
+    for ref in refs:
+        via = index if ref is not artifact else None
+        registry.record(ref.key, Rejection(artifact.key, codes, event_id, via_index=via))
+    return refs[1:]

@@ -1,0 +1,242 @@
+"""The invariant end to end over fakes: a rejected artifact (by its digest or through an index
+that contains it) has no open approval request and no deployment, whatever order the registry's
+events arrive in, however often they are delivered."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.domain.approval.links import LinkSigner
+from shared.domain.approval.record import ApprovalState, Refusal, approval_id_for
+from shared.domain.approval.request import ApprovalRequest
+from shared.domain.deploy.codes import DeployCode
+from shared.domain.deploy.request import DeploymentRequest
+from shared.domain.intake.codes import IntakeCode
+from shared.domain.lineage.record import ArtifactRef, RecordKind
+from shared.local.samples import model_labels
+from shared.local.stack import SAMPLE_APPROVERS, LocalStack, StackPorts
+from shared.queues import APPROVAL_REQUESTS
+from shared.services.approval.requests import ApprovalDeps, cast_vote, open_request
+from shared.services.deploy.rollouts import DeployOutcome
+from shared.services.intake.binding import IncomingEvent
+from shared.services.intake.handlers import IntakeDeps, handle_image_pushed
+from shared.settings import load_catalog
+from tests.support import deploy_samples as s
+from tests.support.deploy_world import World
+from tests.support.fakes import (
+    FakeApprovalStore,
+    FakeBus,
+    FakeLedger,
+    FakeLineage,
+    FakeMailer,
+    FakeRegistry,
+    FakeRejections,
+)
+
+REPO = Path(__file__).resolve().parents[4]
+AMD64, ARM64 = ("linux", "amd64"), ("linux", "arm64")
+
+
+class Cell:
+    """One cell's intake and approvals sharing one rejection registry, as in Azure."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.catalog = load_catalog(
+            json.dumps(LocalStack(tmp_path, REPO, ports=StackPorts()).catalog())
+        )
+        self.rejections = FakeRejections()
+        self.lineage = FakeLineage()
+        self.mailer = FakeMailer()
+        self.registry = FakeRegistry()
+        self.intake_bus = FakeBus()
+        self.approvals = ApprovalDeps(
+            cell=self.catalog.region("westeurope"),
+            store=FakeApprovalStore(),
+            lineage=self.lineage,
+            bus=FakeBus(),
+            mailer=self.mailer,
+            signer=LinkSigner({"k1": b"0" * 32}),
+            rejections=self.rejections,
+        )
+        self.intake = IntakeDeps(
+            region="westeurope",
+            catalog=self.catalog,
+            registry=self.registry,
+            ledger=FakeLedger(),
+            lineage=self.lineage,
+            bus=self.intake_bus,
+            mailer=self.mailer,
+            rejections=self.rejections,
+            withdraw=self._withdraw,
+        )
+
+    def _withdraw(self, approval_id: str, reason: Any) -> object:
+        from shared.services.approval.requests import cancel_request
+
+        return cancel_request(approval_id, reason, self.approvals)
+
+    @property
+    def login(self) -> str:
+        return self.catalog.region("westeurope").registry.login_server
+
+    def push(self, digest: str, *, tag: str | None = None, event_id: str | None = None) -> Any:
+        data = {
+            "id": "x",
+            "action": "push",
+            "location": "westeurope",
+            "target": {"digest": digest, "repository": "models/fraud", "size": 1}
+            | ({"tag": tag} if tag else {}),
+            "request": {"id": "r", "host": self.login, "method": "PUT", "useragent": "skopeo"},
+        }
+        event = IncomingEvent(
+            id=event_id or f"ev-{digest[-8:]}-{tag}",
+            type="Microsoft.ContainerRegistry.ImagePushed",
+            source="/x",
+            subject="models/fraud",
+            time=None,
+            data=data,
+            schema="eventgrid",
+        )
+        return handle_image_pushed(event, self.intake)
+
+    def deliver_requests(self) -> None:
+        """The approval-requests queue delivers what intake sent (in order)."""
+        for queue, message in self.intake_bus.sent:
+            if queue == APPROVAL_REQUESTS:
+                open_request(ApprovalRequest.model_validate_json(message.body), self.approvals)
+
+    def approval(self, digest: str) -> Any:
+        ref = ArtifactRef(
+            kind="image", registry=self.login, repository="models/fraud", digest=digest
+        )
+        return self.approvals.store.get(approval_id_for(ref, "westeurope"))[0]
+
+    def split_index(self) -> tuple[str, str, str]:
+        amd64 = self.registry.add_image(model_labels(), AMD64)
+        arm64 = self.registry.add_image(model_labels(risk_tier="high"), ARM64)
+        return amd64, arm64, self.registry.add_index({AMD64: amd64, ARM64: arm64})
+
+
+@pytest.fixture
+def cell(tmp_path: Path) -> Cell:
+    return Cell(tmp_path)
+
+
+def test_children_first_split_label_index_withdraws_the_open_child_request(cell: Cell) -> None:
+    amd64, arm64, index = cell.split_index()
+    # skopeo copy --all: each platform manifest by digest, then the index under its tag
+    assert cell.push(amd64).kind is RecordKind.APPROVAL_REQUESTED
+    cell.deliver_requests()
+    assert cell.approval(amd64).state is ApprovalState.PENDING
+    assert cell.push(arm64).kind is RecordKind.ARTIFACT_SKIPPED
+    outcome = cell.push(index, tag="1.0.0")
+
+    assert outcome.kind is RecordKind.ARTIFACT_REJECTED
+    assert {r.code for r in outcome.reasons} == {IntakeCode.INTAKE_PLATFORM_LABELS}
+    child = cell.approval(amd64)
+    assert child.state is ApprovalState.CANCELLED
+    assert index in (child.decision_reason or "")
+    (cancelled,) = [r for r in cell.lineage.records if r.kind is RecordKind.APPROVAL_CANCELLED]
+    assert cancelled.reasons[0].code == IntakeCode.INTAKE_INDEX_REJECTED
+    withdrawn = [m for m in cell.mailer.sent if "withdrawn" in m.text]
+    assert withdrawn and set(SAMPLE_APPROVERS) <= set(withdrawn[0].to)
+    # an approver who still has the link cannot approve it
+    vote = cast_vote(
+        child.approval_id, SAMPLE_APPROVERS[0], "approve", None, "signed_link", cell.approvals
+    )
+    assert vote.refusal is Refusal.FINAL and not vote.counted
+
+
+def test_the_arm64_skip_says_what_is_approved(cell: Cell) -> None:
+    _, arm64, _ = cell.split_index()
+    cell.push(arm64)
+    (skipped,) = [r for r in cell.lineage.records if r.kind is RecordKind.ARTIFACT_SKIPPED]
+    assert "linux/amd64 manifest is approved" in skipped.details["reason"]
+    assert "approved through its index" not in skipped.details["reason"]
+
+
+def test_index_first_then_child_refuses_the_child(cell: Cell) -> None:
+    amd64, _, index = cell.split_index()
+    cell.push(index, tag="1.0.0")
+    outcome = cell.push(amd64)
+    assert outcome.kind is RecordKind.ARTIFACT_REJECTED
+    assert [r.code for r in outcome.reasons] == [IntakeCode.INTAKE_INDEX_REJECTED]
+    assert not [m for q, m in cell.intake_bus.sent if q == APPROVAL_REQUESTS]
+
+
+def test_a_late_approval_message_for_a_withdrawn_child_opens_cancelled(cell: Cell) -> None:
+    amd64, _, index = cell.split_index()
+    cell.push(amd64)  # request sent, not yet delivered by the queue
+    cell.push(index, tag="1.0.0")  # rejected: nothing to withdraw yet
+    before = len(cell.mailer.sent)
+    cell.deliver_requests()  # the queue delivers the child's request late
+    assert cell.approval(amd64).state is ApprovalState.CANCELLED
+    assert not [m for m in cell.mailer.sent[before:] if "approve" in m.subject.lower()]
+
+
+def test_duplicated_and_reordered_deliveries_never_reopen_the_child(cell: Cell) -> None:
+    amd64, arm64, index = cell.split_index()
+    for digest, tag in [(amd64, None), (index, "1.0.0"), (amd64, None), (arm64, None)]:
+        cell.push(digest, tag=tag)
+        cell.push(digest, tag=tag)  # every delivery twice
+        cell.deliver_requests()
+    cell.push(index, tag="1.0.0", event_id="another-event")
+    assert cell.approval(amd64).state is ApprovalState.CANCELLED
+    cancelled = [r for r in cell.lineage.records if r.kind is RecordKind.APPROVAL_CANCELLED]
+    assert len(cancelled) == 1
+
+
+def test_a_quorum_reached_after_the_rejection_cancels_instead(cell: Cell) -> None:
+    amd64, _, index = cell.split_index()
+    cell.push(amd64)
+    cell.deliver_requests()
+    cell.intake.withdraw = None  # the withdrawal was lost (instance died after recording)
+    cell.push(index, tag="1.0.0")
+    approval_id = cell.approval(amd64).approval_id
+    for approver in SAMPLE_APPROVERS:
+        cast_vote(approval_id, approver, "approve", None, "signed_link", cell.approvals)
+    assert cell.approval(amd64).state is ApprovalState.CANCELLED
+    assert not cell.approvals.bus.sent or all(
+        q != "deployment-requests" for q, _ in cell.approvals.bus.sent
+    )
+
+
+def _deploy_world(cell: Cell, digest: str, strategy: str) -> tuple[World, DeploymentRequest]:
+    world = World(cell.catalog.region("westeurope"))
+    world.deps.rejections = cell.rejections
+    request = s.image_request(world.cell, s.image_metadata(strategy, "1.0.0"), digest=digest)
+    request = request.model_copy(
+        update={"artifact": request.artifact.model_copy(update={"repository": "models/fraud"})}
+    )
+    return world, request
+
+
+def test_the_deployer_refuses_a_rejected_artifact(cell: Cell) -> None:
+    amd64, _, index = cell.split_index()
+    cell.push(index, tag="1.0.0")
+    world, request = _deploy_world(cell, amd64, "rolling")
+    assert world.run(request) == [DeployOutcome.FAILED]
+    (failed,) = [r for r in world.lineage.records if r.kind is RecordKind.DEPLOYMENT_FAILED]
+    assert failed.reasons[0].code == DeployCode.ARTIFACT_REJECTED
+    assert world.cluster.applied == []
+
+
+def test_a_rejection_during_a_canary_stops_the_next_step(cell: Cell) -> None:
+    amd64, _, index = cell.split_index()
+    world, request = _deploy_world(cell, amd64, "canary")
+    world.run(s.image_request(world.cell, s.image_metadata("rolling", "0.9.0")))
+    world.delivered = len(world.bus.sent)
+    assert world.deliver(request) == DeployOutcome.STEPPED
+    cell.push(index, tag="1.0.0")  # the index's rejection lands between two steps
+    outcomes = world.drain()
+    assert outcomes[-1] == DeployOutcome.FAILED
+    state = world.state()
+    assert state.rollout is None
+    assert state.live is None or state.live.identity != amd64
+    kinds = [r.kind for r in world.lineage.records]
+    assert RecordKind.DEPLOYMENT_ROLLED_BACK in kinds
+    assert kinds.count(RecordKind.DEPLOYMENT_SUCCEEDED) == 1  # the 0.9.0 one only
