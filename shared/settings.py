@@ -13,7 +13,7 @@ import re
 from enum import StrEnum
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import EmailStr, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -89,6 +89,16 @@ class Settings(BaseSettings):
     )
     teams_webhook_url: SecretStr | None = Field(
         default=None, validation_alias="CLEARANCE_TEAMS_WEBHOOK_URL"
+    )
+    # Where approver groups are resolved: Microsoft Graph (managed identity, GroupMember.Read.All),
+    # a local JSON document (the local stack), or nowhere (group members are then not mailed).
+    directory_kind: Literal["graph", "file", "none"] = Field(
+        default="graph", validation_alias="CLEARANCE_DIRECTORY_KIND"
+    )
+    directory_file: Path | None = Field(default=None, validation_alias="CLEARANCE_DIRECTORY_FILE")
+    # The Entra tenant signed-in approvers must belong to (the Easy Auth principal's ``tid``).
+    tenant_id: str | None = Field(
+        default=None, validation_alias="CLEARANCE_TENANT_ID", pattern=r"^[0-9a-fA-F-]{36}$"
     )
 
     @model_validator(mode="after")

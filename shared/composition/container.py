@@ -202,8 +202,30 @@ class Container:
                 teams=_teams(url.get_secret_value()) if url else None,
                 live_now=live_summary(TableDeploymentStateStore(self.table_service)),
                 rejections=self.rejections,
+                identity=s.catalog.identity,
+                directory=self.directory,
+                platform_email=str(s.platform_email) if s.platform_email else None,
+                tenant_id=s.tenant_id.lower() if s.tenant_id else None,
             )
         return self._approvals
+
+    @cached_property
+    def directory(self) -> Any:
+        """Approver groups' members: Graph in Azure, a JSON document locally, or None."""
+        s = self.settings
+        if s.directory_kind == "none":
+            return None
+        if s.directory_kind == "file":
+            from shared.adapters.directory.local_file import FileDirectory
+
+            if s.directory_file is None:
+                raise ConfigurationError(
+                    "CLEARANCE_DIRECTORY_FILE: missing (CLEARANCE_DIRECTORY_KIND=file)"
+                )
+            return FileDirectory(s.directory_file)
+        from shared.adapters.directory.graph import GraphDirectory
+
+        return GraphDirectory(self.credential)
 
     def registry_client(self, login_server: str) -> Any:
         """A ContainerRegistryClient for one registry of the catalog, cached per server."""

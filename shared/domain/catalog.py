@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from shared.domain.identity import IdentityRules
+
 RegionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{2,40}$")]
 ZoneName = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_-]{1,31}$")]
 # A registry login server: host or host:port, lower case, as it appears in image references.
@@ -54,6 +56,11 @@ class ApprovalPolicy(_Frozen):
     min_approvals: int = Field(default=2, ge=1, le=20)
     expiry_hours: int = Field(default=72, ge=1, le=24 * 30)
     require_sign_in: bool = False
+    # Entra object ids of listed approvers (address -> object id): a signed-in approver is then
+    # matched by this immutable id, never by the e-mail claims.
+    approver_object_ids: dict[EmailStr, Annotated[str, Field(pattern=r"^[0-9a-fA-F-]{36}$")]] = (
+        Field(default_factory=dict)
+    )
 
     @model_validator(mode="after")
     def _quorum_reachable(self) -> ApprovalPolicy:
@@ -161,6 +168,7 @@ class RegionCatalog(_Frozen):
     schema_version: Literal[1] = 1
     residency_zones: dict[ZoneName, ResidencyZone] = Field(min_length=1)
     regions: tuple[RegionEntry, ...] = Field(min_length=1)
+    identity: IdentityRules = Field(default_factory=IdentityRules)
 
     @model_validator(mode="after")
     def _consistent(self) -> RegionCatalog:

@@ -206,7 +206,13 @@ class LocalStack:
                 }
             )
         zones = {z: {"description": f"local {z}", "regions": r} for z, r in ZONES.items()}
-        return {"schema_version": 1, "residency_zones": zones, "regions": regions}
+        identity = {"subaddress": {"contoso.example": "+"}, "owner_domains": ["contoso.example"]}
+        return {
+            "schema_version": 1,
+            "residency_zones": zones,
+            "regions": regions,
+            "identity": identity,
+        }
 
     def local_settings(self, region: str) -> dict[str, Any]:
         sample = json.loads((self.repo / "local.settings.sample.json").read_text())

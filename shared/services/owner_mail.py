@@ -8,6 +8,7 @@ import unicodedata
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
+from shared.domain.intake.codes import MEANINGS, IntakeCode
 from shared.domain.lineage.record import ArtifactRef, Reason
 from shared.ports.mail import OutboundMail
 
@@ -42,16 +43,34 @@ def describe(artifact: ArtifactRef) -> str:
     return f"image {where}@{artifact.digest}" + (f" (tag {artifact.tag})" if artifact.tag else "")
 
 
+MAX_QUOTED_KEY = 40
+
+
+def quoted_key(key: str | None) -> str:
+    """A label key as a rejection mail may quote it: printable, at most a few dozen chars."""
+    if not key:
+        return "-"
+    shown = "".join(c if c.isprintable() and c.isascii() else "?" for c in key)
+    return shown if len(shown) <= MAX_QUOTED_KEY else shown[: MAX_QUOTED_KEY - 3] + "..."
+
+
 def rejection_mail(
     to: str, artifact: ArtifactRef, reasons: tuple[Reason, ...], *, region: str, owner_known: bool
 ) -> OutboundMail:
-    what = describe(artifact)
+    """Only Clearance's own words and the codes: no value a pusher chose is quoted beyond a
+    bounded key, so the mail cannot carry someone else's message (the lineage has it all)."""
+    what = header_safe(describe(artifact), 160)
     intro = (
         "Clearance did not accept your model for approval."
         if owner_known
-        else "Clearance rejected an artifact whose owner label is missing or not an address."
+        else "Clearance rejected an artifact whose owner label is missing, not an address, or "
+        "outside the organisation's domains."
     )
-    lines = [f"- {r.code} [{r.field or '-'}]: {r.message}" for r in reasons]
+    quoted = [(r.code, quoted_key(r.field), _meaning(r.code)) for r in reasons[:MAX_QUOTED]]
+    more = len(reasons) - len(quoted)
+    lines = [f"- {code} [{key}]: {meaning}" for code, key, meaning in quoted]
+    if more > 0:
+        lines.append(f"- and {more} more (see the audit page)")
     text = "\n".join(
         [
             intro,
@@ -66,10 +85,10 @@ def rejection_mail(
         ]
     )
     items = "".join(
-        f"<li><code>{html.escape(r.code)}</code> <code>{html.escape(r.field or '-')}</code>: "
-        f"{html.escape(r.message)}</li>"
-        for r in reasons
-    )
+        f"<li><code>{html.escape(code)}</code> <code>{html.escape(key)}</code>: "
+        f"{html.escape(meaning)}</li>"
+        for code, key, meaning in quoted
+    ) + (f"<li>and {more} more (see the audit page)</li>" if more > 0 else "")
     body = (
         f"<p>{html.escape(intro)}</p><p>Artifact: <code>{html.escape(what)}</code><br>"
         f"Region: {html.escape(region)}</p><p>Fix these and push again:</p><ul>{items}</ul>"
@@ -77,6 +96,16 @@ def rejection_mail(
     )
     name = artifact.model or artifact.repository or "artifact"
     subject = header_safe(
-        f"Clearance rejected {name}" + (f":{artifact.version}" if artifact.version else "")
+        f"Clearance rejected {name}" + (f":{artifact.version}" if artifact.version else ""), 80
     )
     return OutboundMail(to=(to,), subject=subject, text=text, html=body)
+
+
+MAX_QUOTED = 20
+
+
+def _meaning(code: str) -> str:
+    try:
+        return MEANINGS[IntakeCode(code)]
+    except ValueError:
+        return "see the audit page"

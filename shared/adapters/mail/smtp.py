@@ -5,7 +5,7 @@ from __future__ import annotations
 import smtplib
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
 
 from shared.domain.errors import TransientError
 from shared.ports.mail import OutboundMail
@@ -19,6 +19,7 @@ def build_message(mail: OutboundMail, sender: str) -> EmailMessage:
     msg["To"] = ", ".join(mail.to)
     msg["Subject"] = mail.subject
     msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
+    msg["Date"] = formatdate(usegmt=True)  # RFC 5322 requires it; spam filters score its absence
     msg.set_content(mail.text)
     msg.add_alternative(mail.html, subtype="html")
     return msg

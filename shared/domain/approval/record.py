@@ -3,6 +3,9 @@
 ``pending -> approved | rejected | expired | superseded | cancelled``; every other state is
 final. Votes are their own facts: one per approver, counted once however often it is replayed.
 The model owner and the identity that pushed or registered the artifact can never approve it.
+Every comparison is between canonical identities (``shared.domain.identity``); where the
+directory or the catalog gives an Entra object id, a signed-in voter is matched by that id
+(and tenant), never by a mutable e-mail claim.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.approval.request import ApprovalRequest
 from shared.domain.catalog import ApprovalPolicy
+from shared.domain.identity import DEFAULT_RULES, IdentityRules, canonical_identity
 from shared.domain.lineage.record import ArtifactRef
 from shared.domain.metadata.model import ModelMetadata
 from shared.domain.metadata.versions import is_lower
@@ -36,8 +40,18 @@ Decision = Literal["approve", "reject"]
 EstablishedBy = Literal["signed_link", "easy_auth"]
 
 
-def normalise(identity: str) -> str:
-    return identity.strip().lower()
+def normalise(identity: str, rules: IdentityRules = DEFAULT_RULES) -> str:
+    return canonical_identity(identity, rules)
+
+
+class Person(BaseModel):
+    """Someone who may be asked: a canonical address, and the Entra object id when known."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mail: str
+    object_id: str | None = None
+    via: str = "listed"  # "listed" (the policy names them) or the group id they belong to
 
 
 class Vote(BaseModel):
@@ -48,6 +62,9 @@ class Vote(BaseModel):
     at: datetime
     established_by: EstablishedBy
     reason: str | None = Field(default=None, max_length=2000)
+    object_id: str | None = None  # the signed-in principal's immutable ids, when signed in
+    tenant_id: str | None = None
+    display: str | None = Field(default=None, max_length=320)  # a mutable claim, shown only
 
 
 class Approval(BaseModel):
@@ -58,8 +75,12 @@ class Approval(BaseModel):
     artifact: ArtifactRef
     metadata: ModelMetadata
     pushed_by: str | None = None
+    registered_by: str | None = None  # the Azure ML registrant (creation_context.created_by)
+    excluded_object_ids: tuple[str, ...] = ()  # object ids of the pusher / registrant
+    owner_identity: str | None = None  # the owner label, canonical under the catalog's rules
     approvers: tuple[str, ...]
     approver_groups: tuple[str, ...] = ()
+    people: tuple[Person, ...] = ()  # listed approvers and group members, resolved at opening
     min_approvals: int
     require_sign_in: bool
     created_at: datetime
@@ -75,7 +96,29 @@ class Approval(BaseModel):
 
     @property
     def owner(self) -> str:
-        return normalise(str(self.metadata.owner))
+        return self.owner_identity or normalise(str(self.metadata.owner))
+
+    @property
+    def excluded(self) -> frozenset[str]:
+        """Canonical identities separation of duties keeps away from this approval."""
+        return frozenset(i for i in (self.owner, self.pushed_by, self.registered_by) if i)
+
+    def person(self, mail: str | None = None, object_id: str | None = None) -> Person | None:
+        for p in self.people:
+            if object_id is not None and p.object_id == object_id:
+                return p
+        if mail is not None:
+            return next((p for p in self.people if p.mail == mail), None)
+        return None
+
+    def askable(self) -> tuple[Person, ...]:
+        """Everyone to mail a personal link: never the owner, pusher or registrant."""
+        seen: dict[str, Person] = {}
+        for p in self.people or tuple(Person(mail=a) for a in self.approvers):
+            if p.mail in self.excluded or (p.object_id or "") in self.excluded_object_ids:
+                continue
+            seen.setdefault(p.mail, p)
+        return tuple(seen.values())
 
     @property
     def is_final(self) -> bool:
@@ -93,15 +136,32 @@ def open_approval(
     region: str,
     now: datetime,
     replaces: str | None = None,
+    *,
+    rules: IdentityRules = DEFAULT_RULES,
+    members: Sequence[Person] = (),
 ) -> Approval:
+    """``members`` are the policy's groups' transitive members, as the directory gave them."""
+    approvers = tuple(sorted({normalise(str(a), rules) for a in policy.approvers}))
+    ids = dict(policy.approver_object_ids)
+    listed = [
+        Person(
+            mail=a, object_id=next((v for k, v in ids.items() if normalise(k, rules) == a), None)
+        )
+        for a in approvers
+    ]
+    grouped = [m.model_copy(update={"mail": normalise(m.mail, rules)}) for m in members]
     return Approval(
         approval_id=approval_id_for(request.artifact, region),
         region=region,
         artifact=request.artifact,
         metadata=request.metadata,
-        pushed_by=normalise(request.pushed_by) if request.pushed_by else None,
-        approvers=tuple(sorted({normalise(str(a)) for a in policy.approvers})),
-        approver_groups=tuple(policy.approver_groups),
+        pushed_by=normalise(request.pushed_by, rules) if request.pushed_by else None,
+        registered_by=normalise(request.registered_by, rules) if request.registered_by else None,
+        excluded_object_ids=tuple(i for i in (request.registered_by_object_id,) if i),
+        owner_identity=normalise(str(request.metadata.owner), rules),
+        approvers=approvers,
+        people=tuple(listed + grouped),
+        approver_groups=tuple(g.lower() for g in policy.approver_groups),
         min_approvals=policy.min_approvals,
         require_sign_in=policy.require_sign_in,
         created_at=now,
@@ -119,17 +179,37 @@ class Refusal(StrEnum):
     NOT_AN_APPROVER = "not_an_approver"
     OWNER = "owner"
     PUSHER = "pusher"
+    REGISTRANT = "registrant"
     ALREADY_VOTED = "already_voted"
+    WRONG_PRINCIPAL = "wrong_principal"
 
 
-def eligibility(approval: Approval, voter: str, groups: Sequence[str] = ()) -> Refusal | None:
-    """Separation of duties first: it holds even for a listed approver."""
+def eligibility(
+    approval: Approval,
+    voter: str,
+    groups: Sequence[str] = (),
+    object_id: str | None = None,
+) -> Refusal | None:
+    """Separation of duties first: it holds even for a listed approver.
+
+    ``voter`` is a canonical identity; ``object_id`` the signed-in principal's (None for a
+    signed link alone); ``groups`` the approver groups the directory confirms it belongs to.
+    """
     who = normalise(voter)
     if who == approval.owner:
         return Refusal.OWNER
     if approval.pushed_by is not None and who == approval.pushed_by:
         return Refusal.PUSHER
-    listed = who in approval.approvers
+    if approval.registered_by is not None and who == approval.registered_by:
+        return Refusal.REGISTRANT
+    if object_id is not None and object_id in approval.excluded_object_ids:
+        return Refusal.REGISTRANT
+    known = approval.person(mail=who)
+    if object_id is not None and known is not None and known.object_id not in (None, object_id):
+        return Refusal.WRONG_PRINCIPAL  # the address is someone else's: ids are immutable
+    listed = who in approval.approvers or known is not None
+    if object_id is not None:
+        listed = listed or approval.person(object_id=object_id) is not None
     in_group = bool(set(approval.approver_groups) & {g.lower() for g in groups})
     if not (listed or in_group):
         return Refusal.NOT_AN_APPROVER
@@ -153,7 +233,13 @@ def tally(approval: Approval, votes: Sequence[Vote], now: datetime) -> Approval:
     """The state the votes lead to: one rejection rejects, ``min_approvals`` distinct approve."""
     if approval.is_final:
         return approval
-    distinct = {v.approver: v for v in sorted(votes, key=lambda v: v.at)}
+    distinct: dict[str, Vote] = {}
+    for v in sorted(votes, key=lambda v: v.at):  # one person, one vote: by address and by id
+        key = next(
+            (k for k, d in distinct.items() if v.object_id and d.object_id == v.object_id),
+            v.approver,
+        )
+        distinct.setdefault(key, v)
     rejections = [v for v in distinct.values() if v.decision == "reject"]
     if rejections:
         first = rejections[0]
@@ -187,10 +273,12 @@ def check_vote(
         return Refusal.FINAL
     if vote.at >= approval.expires_at:
         return Refusal.EXPIRED
-    refusal = eligibility(approval, vote.approver, groups)
+    refusal = eligibility(approval, vote.approver, groups, vote.object_id)
     if refusal is not None:
         return refusal
     if any(v.approver == normalise(vote.approver) for v in existing):
+        return Refusal.ALREADY_VOTED
+    if vote.object_id is not None and any(v.object_id == vote.object_id for v in existing):
         return Refusal.ALREADY_VOTED
     return None
 

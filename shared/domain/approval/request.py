@@ -19,6 +19,8 @@ class ApprovalRequest(BaseModel):
     source_region: str
     metadata: ModelMetadata
     pushed_by: str | None = None
+    registered_by: str | None = None
+    registered_by_object_id: str | None = None
     event_id: str
     received_at: datetime
     validated_at: datetime

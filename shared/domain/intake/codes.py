@@ -18,6 +18,8 @@ class IntakeCode(StrEnum):
     META_INVALID = "CLR-META-INVALID"
     META_NOT_APPLICABLE = "CLR-META-NOT-APPLICABLE"
     META_CONFLICT = "CLR-META-CONFLICT"
+    META_CONFUSABLE = "CLR-META-CONFUSABLE"
+    META_MIXED_SCRIPT = "CLR-META-MIXED-SCRIPT"
     INTAKE_UNKNOWN_REGION = "CLR-INTAKE-UNKNOWN-REGION"
     INTAKE_UNKNOWN_ZONE = "CLR-INTAKE-UNKNOWN-ZONE"
     INTAKE_RESIDENCY = "CLR-INTAKE-RESIDENCY"
@@ -59,6 +61,14 @@ MEANINGS: dict[IntakeCode, str] = {
     ),
     IntakeCode.META_CONFLICT: (
         "A tag disagrees with the Azure ML registration (model name or version)."
+    ),
+    IntakeCode.META_CONFUSABLE: (
+        "An identity (the owner address) uses a Unicode compatibility form, such as a fullwidth "
+        "letter, that looks like a plain letter: it could pass for someone else's address."
+    ),
+    IntakeCode.META_MIXED_SCRIPT: (
+        "An identity (the owner address) mixes letters of several scripts, such as a Cyrillic "
+        "o in a Latin address: it could pass for someone else's address."
     ),
     IntakeCode.INTAKE_UNKNOWN_REGION: "A target region is not in the region catalog.",
     IntakeCode.INTAKE_UNKNOWN_ZONE: "The residency zone is not in the region catalog.",

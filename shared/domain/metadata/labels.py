@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from shared.domain.errors import InputError, Violation
+from shared.domain.identity import IdentityProblem, identity_problem
 from shared.domain.intake.codes import IntakeCode
 from shared.domain.metadata.keys import (
     BY_KEY,
@@ -41,6 +42,7 @@ MAX_KEY_LENGTH = 256
 MAX_VALUE_LENGTH = 1024
 _SHOWN_LENGTH = 60
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+OWNER_KEY = "ai.clearance.owner"
 _KIND_NAMES = {ArtifactKind.IMAGE: "container images", ArtifactKind.AML_MODEL: "Azure ML models"}
 
 
@@ -147,7 +149,22 @@ def _value_problem(spec: LabelKey, value: str) -> Violation | None:
             "invisible characters.",
             spec.key,
         )
+    if spec.key == OWNER_KEY:
+        return _identity_violation(spec, value)
     return None
+
+
+def _identity_violation(spec: LabelKey, value: str) -> Violation | None:
+    found = identity_problem(value)
+    if found is None:
+        return None
+    problem, why = found
+    code = (
+        IntakeCode.META_MIXED_SCRIPT
+        if problem is IdentityProblem.MIXED_SCRIPT
+        else IntakeCode.META_CONFUSABLE
+    )
+    return Violation(code, f"The {spec.title} is refused: {why}.", spec.key)
 
 
 def _apply_registration(

@@ -19,6 +19,7 @@ from shared.domain.approval.record import (
     ApprovalState,
     Decision,
     EstablishedBy,
+    Person,
     Refusal,
     Vote,
     cancel,
@@ -34,12 +35,14 @@ from shared.domain.approval.record import (
 from shared.domain.approval.request import ApprovalRequest
 from shared.domain.catalog import RegionEntry
 from shared.domain.deploy.request import DeploymentRequest
-from shared.domain.errors import TerminalError
+from shared.domain.errors import TerminalError, TransientError
+from shared.domain.identity import DEFAULT_RULES, IdentityRules
 from shared.domain.lineage.record import Actor, Correlation, LineageRecord, Reason, RecordKind
 from shared.ports.approval import ApprovalStore, Teams
+from shared.ports.directory import Directory, DirectoryError
 from shared.ports.intake import RejectionRegistry
 from shared.ports.lineage import LineageWriter
-from shared.ports.mail import Mailer
+from shared.ports.mail import Mailer, OutboundMail
 from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.queues import APPROVAL_EXPIRATIONS, DEPLOYMENT_REQUESTS
 from shared.services.approval.messages import approver_mail, decision_mail, teams_card
@@ -61,6 +64,18 @@ class ApprovalDeps:
     live_now: Callable[[str, str], str | None] = lambda region, model: None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     rejections: RejectionRegistry | None = None
+    identity: IdentityRules = DEFAULT_RULES
+    directory: Directory | None = None
+    platform_email: str | None = None
+    tenant_id: str | None = None  # the Entra tenant signed-in approvers must belong to
+
+    def owner_recipients(self, approval: Approval) -> tuple[str, ...]:
+        """The owner, if their domain is on the allow-list; else the platform address (no
+        relay: a label cannot make Clearance mail an arbitrary address)."""
+        owner = str(approval.metadata.owner)
+        if self.identity.owner_domain_allowed(owner):
+            return (owner,)
+        return (self.platform_email,) if self.platform_email else ()
 
     @property
     def region(self) -> str:
@@ -69,6 +84,11 @@ class ApprovalDeps:
     def review_url(self, approval_id: str, token: str | None = None) -> str:
         base = f"{self.cell.function_app_url.rstrip('/')}/api/approvals/{approval_id}/review"
         return f"{base}?t={token}" if token else base
+
+
+def _send(deps: ApprovalDeps, mail: OutboundMail) -> None:
+    if mail.to:
+        deps.mailer.send(mail)
 
 
 def _record(
@@ -102,7 +122,10 @@ def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
     policy = deps.cell.approval.for_tier(request.metadata.risk_tier)
     live = deps.live_now(deps.region, request.metadata.name)
     pending = deps.store.pending_for_model(deps.region, request.metadata.name)
-    opened = open_approval(request, policy, deps.region, now, live)
+    members = _group_members(policy.approver_groups, deps)
+    opened = open_approval(
+        request, policy, deps.region, now, live, rules=deps.identity, members=members
+    )
     live_version = live.split(" ", 1)[0] if live else None
     notes = (*opened.notes, *version_notes(opened, pending, live_version))
     approval, _ = deps.store.create(opened.model_copy(update={"notes": notes}))
@@ -125,6 +148,26 @@ def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
     return approval
 
 
+def _group_members(groups: Sequence[str], deps: ApprovalDeps) -> list[Person]:
+    if not groups:
+        return []
+    if deps.directory is None:
+        log.warning("approver groups configured but no directory: members are not mailed")
+        return []
+    members: list[Person] = []
+    for group in groups:
+        try:
+            users = deps.directory.list_group_members(group)
+        except DirectoryError as exc:
+            raise TransientError(f"directory: members of group {group}: {exc}") from exc
+        members += [
+            Person(mail=u.mail, object_id=u.object_id.lower(), via=group.lower())
+            for u in users
+            if u.mail
+        ]
+    return members
+
+
 def _schedule_expiry(approval: Approval, deps: ApprovalDeps, suffix: str = "") -> None:
     deps.bus.send(
         APPROVAL_EXPIRATIONS,
@@ -137,12 +180,14 @@ def _schedule_expiry(approval: Approval, deps: ApprovalDeps, suffix: str = "") -
 
 
 def _notify_approvers(approval: Approval, deps: ApprovalDeps, live: str | None) -> None:
-    for approver in approval.approvers:
-        if approver in (approval.owner, approval.pushed_by):
-            continue  # separation of duties: they could never use the link
-        token = deps.signer.sign(approval.approval_id, approver, approval.expires_at)
-        deps.mailer.send(
-            approver_mail(approval, approver, deps.review_url(approval.approval_id, token), live)
+    asked = approval.askable()  # never the owner, pusher or registrant: they could not vote
+    for person in asked:
+        token = deps.signer.sign(approval.approval_id, person.mail, approval.expires_at)
+        _send(
+            deps,
+            approver_mail(
+                approval, person.mail, deps.review_url(approval.approval_id, token), live
+            ),
         )
     if deps.teams is not None:
         deps.teams.post(teams_card(approval, deps.review_url(approval.approval_id), live))
@@ -152,7 +197,7 @@ def _notify_approvers(approval: Approval, deps: ApprovalDeps, live: str | None) 
         RecordKind.APPROVAL_NOTIFIED,
         key="notified",
         details={
-            "asked": ", ".join(approval.approvers),
+            "asked": ", ".join(p.mail for p in asked),
             "groups": ", ".join(approval.approver_groups),
             "quorum": str(approval.min_approvals),
             "expires_at": approval.expires_at.isoformat(),
@@ -174,13 +219,14 @@ def _supersede(older: Approval, newer: Approval, deps: ApprovalDeps) -> None:
                 key="superseded",
                 details={"superseded_by": newer.approval_id, "by_version": newer.metadata.version},
             )
-            to = (*current.approvers, current.owner)
-            deps.mailer.send(
+            to = (*current.approvers, *deps.owner_recipients(current))
+            _send(
+                deps,
                 decision_mail(
                     current.model_copy(update={"state": ApprovalState.SUPERSEDED}),
                     to,
                     f"Version {newer.metadata.version} replaces this request; nothing to do.",
-                )
+                ),
             )
             return
 
@@ -238,14 +284,23 @@ def cast_vote(
     established_by: EstablishedBy,
     deps: ApprovalDeps,
     groups: Sequence[str] = (),
+    *,
+    object_id: str | None = None,
+    tenant_id: str | None = None,
+    display: str | None = None,
 ) -> VoteResult:
+    """``object_id``/``tenant_id`` are the signed-in principal's (immutable); ``display`` is a
+    mutable claim kept for people reading the record, never used to decide."""
     approval, _ = deps.store.get(approval_id)
     vote = Vote(
-        approver=normalise(approver),
+        approver=normalise(approver, deps.identity),
         decision=decision,
         at=deps.clock(),
         established_by=established_by,
         reason=reason,
+        object_id=object_id,
+        tenant_id=tenant_id,
+        display=display[:320] if display else None,
     )
     refusal = check_vote(approval, deps.store.votes(approval_id), vote, groups)
     if refusal is not None:
@@ -258,7 +313,13 @@ def cast_vote(
         RecordKind.APPROVAL_VOTE,
         key=f"vote|{vote.approver}",
         actor=Actor(identity=vote.approver, established_by=established_by),
-        details={"decision": decision, **({"reason": reason} if reason else {})},
+        details={
+            "decision": decision,
+            **({"reason": reason} if reason else {}),
+            **({"object_id": object_id} if object_id else {}),
+            **({"tenant_id": tenant_id} if tenant_id else {}),
+            **({"display": vote.display} if vote.display else {}),
+        },
     )
     return VoteResult(_decide(approval_id, deps), True)
 
@@ -288,10 +349,13 @@ def _announce(approval: Approval, deps: ApprovalDeps) -> None:
             key="approved",
             details={"approved_by": ", ".join(approval.decided_by)},
         )
-        deps.mailer.send(
+        _send(
+            deps,
             decision_mail(
-                approval, (approval.owner,), "Your model was approved and is being deployed."
-            )
+                approval,
+                deps.owner_recipients(approval),
+                "Your model was approved and is being deployed.",
+            ),
         )
     elif approval.state is ApprovalState.REJECTED:
         _record(
@@ -307,7 +371,10 @@ def _announce(approval: Approval, deps: ApprovalDeps) -> None:
                 ),
             ),
         )
-        deps.mailer.send(decision_mail(approval, (approval.owner,), "Your model was rejected."))
+        _send(
+            deps,
+            decision_mail(approval, deps.owner_recipients(approval), "Your model was rejected."),
+        )
 
 
 def _ensure_dispatched(approval: Approval, deps: ApprovalDeps) -> Approval:
@@ -365,12 +432,13 @@ def expire_request(approval_id: str, deps: ApprovalDeps) -> Approval:
                 key="expired",
                 details={"did_not_answer": ", ".join(silent), "voted": ", ".join(sorted(voted))},
             )
-            deps.mailer.send(
+            _send(
+                deps,
                 decision_mail(
                     expired,
-                    (expired.owner, *expired.approvers),
+                    (*deps.owner_recipients(expired), *expired.approvers),
                     "This approval request expired before enough approvers answered.",
-                )
+                ),
             )
             return expired
     return deps.store.get(approval_id)[0]

@@ -94,6 +94,8 @@ def decided(approval: Approval) -> str:
 _REFUSALS = {
     Refusal.OWNER: "You own this model: separation of duties forbids approving your own model.",
     Refusal.PUSHER: "You pushed this artifact: separation of duties forbids approving it.",
+    Refusal.REGISTRANT: "You registered this model: separation of duties forbids approving it.",
+    Refusal.WRONG_PRINCIPAL: "You are signed in as someone else than this approver.",
     Refusal.NOT_AN_APPROVER: "You are not an approver of this region.",
     Refusal.ALREADY_VOTED: "Your vote was already recorded; it counts once.",
     Refusal.EXPIRED: "This request expired before your vote.",

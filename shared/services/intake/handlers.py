@@ -146,6 +146,8 @@ class _Run:
         if self.deps.mailer is None:
             return
         owner = owner_address(labels)
+        if owner is not None and not self.deps.catalog.identity.owner_domain_allowed(owner):
+            owner = None  # no relay: only the organisation's own domains are mailed directly
         to = owner or self.deps.platform_email
         if to is None:
             log.warning("no owner address and no platform channel for %s", self.artifact.key)

@@ -1,0 +1,1 @@
+"""Directory adapters: Microsoft Graph (Entra ID) and the local stack's JSON document."""
