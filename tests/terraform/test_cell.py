@@ -277,3 +277,98 @@ def test_worker_concurrency_comes_from_the_worker_variable(
     assert unwrap(app_settings["FUNCTIONS_WORKER_PROCESS_COUNT"]) == "tostring(var.worker.process_count)"
     assert unwrap(app_settings["PYTHON_THREADPOOL_THREAD_COUNT"]) == "tostring(var.worker.thread_count)"
     assert "optional(number, 1)" in cell.variables["worker"]["type"]
+
+
+# --- Lineage checkpoint signing (issue 12). ---
+
+CHECKPOINT_KEY_SCOPE = "${azurerm_key_vault.this.id}/keys/lineage-checkpoint"
+
+
+def test_checkpoint_key_is_an_ec_p256_signing_key_in_the_cell_vault(cell: Module) -> None:
+    key = cell.resources["azurerm_key_vault_key.lineage_checkpoint"]
+    assert key["name"] == "lineage-checkpoint"
+    assert unwrap(key["key_vault_id"]) == "azurerm_key_vault.this.id"
+    assert (key["key_type"], key["curve"]) == ("EC", "P-256")
+    assert sorted(key["key_opts"]) == ["sign", "verify"]
+    (rotation,) = key["rotation_policy"]
+    assert rotation["expire_after"] and rotation["automatic"][0]["time_before_expiry"]
+    # The deployer creates it only after its Crypto Officer assignment has propagated.
+    assert key["depends_on"] == ["${time_sleep.deployer_crypto_officer_propagation}"]
+    officer = cell.resources["azurerm_role_assignment.deployer_crypto_officer"]
+    assert officer["role_definition_name"] == "Key Vault Crypto Officer"
+    assert unwrap(officer["scope"]) == "azurerm_key_vault.this.id"
+    wait = cell.resources["time_sleep.deployer_crypto_officer_propagation"]
+    assert "deployer_crypto_officer" in str(wait["triggers"])
+
+
+def test_checkpoint_key_id_setting_is_the_versionless_key_id(app_settings: dict[str, str]) -> None:
+    value = app_settings["CLEARANCE_CHECKPOINT_KEY_ID"]
+    assert unwrap(value) == "azurerm_key_vault_key.lineage_checkpoint.versionless_id"
+
+
+def _data_actions(cell: Module, name: str) -> list[str]:
+    role = cell.resources[f"azurerm_role_definition.{name}"]
+    assert role["assignable_scopes"] == ["${azurerm_resource_group.this.id}"]
+    assert "${var.names.function_app}" in role["name"]  # role names are unique per tenant
+    (permissions,) = role["permissions"]
+    assert permissions.get("actions", []) == []
+    assert not permissions.get("not_data_actions")
+    return sorted(permissions["data_actions"])
+
+
+def test_cell_identity_may_only_sign_with_and_read_the_checkpoint_key(cell: Module) -> None:
+    assert _data_actions(cell, "checkpoint_signer") == [
+        "Microsoft.KeyVault/vaults/keys/read",
+        "Microsoft.KeyVault/vaults/keys/sign/action",
+    ]
+    signer = cell.resources["azurerm_role_assignment.app_checkpoint_signer"]
+    assert signer["scope"] == CHECKPOINT_KEY_SCOPE
+    assert unwrap(signer["principal_id"]) == "local.app_principal_id"
+    assert "checkpoint_signer" in unwrap(signer["role_definition_id"])
+    assert signer["depends_on"] == ["${azurerm_key_vault_key.lineage_checkpoint}"]
+    # The app waits for it like for its other roles.
+    wait = cell.resources["time_sleep.cell_roles_propagation"]
+    assert "azurerm_role_assignment.app_checkpoint_signer.id" in wait["triggers"]
+
+
+def test_auditors_are_optional_readers(cell: Module) -> None:
+    assert cell.variables["auditors_group_object_id"]["default"] is None
+    assert _data_actions(cell, "checkpoint_key_reader") == ["Microsoft.KeyVault/vaults/keys/read"]
+    roles = {entry["role"]: unwrap(entry["scope"]) for entry in cell.locals["auditor_roles"].values()}
+    assert roles == {
+        "Storage Table Data Reader": "azurerm_storage_account.this.id",
+        "Storage Blob Data Reader": "azurerm_storage_account.this.id",
+    }
+    storage = cell.resources["azurerm_role_assignment.auditors"]
+    reader = cell.resources["azurerm_role_assignment.auditors_checkpoint_key_reader"]
+    assert reader["scope"] == CHECKPOINT_KEY_SCOPE
+    for assignment in (storage, reader):
+        assert "var.auditors_group_object_id == null" in str(assignment.get("for_each", assignment.get("count")))
+        assert unwrap(assignment["principal_id"]) == "var.auditors_group_object_id"
+        assert assignment["principal_type"] == "Group"
+
+
+def test_chain_heads_container_has_version_level_immutability(cell: Module) -> None:
+    container = cell.resources["azapi_resource.chain_heads_container"]
+    assert container["type"].startswith("Microsoft.Storage/storageAccounts/blobServices/containers@")
+    assert unwrap(container["name"]) == "local.containers.chain_heads"
+    assert cell.locals["containers"]["chain_heads"] == "lineage-heads"
+    assert container["parent_id"] == "${azurerm_storage_account.this.id}/blobServices/default"
+    properties = container["body"]["properties"]
+    assert properties["immutableStorageWithVersioning"] == {"enabled": True}
+    assert properties["publicAccess"] == "None"
+    # Version-level immutability needs blob versioning on the account.
+    account = cell.resources["azurerm_storage_account.this"]
+    assert account["blob_properties"][0]["versioning_enabled"] is True
+    # Not also created by azurerm_storage_container (which cannot enable it, azurerm #21512).
+    assert 'if key != "chain_heads"' in cell.resources["azurerm_storage_container.this"]["for_each"]
+    policy = cell.resources["azurerm_storage_container_immutability_policy.chain_heads"]
+    assert unwrap(policy["storage_container_resource_manager_id"]) == "azapi_resource.chain_heads_container.id"
+    assert unwrap(policy["immutability_period_in_days"]) == "var.lineage_immutability.days"
+
+
+def test_environment_passes_the_auditors_group() -> None:
+    env = Module.load(MODULES / "environment")
+    call = env.module_calls["cell"]
+    assert unwrap(call["auditors_group_object_id"]) == "local.env.auditors_group_object_id"
+    assert "auditors_group_object_id = optional(string)" in env.variables["environment"]["type"]

@@ -27,6 +27,9 @@ locals {
     CLEARANCE_SERVICEBUS__credential              = "managedidentity"
     CLEARANCE_SERVICEBUS__clientId                = azurerm_user_assigned_identity.cell.client_id
     CLEARANCE_LINK_SIGNING_KEYS                   = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.link_signing_keys.versionless_id})"
+    # Lineage checkpoint signing (issue 12): the key, not a secret. Versionless, so signing
+    # follows rotation (key_vault.tf); the app signs through Key Vault with the cell identity.
+    CLEARANCE_CHECKPOINT_KEY_ID = azurerm_key_vault_key.lineage_checkpoint.versionless_id
     MICROSOFT_PROVIDER_AUTHENTICATION_SECRET      = "@Microsoft.KeyVault(SecretUri=${local.easy_auth_secret_uri})"
     # The region's Teams Workflows webhook (approvals channel), created by an operator.
     CLEARANCE_TEAMS_WEBHOOK_URL = "@Microsoft.KeyVault(SecretUri=${local.teams_webhook_secret_uri})"

@@ -33,7 +33,10 @@ resource "azurerm_role_assignment" "app" {
 # Function App, whose host reaches its storage at its first start, waits for this.
 resource "time_sleep" "cell_roles_propagation" {
   create_duration = var.rbac_propagation_wait
-  triggers        = { for key, assignment in azurerm_role_assignment.app : key => assignment.id }
+  triggers = merge(
+    { for key, assignment in azurerm_role_assignment.app : key => assignment.id },
+    { checkpoint_signer = azurerm_role_assignment.app_checkpoint_signer.id },
+  )
 }
 
 # Key Vault references resolve with the app's system-assigned identity (function_app.tf).
@@ -81,4 +84,90 @@ resource "azurerm_role_assignment" "deployer_secrets_officer" {
 resource "time_sleep" "deployer_secrets_officer_propagation" {
   create_duration = var.rbac_propagation_wait
   triggers        = { assignment = azurerm_role_assignment.deployer_secrets_officer.id }
+}
+
+# The principal running Terraform also creates the lineage-checkpoint key (key_vault.tf) and
+# sets its rotation policy: "Key Vault Crypto Officer", with the same propagation wait.
+resource "azurerm_role_assignment" "deployer_crypto_officer" {
+  scope                = azurerm_key_vault.this.id
+  role_definition_name = "Key Vault Crypto Officer"
+  principal_id         = var.deployer_object_id
+}
+
+resource "time_sleep" "deployer_crypto_officer_propagation" {
+  create_duration = var.rbac_propagation_wait
+  triggers        = { assignment = azurerm_role_assignment.deployer_crypto_officer.id }
+}
+
+# --- Lineage checkpoint signing (issue 12). ---
+# Custom roles, because no built-in role is this narrow: "Key Vault Crypto User" also allows
+# encrypt, decrypt, wrap, unwrap and verify with every key of the vault. Custom roles cannot
+# be made assignable at a single resource, so the definitions are assignable in the cell's
+# resource group and each assignment is scoped to the one key (Key Vault RBAC honours
+# key-level assignments). Role names are unique per tenant: they carry the cell's name.
+resource "azurerm_role_definition" "checkpoint_signer" {
+  name              = "Clearance checkpoint signer (${var.names.function_app})"
+  scope             = azurerm_resource_group.this.id
+  assignable_scopes = [azurerm_resource_group.this.id]
+  description       = "Sign with, and read the public half of, the cell's lineage-checkpoint key; nothing else."
+
+  permissions {
+    actions = []
+    data_actions = [
+      "Microsoft.KeyVault/vaults/keys/sign/action",
+      "Microsoft.KeyVault/vaults/keys/read",
+    ]
+  }
+}
+
+resource "azurerm_role_definition" "checkpoint_key_reader" {
+  name              = "Clearance checkpoint key reader (${var.names.function_app})"
+  scope             = azurerm_resource_group.this.id
+  assignable_scopes = [azurerm_resource_group.this.id]
+  description       = "Read the cell's lineage-checkpoint key (public half, versions); no cryptographic operation."
+
+  permissions {
+    actions      = []
+    data_actions = ["Microsoft.KeyVault/vaults/keys/read"]
+  }
+}
+
+# The key's Resource Manager id (scope of the two key-level assignments): written out, so the
+# least-privilege test can read it; depends_on orders it after the key.
+resource "azurerm_role_assignment" "app_checkpoint_signer" {
+  scope              = "${azurerm_key_vault.this.id}/keys/lineage-checkpoint"
+  role_definition_id = azurerm_role_definition.checkpoint_signer.role_definition_resource_id
+  principal_id       = local.app_principal_id
+  principal_type     = "ServicePrincipal"
+
+  depends_on = [azurerm_key_vault_key.lineage_checkpoint]
+}
+
+# Auditors (optional): read the lineage table and chain-head blobs of this cell, and fetch the
+# checkpoint key's public half to verify signatures offline (docs/auditors.md).
+locals {
+  auditor_roles = {
+    table_reader = { scope = azurerm_storage_account.this.id, role = "Storage Table Data Reader" }
+    blob_reader  = { scope = azurerm_storage_account.this.id, role = "Storage Blob Data Reader" }
+  }
+}
+
+resource "azurerm_role_assignment" "auditors" {
+  for_each = var.auditors_group_object_id == null ? {} : local.auditor_roles
+
+  scope                = each.value.scope
+  role_definition_name = each.value.role
+  principal_id         = var.auditors_group_object_id
+  principal_type       = "Group"
+}
+
+resource "azurerm_role_assignment" "auditors_checkpoint_key_reader" {
+  count = var.auditors_group_object_id == null ? 0 : 1
+
+  scope              = "${azurerm_key_vault.this.id}/keys/lineage-checkpoint"
+  role_definition_id = azurerm_role_definition.checkpoint_key_reader.role_definition_resource_id
+  principal_id       = var.auditors_group_object_id
+  principal_type     = "Group"
+
+  depends_on = [azurerm_key_vault_key.lineage_checkpoint]
 }

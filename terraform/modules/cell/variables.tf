@@ -130,3 +130,18 @@ variable "worker" {
     error_message = "worker.process_count is 1-10 and worker.thread_count 1-32 (the Python worker's limits)."
   }
 }
+
+variable "checkpoint_key_rotation" {
+  description = "Rotation policy of the lineage-checkpoint key (ISO 8601 durations): each version expires after expire_after; Key Vault adds a new one rotate_before_expiry earlier."
+  type = object({
+    expire_after         = optional(string, "P1Y")
+    rotate_before_expiry = optional(string, "P60D")
+  })
+  default = {}
+}
+
+variable "auditors_group_object_id" {
+  description = "Optional Entra ID group of auditors: read access to the lineage tables and blobs and to the checkpoint key's public half. null: no auditor access."
+  type        = string
+  default     = null
+}

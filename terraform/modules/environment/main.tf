@@ -58,6 +58,7 @@ module "cell" {
   anonymous_paths             = local.env.anonymous_paths
   mail                        = local.env.mail
   event_subscriptions_enabled = var.event_subscriptions_enabled
+  auditors_group_object_id    = local.env.auditors_group_object_id
   tags                        = merge(local.tags, { region = each.key })
 }
 

@@ -43,6 +43,8 @@ variable "environment" {
       mail                            Azure Communication Services email: { sender, acs_endpoint, platform_email }
       anonymous_paths                 HTTP paths served without sign-in; every other route needs Entra ID
       model_namespaces                Kubernetes namespaces each cell may write models to on its own cluster
+      auditors_group_object_id        Entra ID group of auditors (optional): lineage table and blob
+                                      read access and the checkpoint key's public half, in every cell
       tags                            extra tags for every resource
   EOT
   type = object({
@@ -64,6 +66,7 @@ variable "environment" {
     })
     anonymous_paths  = optional(list(string), ["/api/health", "/runtime/webhooks/eventgrid"])
     model_namespaces = optional(list(string), ["models"])
+    auditors_group_object_id = optional(string)
     tags             = optional(map(string), {})
   })
 }
