@@ -372,3 +372,8 @@ def test_environment_passes_the_auditors_group() -> None:
     call = env.module_calls["cell"]
     assert unwrap(call["auditors_group_object_id"]) == "local.env.auditors_group_object_id"
     assert "auditors_group_object_id = optional(string)" in env.variables["environment"]["type"]
+
+
+def test_timers_do_not_run_on_startup_in_azure(app_settings: dict[str, str]) -> None:
+    """Issue 20: explicit, a string (app settings are strings), and exactly "false"."""
+    assert app_settings["CLEARANCE_TIMERS_RUN_ON_STARTUP"] == "false"

@@ -39,6 +39,10 @@ locals {
     # Consumption rejects or replaces (which covers FUNCTIONS_WORKER_RUNTIME, WEBSITE_* and
     # the like); both are read by the Python worker itself. FC1 instances of 2048 MB have one
     # vCPU and the app's work is I/O-bound (Azure SDK calls), so: one process, more threads.
+    # Timers (issue 20): never fire a timer function at host start in Azure. Flex Consumption
+    # starts hosts on every scale-out, so run_on_startup would run the minute timers once per
+    # new instance; explicit here, not left to the app's default.
+    CLEARANCE_TIMERS_RUN_ON_STARTUP = "false"
     FUNCTIONS_WORKER_PROCESS_COUNT = tostring(var.worker.process_count)
     PYTHON_THREADPOOL_THREAD_COUNT = tostring(var.worker.thread_count)
     # Notification mail through Azure Communication Services, with the app's identity.
