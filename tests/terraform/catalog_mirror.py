@@ -38,6 +38,7 @@ def names(prefix: str, environment: str, region: str) -> dict[str, str]:
         "aks_cluster": f"aks-{dashed}",
         "aml_workspace": f"mlw-{dashed}",
         "aml_compute": "serving",
+        "monitor_workspace": f"amw-{dashed}",
     }
 
 

@@ -21,7 +21,7 @@ from tests.terraform.checks import (
 )
 from tests.terraform.hcl import MODULES, REPO, Module, unwrap
 
-CELL_INPUTS = {"var.registry_id", "var.aks_cluster_id", "var.aml_workspace_id"}
+CELL_INPUTS = {"var.registry_id", "var.aks_cluster_id", "var.aml_workspace_id", "var.monitor_workspace_id"}
 
 
 @pytest.fixture(scope="module")
@@ -377,3 +377,20 @@ def test_environment_passes_the_auditors_group() -> None:
 def test_timers_do_not_run_on_startup_in_azure(app_settings: dict[str, str]) -> None:
     """Issue 20: explicit, a string (app settings are strings), and exactly "false"."""
     assert app_settings["CLEARANCE_TIMERS_RUN_ON_STARTUP"] == "false"
+
+
+def test_metric_analysis_reads_prometheus_and_log_analytics(
+    cell: Module, app_settings: dict[str, str]
+) -> None:
+    """Issue 16: read-only roles, the two app settings, and the same values as outputs."""
+    roles = {entry["role"]: unwrap(entry["scope"]) for entry in cell.locals["app_roles"].values()}
+    assert roles["Monitoring Data Reader"] == "var.monitor_workspace_id"
+    assert roles["Log Analytics Reader"] == "azurerm_log_analytics_workspace.this.id"
+    assert unwrap(app_settings["CLEARANCE_PROMETHEUS_QUERY_URL"]) == "var.prometheus_query_endpoint"
+    workspace_guid = "azurerm_log_analytics_workspace.this.workspace_id"
+    assert unwrap(app_settings["CLEARANCE_LOG_ANALYTICS_WORKSPACE_ID"]) == workspace_guid
+    assert unwrap(cell.outputs["prometheus_query_endpoint"]["value"]) == "var.prometheus_query_endpoint"
+    assert unwrap(cell.outputs["log_analytics_workspace_id"]["value"]) == workspace_guid
+    env = Module.load(MODULES / "environment").module_calls["cell"]
+    for target in ("monitor_workspace_id", "prometheus_query_endpoint"):
+        assert unwrap(env[target]) == f"module.workload[each.key].{target}"

@@ -61,6 +61,8 @@ variable "regions" {
       aks_cluster_id   = optional(string)
       aml_workspace_id = optional(string)
       aml_compute      = optional(string)
+      # The region's Azure Monitor workspace (managed Prometheus), if one exists already.
+      monitor_workspace_id = optional(string)
     }), {})
   }))
 

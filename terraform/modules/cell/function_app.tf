@@ -39,6 +39,10 @@ locals {
     # Consumption rejects or replaces (which covers FUNCTIONS_WORKER_RUNTIME, WEBSITE_* and
     # the like); both are read by the Python worker itself. FC1 instances of 2048 MB have one
     # vCPU and the app's work is I/O-bound (Azure SDK calls), so: one process, more threads.
+    # Metric analysis (issue 16): PromQL endpoint of the region's Azure Monitor workspace and
+    # the cell's Log Analytics workspace (its workspace id, the GUID queries take).
+    CLEARANCE_PROMETHEUS_QUERY_URL       = var.prometheus_query_endpoint
+    CLEARANCE_LOG_ANALYTICS_WORKSPACE_ID = azurerm_log_analytics_workspace.this.workspace_id
     # Timers (issue 20): never fire a timer function at host start in Azure. Flex Consumption
     # starts hosts on every scale-out, so run_on_startup would run the minute timers once per
     # new instance; explicit here, not left to the app's default.

@@ -16,6 +16,10 @@ locals {
     aks_user          = { scope = var.aks_cluster_id, role = "Azure Kubernetes Service Cluster User Role" }
     aml_scientist     = { scope = var.aml_workspace_id, role = "AzureML Data Scientist" }
     telemetry         = { scope = azurerm_application_insights.this.id, role = "Monitoring Metrics Publisher" }
+    # Metric analysis (issue 16): PromQL on the region's Azure Monitor workspace, KQL on the
+    # cell's Log Analytics workspace. Read only.
+    prometheus_reader = { scope = var.monitor_workspace_id, role = "Monitoring Data Reader" }
+    logs_reader       = { scope = azurerm_log_analytics_workspace.this.id, role = "Log Analytics Reader" }
   }
 }
 

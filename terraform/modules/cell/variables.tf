@@ -42,6 +42,16 @@ variable "aml_workspace_id" {
   type        = string
 }
 
+variable "monitor_workspace_id" {
+  description = "The region's Azure Monitor workspace (managed Prometheus): Monitoring Data Reader scope."
+  type        = string
+}
+
+variable "prometheus_query_endpoint" {
+  description = "PromQL query endpoint of the region's Azure Monitor workspace: CLEARANCE_PROMETHEUS_QUERY_URL."
+  type        = string
+}
+
 variable "model_namespaces" {
   description = "Kubernetes namespaces of the region's cluster the cell may write models to."
   type        = list(string)

@@ -51,6 +51,8 @@ module "cell" {
   registry_id                 = module.workload[each.key].registry_id
   aks_cluster_id              = module.workload[each.key].aks_cluster_id
   aml_workspace_id            = module.workload[each.key].aml_workspace_id
+  monitor_workspace_id        = module.workload[each.key].monitor_workspace_id
+  prometheus_query_endpoint   = module.workload[each.key].prometheus_query_endpoint
   model_namespaces            = local.env.model_namespaces
   tenant_id                   = data.azurerm_client_config.current.tenant_id
   deployer_object_id          = data.azurerm_client_config.current.object_id

@@ -11,6 +11,8 @@ output "cell" {
       function_app_name     = cell.function_app_name
       resource_group_name   = cell.resource_group_name
       dead_letter_container = cell.dead_letter_container
+      prometheus_query_url  = cell.prometheus_query_endpoint
+      log_analytics_id      = cell.log_analytics_workspace_id
       flux_identity         = module.workload[region].flux_identity
     }
   }

@@ -28,8 +28,9 @@ variable "environment" {
         deployer    gitops | kubernetes (default: deployer)
         approval    approval policy overriding approval for this region
         gitops_path path in the GitOps repository (default: <gitops.path>/<region>)
-        existing    { registry_id, aks_cluster_id, aml_workspace_id, aml_compute } to reference
-                    existing serving resources instead of creating them
+        existing    { registry_id, aks_cluster_id, aml_workspace_id, aml_compute,
+                    monitor_workspace_id } to reference existing serving resources
+                    instead of creating them
                                       The order of the entries is the rollout order of the
                                       pipeline (azure-pipelines.yml).
       approval                        default approval policy of every region

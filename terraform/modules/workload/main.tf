@@ -3,7 +3,8 @@ locals {
   create_aks       = var.existing.aks_cluster_id == null
   create_workspace = var.existing.aml_workspace_id == null
   create_compute   = var.existing.aml_compute == null
-  create_any       = local.create_registry || local.create_aks || local.create_workspace
+  create_monitor   = var.existing.monitor_workspace_id == null
+  create_any       = local.create_registry || local.create_aks || local.create_workspace || local.create_monitor
 
   registry_id      = local.create_registry ? azurerm_container_registry.this[0].id : var.existing.registry_id
   aks_cluster_id   = local.create_aks ? azurerm_kubernetes_cluster.this[0].id : var.existing.aks_cluster_id

@@ -20,3 +20,13 @@ output "flux_identity" {
     principal_id = azurerm_user_assigned_identity.flux[0].principal_id
   }
 }
+
+output "monitor_workspace_id" {
+  description = "The region's Azure Monitor workspace (created here or referenced)."
+  value       = local.monitor_workspace_id
+}
+
+output "prometheus_query_endpoint" {
+  description = "PromQL query endpoint of the region's Azure Monitor workspace."
+  value       = local.prometheus_query_endpoint
+}
