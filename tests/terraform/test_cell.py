@@ -21,7 +21,15 @@ from tests.terraform.checks import (
 )
 from tests.terraform.hcl import MODULES, REPO, Module, unwrap
 
-CELL_INPUTS = {"var.registry_id", "var.aks_cluster_id", "var.aml_workspace_id", "var.monitor_workspace_id"}
+# The region's own serving resources, and the environment's one Communication Services resource
+# (mail is sent from one verified domain for the whole environment).
+CELL_INPUTS = {
+    "var.registry_id",
+    "var.aks_cluster_id",
+    "var.aml_workspace_id",
+    "var.monitor_workspace_id",
+    "var.mail.acs_resource_id",
+}
 
 
 @pytest.fixture(scope="module")
@@ -394,3 +402,39 @@ def test_metric_analysis_reads_prometheus_and_log_analytics(
     env = Module.load(MODULES / "environment").module_calls["cell"]
     for target in ("monitor_workspace_id", "prometheus_query_endpoint"):
         assert unwrap(env[target]) == f"module.workload[each.key].{target}"
+
+
+# --- Mail with the cell identity (issue 20). ---
+
+
+def test_cell_identity_may_send_mail_through_acs_only(cell: Module) -> None:
+    role = cell.resources["azurerm_role_definition.mail_sender"]
+    assert unwrap(role["count"]) == "var.mail.acs_resource_id == null ? 0 : 1"
+    assert role["assignable_scopes"] == ["${local.acs_resource_group_id}"]
+    assert "${var.names.function_app}" in role["name"]
+    (permissions,) = role["permissions"]
+    assert sorted(permissions["actions"]) == [
+        "Microsoft.Communication/CommunicationServices/Read",
+        "Microsoft.Communication/CommunicationServices/Write",
+        "Microsoft.Communication/EmailServices/write",
+    ]
+    assert permissions.get("data_actions", []) == []
+    assert "join(\"/\", slice(split(\"/\", var.mail.acs_resource_id), 0, 5))" in cell.locals[
+        "acs_resource_group_id"
+    ]
+    assignment = cell.resources["azurerm_role_assignment.app_mail_sender"]
+    assert unwrap(assignment["scope"]) == "var.mail.acs_resource_id"
+    assert unwrap(assignment["principal_id"]) == "local.app_principal_id"
+    assert "mail_sender[0]" in assignment["role_definition_id"]
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_environments_name_their_acs_resource(environment: str) -> None:
+    from tests.terraform.environments import tfvars
+
+    resource_id = tfvars(environment)["mail"]["acs_resource_id"]
+    assert re.fullmatch(
+        r"/subscriptions/[0-9a-f-]{36}/resourceGroups/[^/]+/providers/"
+        r"Microsoft\.Communication/communicationServices/[^/]+",
+        resource_id,
+    )

@@ -175,3 +175,42 @@ resource "azurerm_role_assignment" "auditors_checkpoint_key_reader" {
 
   depends_on = [azurerm_key_vault_key.lineage_checkpoint]
 }
+
+# --- Mail through Azure Communication Services with the cell identity (issue 20). ---
+# ACS has no data action for sending mail: Microsoft documents, for Entra ID (service
+# principal / managed identity) senders, a role with Microsoft.Communication/
+# CommunicationServices/Read and /Write and Microsoft.Communication/EmailServices/write on the
+# Communication Services resource. The built-in "Communication and Email Service Owner" also
+# allows every other management operation on ACS and Email resources (domains, keys), so a
+# custom role with those three actions instead. It is assignable in the ACS resource's group
+# (custom roles cannot be assignable at one resource) and assigned on the ACS resource only.
+locals {
+  acs_resource_group_id = var.mail.acs_resource_id == null ? null : join("/", slice(split("/", var.mail.acs_resource_id), 0, 5))
+}
+
+resource "azurerm_role_definition" "mail_sender" {
+  count = var.mail.acs_resource_id == null ? 0 : 1
+
+  name              = "Clearance mail sender (${var.names.function_app})"
+  scope             = local.acs_resource_group_id
+  assignable_scopes = [local.acs_resource_group_id]
+  description       = "Send email through Azure Communication Services with Entra ID authentication."
+
+  permissions {
+    actions = [
+      "Microsoft.Communication/CommunicationServices/Read",
+      "Microsoft.Communication/CommunicationServices/Write",
+      "Microsoft.Communication/EmailServices/write",
+    ]
+    data_actions = []
+  }
+}
+
+resource "azurerm_role_assignment" "app_mail_sender" {
+  count = var.mail.acs_resource_id == null ? 0 : 1
+
+  scope              = var.mail.acs_resource_id
+  role_definition_id = azurerm_role_definition.mail_sender[0].role_definition_resource_id
+  principal_id       = local.app_principal_id
+  principal_type     = "ServicePrincipal"
+}

@@ -74,11 +74,12 @@ variable "easy_auth_client_id" {
 }
 
 variable "mail" {
-  description = "Azure Communication Services email: sender address (a verified domain), endpoint, platform team address."
+  description = "Azure Communication Services email: sender address (a verified domain), endpoint, platform team address, and the ACS resource id (scope of the send-mail role; null: assigned by hand)."
   type = object({
-    sender         = string
-    acs_endpoint   = string
-    platform_email = string
+    sender          = string
+    acs_endpoint    = string
+    platform_email  = string
+    acs_resource_id = optional(string)
   })
 }
 

@@ -41,7 +41,9 @@ variable "environment" {
       aks_admin_group_object_ids      Entra ID groups with cluster-admin on every AKS cluster (break-glass)
       api_server_authorized_ip_ranges CIDRs allowed to reach the AKS API servers
       easy_auth_client_id             client id of the Entra ID app registration used by Easy Auth
-      mail                            Azure Communication Services email: { sender, acs_endpoint, platform_email }
+      mail                            Azure Communication Services email: { sender, acs_endpoint,
+                                      platform_email, acs_resource_id (the ACS resource: the cells'
+                                      send-mail role is assigned on it) }
       anonymous_paths                 HTTP paths served without sign-in; every other route needs Entra ID
       model_namespaces                Kubernetes namespaces each cell may write models to on its own cluster
       auditors_group_object_id        Entra ID group of auditors (optional): lineage table and blob
@@ -61,9 +63,10 @@ variable "environment" {
     api_server_authorized_ip_ranges = list(string)
     easy_auth_client_id             = string
     mail = object({
-      sender         = string
-      acs_endpoint   = string
-      platform_email = string
+      sender          = string
+      acs_endpoint    = string
+      platform_email  = string
+      acs_resource_id = optional(string)
     })
     anonymous_paths  = optional(list(string), ["/api/health", "/runtime/webhooks/eventgrid"])
     model_namespaces = optional(list(string), ["models"])
