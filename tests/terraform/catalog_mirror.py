@@ -99,7 +99,7 @@ def _entry(tfvars: dict[str, Any], region: str, cfg: dict[str, Any], sub: str) -
             "subscription_id": aks_sub,
             "api_server_url": None,
             "kubernetes_version": tfvars.get("kubernetes_version", "1.35"),
-            "namespace_mode": "model",
+            "namespace_mode": "team" if tfvars.get("model_teams") else "model",
         },
         "aml": {
             "subscription_id": aml_sub,

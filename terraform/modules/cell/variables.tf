@@ -53,9 +53,9 @@ variable "prometheus_query_endpoint" {
 }
 
 variable "model_namespaces" {
-  description = "Kubernetes namespaces of the region's cluster the cell may write models to."
+  description = "Kubernetes namespaces of the region's cluster the cell may write models to: the model teams' team-<team> (module catalog, team_namespaces)."
   type        = list(string)
-  default     = ["models"]
+  default     = []
 }
 
 variable "tenant_id" {

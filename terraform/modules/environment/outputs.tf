@@ -17,3 +17,8 @@ output "cell" {
     }
   }
 }
+
+output "team_namespaces_manifest" {
+  description = "The model teams' namespaces as Kubernetes YAML: commit to <gitops.namespaces_path>/namespaces.yaml (docs/operators.md, \"Model team namespaces\")."
+  value       = module.catalog.team_namespaces_manifest
+}

@@ -36,7 +36,7 @@ variable "environment" {
       approval                        default approval policy of every region
                                       (RegionApproval in shared/domain/catalog.py)
       deployer                        default deployer: gitops or kubernetes
-      gitops                          GitOps repository: { repository_url, branch, path }
+      gitops                          GitOps repository: { repository_url, branch, path, namespaces_path }
       kubernetes_version              AKS minor version
       aks_admin_group_object_ids      Entra ID groups with cluster-admin on every AKS cluster (break-glass)
       api_server_authorized_ip_ranges CIDRs allowed to reach the AKS API servers
@@ -45,7 +45,9 @@ variable "environment" {
                                       platform_email, acs_resource_id (the ACS resource: the cells'
                                       send-mail role is assigned on it) }
       anonymous_paths                 HTTP paths served without sign-in; every other route needs Entra ID
-      model_namespaces                Kubernetes namespaces each cell may write models to on its own cluster
+      model_teams                     model teams: each gets the namespace team-<team> on every cluster
+                                      (aks.namespace_mode team), the only namespaces a cell may write to;
+                                      empty (default): one namespace per model
       auditors_group_object_id        Entra ID group of auditors (optional): lineage table and blob
                                       read access and the checkpoint key's public half, in every cell
       tags                            extra tags for every resource
@@ -69,7 +71,7 @@ variable "environment" {
       acs_resource_id = optional(string)
     })
     anonymous_paths  = optional(list(string), ["/api/health", "/runtime/webhooks/eventgrid"])
-    model_namespaces = optional(list(string), ["models"])
+    model_teams      = optional(list(string), [])
     auditors_group_object_id = optional(string)
     tags             = optional(map(string), {})
   })

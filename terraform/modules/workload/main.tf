@@ -28,7 +28,7 @@ data "azurerm_network_service_tags" "azure_machine_learning" {
 }
 
 resource "azurerm_resource_group" "serving" {
-  count = local.create_any || var.flux != null ? 1 : 0
+  count = local.create_any || local.flux_installed ? 1 : 0
 
   name     = var.names.serving_resource_group
   location = var.region

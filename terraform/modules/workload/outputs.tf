@@ -15,7 +15,7 @@ output "aml_workspace_id" {
 
 output "flux_identity" {
   description = "The identity Flux reads the GitOps repository with (add it to Azure DevOps, docs/operators.md); null without GitOps."
-  value = var.flux == null ? null : {
+  value = !local.flux_installed ? null : {
     client_id    = azurerm_user_assigned_identity.flux[0].client_id
     principal_id = azurerm_user_assigned_identity.flux[0].principal_id
   }

@@ -105,6 +105,16 @@ variable "flux" {
   default = null
 }
 
+variable "team_namespaces" {
+  description = "Where Flux reads the model teams' namespaces from (regions with deployer kubernetes and model teams, flux.tf). null: none."
+  type = object({
+    repository_url = string
+    branch         = string
+    path           = string
+  })
+  default = null
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)
