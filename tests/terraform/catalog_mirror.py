@@ -38,6 +38,7 @@ def names(prefix: str, environment: str, region: str) -> dict[str, str]:
         "aks_cluster": f"aks-{dashed}",
         "aml_workspace": f"mlw-{dashed}",
         "aml_compute": "serving",
+        "monitor_workspace": f"amw-{dashed}",
     }
 
 
@@ -98,7 +99,7 @@ def _entry(tfvars: dict[str, Any], region: str, cfg: dict[str, Any], sub: str) -
             "subscription_id": aks_sub,
             "api_server_url": None,
             "kubernetes_version": tfvars.get("kubernetes_version", "1.35"),
-            "namespace_mode": "model",
+            "namespace_mode": "team" if tfvars.get("model_teams") else "model",
         },
         "aml": {
             "subscription_id": aml_sub,

@@ -26,8 +26,9 @@ def location_violations(module: Module) -> list[str]:
 def _scopes(module: Module, body: dict[str, Any]) -> list[str]:
     scope = unwrap(body["scope"])
     if scope.startswith("each.value.") and "for_each" in body:
-        source = unwrap(body["for_each"])
-        table = module.locals[source.removeprefix("local.")]
+        # local.x, or a conditional whose non-empty branch is local.x.
+        (source,) = re.findall(r"\blocal\.(\w+)", unwrap(body["for_each"]))
+        table = module.locals[source]
         field = scope.removeprefix("each.value.")
         return [entry[field] for entry in table.values()]
     return [body["scope"]]

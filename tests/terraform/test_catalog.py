@@ -120,6 +120,10 @@ def test_global_names_fit_azure_rules_and_never_collide(environment: str) -> Non
         "registry": r"^[a-zA-Z0-9]{5,50}$",
         "service_bus": r"^[a-zA-Z][a-zA-Z0-9-]{4,48}[a-zA-Z0-9]$",
         "function_app": r"^[a-z0-9][a-z0-9-]{0,58}[a-z0-9]$",
+        "monitor_workspace": r"^[a-zA-Z0-9][a-zA-Z0-9-]{2,42}[a-zA-Z0-9]$",
+        # Not a catalog name: the managed-Prometheus data collection endpoint (modules/workload/
+        # metrics.tf), "MSProm-<aks_cluster>", 3-44 characters like the workspace.
+        "aks_cluster": r"^(?=.{3,37}$)[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]$",
     }
     for kind, rule in rules.items():
         values = [n[kind] for n in all_names]

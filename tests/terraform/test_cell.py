@@ -21,7 +21,15 @@ from tests.terraform.checks import (
 )
 from tests.terraform.hcl import MODULES, REPO, Module, unwrap
 
-CELL_INPUTS = {"var.registry_id", "var.aks_cluster_id", "var.aml_workspace_id"}
+# The region's own serving resources, and the environment's one Communication Services resource
+# (mail is sent from one verified domain for the whole environment).
+CELL_INPUTS = {
+    "var.registry_id",
+    "var.aks_cluster_id",
+    "var.aml_workspace_id",
+    "var.monitor_workspace_id",
+    "var.mail.acs_resource_id",
+}
 
 
 @pytest.fixture(scope="module")
@@ -293,3 +301,156 @@ def test_worker_concurrency_comes_from_the_worker_variable(
         == "tostring(var.worker.thread_count)"
     )
     assert "optional(number, 1)" in cell.variables["worker"]["type"]
+
+
+# --- Lineage checkpoint signing (issue 12). ---
+
+CHECKPOINT_KEY_SCOPE = "${azurerm_key_vault.this.id}/keys/lineage-checkpoint"
+
+
+def test_checkpoint_key_is_an_ec_p256_signing_key_in_the_cell_vault(cell: Module) -> None:
+    key = cell.resources["azurerm_key_vault_key.lineage_checkpoint"]
+    assert key["name"] == "lineage-checkpoint"
+    assert unwrap(key["key_vault_id"]) == "azurerm_key_vault.this.id"
+    assert (key["key_type"], key["curve"]) == ("EC", "P-256")
+    assert sorted(key["key_opts"]) == ["sign", "verify"]
+    (rotation,) = key["rotation_policy"]
+    assert rotation["expire_after"] and rotation["automatic"][0]["time_before_expiry"]
+    # The deployer creates it only after its Crypto Officer assignment has propagated.
+    assert key["depends_on"] == ["${time_sleep.deployer_crypto_officer_propagation}"]
+    officer = cell.resources["azurerm_role_assignment.deployer_crypto_officer"]
+    assert officer["role_definition_name"] == "Key Vault Crypto Officer"
+    assert unwrap(officer["scope"]) == "azurerm_key_vault.this.id"
+    wait = cell.resources["time_sleep.deployer_crypto_officer_propagation"]
+    assert "deployer_crypto_officer" in str(wait["triggers"])
+
+
+def test_checkpoint_key_id_setting_is_the_versionless_key_id(app_settings: dict[str, str]) -> None:
+    value = app_settings["CLEARANCE_CHECKPOINT_KEY_ID"]
+    assert unwrap(value) == "azurerm_key_vault_key.lineage_checkpoint.versionless_id"
+
+
+def _data_actions(cell: Module, name: str) -> list[str]:
+    role = cell.resources[f"azurerm_role_definition.{name}"]
+    assert role["assignable_scopes"] == ["${azurerm_resource_group.this.id}"]
+    assert "${var.names.function_app}" in role["name"]  # role names are unique per tenant
+    (permissions,) = role["permissions"]
+    assert permissions.get("actions", []) == []
+    assert not permissions.get("not_data_actions")
+    return sorted(permissions["data_actions"])
+
+
+def test_cell_identity_may_only_sign_with_and_read_the_checkpoint_key(cell: Module) -> None:
+    assert _data_actions(cell, "checkpoint_signer") == [
+        "Microsoft.KeyVault/vaults/keys/read",
+        "Microsoft.KeyVault/vaults/keys/sign/action",
+    ]
+    signer = cell.resources["azurerm_role_assignment.app_checkpoint_signer"]
+    assert signer["scope"] == CHECKPOINT_KEY_SCOPE
+    assert unwrap(signer["principal_id"]) == "local.app_principal_id"
+    assert "checkpoint_signer" in unwrap(signer["role_definition_id"])
+    assert signer["depends_on"] == ["${azurerm_key_vault_key.lineage_checkpoint}"]
+    # The app waits for it like for its other roles.
+    wait = cell.resources["time_sleep.cell_roles_propagation"]
+    assert "azurerm_role_assignment.app_checkpoint_signer.id" in wait["triggers"]
+
+
+def test_auditors_are_optional_readers(cell: Module) -> None:
+    assert cell.variables["auditors_group_object_id"]["default"] is None
+    assert _data_actions(cell, "checkpoint_key_reader") == ["Microsoft.KeyVault/vaults/keys/read"]
+    roles = {entry["role"]: unwrap(entry["scope"]) for entry in cell.locals["auditor_roles"].values()}
+    assert roles == {
+        "Storage Table Data Reader": "azurerm_storage_account.this.id",
+        "Storage Blob Data Reader": "azurerm_storage_account.this.id",
+    }
+    storage = cell.resources["azurerm_role_assignment.auditors"]
+    reader = cell.resources["azurerm_role_assignment.auditors_checkpoint_key_reader"]
+    assert reader["scope"] == CHECKPOINT_KEY_SCOPE
+    for assignment in (storage, reader):
+        assert "var.auditors_group_object_id == null" in str(assignment.get("for_each", assignment.get("count")))
+        assert unwrap(assignment["principal_id"]) == "var.auditors_group_object_id"
+        assert assignment["principal_type"] == "Group"
+
+
+def test_chain_heads_container_has_version_level_immutability(cell: Module) -> None:
+    container = cell.resources["azapi_resource.chain_heads_container"]
+    assert container["type"].startswith("Microsoft.Storage/storageAccounts/blobServices/containers@")
+    assert unwrap(container["name"]) == "local.containers.chain_heads"
+    assert cell.locals["containers"]["chain_heads"] == "lineage-heads"
+    assert container["parent_id"] == "${azurerm_storage_account.this.id}/blobServices/default"
+    properties = container["body"]["properties"]
+    assert properties["immutableStorageWithVersioning"] == {"enabled": True}
+    assert properties["publicAccess"] == "None"
+    # Version-level immutability needs blob versioning on the account.
+    account = cell.resources["azurerm_storage_account.this"]
+    assert account["blob_properties"][0]["versioning_enabled"] is True
+    # Not also created by azurerm_storage_container (which cannot enable it, azurerm #21512).
+    assert 'if key != "chain_heads"' in cell.resources["azurerm_storage_container.this"]["for_each"]
+    policy = cell.resources["azurerm_storage_container_immutability_policy.chain_heads"]
+    assert unwrap(policy["storage_container_resource_manager_id"]) == "azapi_resource.chain_heads_container.id"
+    assert unwrap(policy["immutability_period_in_days"]) == "var.lineage_immutability.days"
+
+
+def test_environment_passes_the_auditors_group() -> None:
+    env = Module.load(MODULES / "environment")
+    call = env.module_calls["cell"]
+    assert unwrap(call["auditors_group_object_id"]) == "local.env.auditors_group_object_id"
+    assert "auditors_group_object_id = optional(string)" in env.variables["environment"]["type"]
+
+
+def test_timers_do_not_run_on_startup_in_azure(app_settings: dict[str, str]) -> None:
+    """Issue 20: explicit, a string (app settings are strings), and exactly "false"."""
+    assert app_settings["CLEARANCE_TIMERS_RUN_ON_STARTUP"] == "false"
+
+
+def test_metric_analysis_reads_prometheus_and_log_analytics(
+    cell: Module, app_settings: dict[str, str]
+) -> None:
+    """Issue 16: read-only roles, the two app settings, and the same values as outputs."""
+    roles = {entry["role"]: unwrap(entry["scope"]) for entry in cell.locals["app_roles"].values()}
+    assert roles["Monitoring Data Reader"] == "var.monitor_workspace_id"
+    assert roles["Log Analytics Reader"] == "azurerm_log_analytics_workspace.this.id"
+    assert unwrap(app_settings["CLEARANCE_PROMETHEUS_QUERY_URL"]) == "var.prometheus_query_endpoint"
+    workspace_guid = "azurerm_log_analytics_workspace.this.workspace_id"
+    assert unwrap(app_settings["CLEARANCE_LOG_ANALYTICS_WORKSPACE_ID"]) == workspace_guid
+    assert unwrap(cell.outputs["prometheus_query_endpoint"]["value"]) == "var.prometheus_query_endpoint"
+    assert unwrap(cell.outputs["log_analytics_workspace_id"]["value"]) == workspace_guid
+    env = Module.load(MODULES / "environment").module_calls["cell"]
+    for target in ("monitor_workspace_id", "prometheus_query_endpoint"):
+        assert unwrap(env[target]) == f"module.workload[each.key].{target}"
+
+
+# --- Mail with the cell identity (issue 20). ---
+
+
+def test_cell_identity_may_send_mail_through_acs_only(cell: Module) -> None:
+    role = cell.resources["azurerm_role_definition.mail_sender"]
+    assert unwrap(role["count"]) == "var.mail.acs_resource_id == null ? 0 : 1"
+    assert role["assignable_scopes"] == ["${local.acs_resource_group_id}"]
+    assert "${var.names.function_app}" in role["name"]
+    (permissions,) = role["permissions"]
+    assert sorted(permissions["actions"]) == [
+        "Microsoft.Communication/CommunicationServices/Read",
+        "Microsoft.Communication/CommunicationServices/Write",
+        "Microsoft.Communication/EmailServices/write",
+    ]
+    assert permissions.get("data_actions", []) == []
+    assert "join(\"/\", slice(split(\"/\", var.mail.acs_resource_id), 0, 5))" in cell.locals[
+        "acs_resource_group_id"
+    ]
+    assignment = cell.resources["azurerm_role_assignment.app_mail_sender"]
+    assert unwrap(assignment["scope"]) == "var.mail.acs_resource_id"
+    assert unwrap(assignment["principal_id"]) == "local.app_principal_id"
+    assert "mail_sender[0]" in assignment["role_definition_id"]
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_environments_name_their_acs_resource(environment: str) -> None:
+    from tests.terraform.environments import tfvars
+
+    resource_id = tfvars(environment)["mail"]["acs_resource_id"]
+    assert re.fullmatch(
+        r"/subscriptions/[0-9a-f-]{36}/resourceGroups/[^/]+/providers/"
+        r"Microsoft\.Communication/communicationServices/[^/]+",
+        resource_id,
+    )

@@ -109,3 +109,45 @@ def test_flux_reads_the_repository_with_workload_identity(workload: Module) -> N
     assert extension["configuration_settings"]["workloadIdentity.enable"] == "true"
     credential = workload.resources["azurerm_federated_identity_credential.flux"]
     assert credential["subject"] == "system:serviceaccount:flux-system:source-controller"
+
+
+# --- Metric analysis (issue 16). ---
+
+
+def test_region_has_an_azure_monitor_workspace_created_or_referenced() -> None:
+    workload = Module.load(MODULES / "workload")
+    workspace = workload.resources["azurerm_monitor_workspace.this"]
+    assert unwrap(workspace["count"]) == "local.create_monitor ? 1 : 0"
+    assert unwrap(workspace["name"]) == "var.names.monitor_workspace"
+    assert workload.locals["create_monitor"] == "${var.existing.monitor_workspace_id == null}"
+    assert "local.create_monitor" in workload.locals["create_any"]
+    assert "monitor_workspace_id = optional(string)" in workload.variables["existing"]["type"]
+    endpoint = workload.locals["prometheus_query_endpoint"]
+    assert "azurerm_monitor_workspace.this[0].query_endpoint" in endpoint
+    assert "data.azurerm_monitor_workspace.existing[0].query_endpoint" in endpoint
+    outputs = workload.outputs
+    assert unwrap(outputs["monitor_workspace_id"]["value"]) == "local.monitor_workspace_id"
+    assert unwrap(outputs["prometheus_query_endpoint"]["value"]) == "local.prometheus_query_endpoint"
+
+
+def test_created_cluster_sends_managed_prometheus_to_the_workspace() -> None:
+    workload = Module.load(MODULES / "workload")
+    assert "monitor_metrics" in workload.resources["azurerm_kubernetes_cluster.this"]
+    stream = workload.locals["prometheus_stream"]
+    assert stream == "Microsoft-PrometheusMetrics"
+    dce = workload.resources["azurerm_monitor_data_collection_endpoint.prometheus"]
+    rule = workload.resources["azurerm_monitor_data_collection_rule.prometheus"]
+    association = workload.resources["azurerm_monitor_data_collection_rule_association.prometheus"]
+    for resource in (dce, rule, association):
+        assert unwrap(resource["count"]) == "local.create_aks ? 1 : 0"
+    assert dce["kind"] == rule["kind"] == "Linux"
+    assert unwrap(rule["data_collection_endpoint_id"]) == "azurerm_monitor_data_collection_endpoint.prometheus[0].id"
+    (account,) = rule["destinations"][0]["monitor_account"]
+    assert unwrap(account["monitor_account_id"]) == "local.monitor_workspace_id"
+    (flow,) = rule["data_flow"]
+    assert flow["streams"] == ["${local.prometheus_stream}"]
+    assert flow["destinations"] == [account["name"]]
+    (forwarder,) = rule["data_sources"][0]["prometheus_forwarder"]
+    assert forwarder["streams"] == ["${local.prometheus_stream}"]
+    assert unwrap(association["target_resource_id"]) == "azurerm_kubernetes_cluster.this[0].id"
+    assert unwrap(association["data_collection_rule_id"]) == "azurerm_monitor_data_collection_rule.prometheus[0].id"

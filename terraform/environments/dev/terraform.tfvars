@@ -33,8 +33,9 @@ environment = {
   easy_auth_client_id             = "7a1e5c3b-9d2f-4b8a-a6e4-1c0d3f5b7e92"
 
   mail = {
-    sender         = "clearance@notify.contoso.com"
-    acs_endpoint   = "https://acs-clearance-dev.europe.communication.azure.com"
-    platform_email = "ml-platform@contoso.com"
+    sender          = "clearance@notify.contoso.com"
+    acs_endpoint    = "https://acs-clearance-dev.europe.communication.azure.com"
+    platform_email  = "ml-platform@contoso.com"
+    acs_resource_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-clearance-dev-mail/providers/Microsoft.Communication/communicationServices/acs-clearance-dev"
   }
 }

@@ -1,6 +1,28 @@
 # The region catalog, shaped exactly like shared/domain/catalog.py:RegionCatalog.
 # tests/terraform/test_catalog.py checks every key here against the pydantic model.
 locals {
+  # Team namespaces (issue 20): with model teams, every model of a team runs in team-<team>,
+  # a namespace created beforehand (the kubernetes driver does not apply cluster-scoped
+  # Namespace objects; docs/operators.md, "Model team namespaces"); without, one namespace
+  # per model.
+  namespace_mode  = length(var.model_teams) > 0 ? "team" : "model"
+  team_namespaces = [for team in var.model_teams : "team-${team}"]
+  # The same labels as the app's Namespace manifest (shared/domain/deploy/manifests/objects.py).
+  team_namespace_manifests = [
+    for namespace in local.team_namespaces : {
+      apiVersion = "v1"
+      kind       = "Namespace"
+      metadata = {
+        name = namespace
+        labels = {
+          "app.kubernetes.io/managed-by"               = "clearance"
+          "pod-security.kubernetes.io/enforce"         = "restricted"
+          "pod-security.kubernetes.io/enforce-version" = "latest"
+        }
+      }
+    }
+  ]
+
   # ARM ids split on "/": [2] subscription, [4] resource group, [8] resource name.
   existing = { for region, cfg in var.regions : region => cfg.existing }
 
@@ -24,14 +46,14 @@ locals {
         subscription_id    = split("/", local.existing[region].aks_cluster_id)[2]
         api_server_url     = null
         kubernetes_version = var.kubernetes_version
-        namespace_mode     = "model"
+        namespace_mode     = local.namespace_mode
         } : {
         cluster_name       = local.names[region].aks_cluster
         resource_group     = local.names[region].serving_resource_group
         subscription_id    = var.subscription_id
         api_server_url     = null
         kubernetes_version = var.kubernetes_version
-        namespace_mode     = "model"
+        namespace_mode     = local.namespace_mode
       }
     )
   }

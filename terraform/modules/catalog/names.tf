@@ -20,6 +20,7 @@ locals {
       aks_cluster            = "aks-${var.name_prefix}-${var.environment}-${region}"
       aml_workspace          = "mlw-${var.name_prefix}-${var.environment}-${region}"
       aml_compute            = "serving"
+      monitor_workspace      = "amw-${var.name_prefix}-${var.environment}-${region}"
     }
   }
 }

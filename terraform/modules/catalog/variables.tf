@@ -61,6 +61,8 @@ variable "regions" {
       aks_cluster_id   = optional(string)
       aml_workspace_id = optional(string)
       aml_compute      = optional(string)
+      # The region's Azure Monitor workspace (managed Prometheus), if one exists already.
+      monitor_workspace_id = optional(string)
     }), {})
   }))
 
@@ -109,12 +111,32 @@ variable "deployer" {
 }
 
 variable "gitops" {
-  description = "The GitOps repository; each region reconciles <path>/<region> unless it sets gitops_path."
+  description = "The GitOps repository; each region reconciles <path>/<region> unless it sets gitops_path. namespaces_path: the team namespaces (regions with deployer kubernetes)."
   type = object({
-    repository_url = string
-    branch         = optional(string, "main")
-    path           = optional(string, "regions")
+    repository_url  = string
+    branch          = optional(string, "main")
+    path            = optional(string, "regions")
+    namespaces_path = optional(string, "namespaces")
   })
+}
+
+variable "model_teams" {
+  description = "Model teams; each gets the namespace team-<team> on every cluster (aks.namespace_mode team). Empty: one namespace per model."
+  type        = list(string)
+  default     = []
+
+  # team-<team> must be a Kubernetes namespace name (an RFC 1123 label of at most 63
+  # characters) as it is, so the app's dns_label("team", team) keeps it unchanged
+  # (shared/domain/deploy/k8s_names.py) and both name the same namespace.
+  validation {
+    condition     = alltrue([for team in var.model_teams : can(regex("^[a-z0-9]([a-z0-9-]{0,56}[a-z0-9])?$", team))])
+    error_message = "model_teams entries are lower-case letters, digits and '-', at most 58 characters, alphanumeric at both ends."
+  }
+
+  validation {
+    condition     = length(distinct(var.model_teams)) == length(var.model_teams)
+    error_message = "model_teams has duplicates."
+  }
 }
 
 variable "kubernetes_version" {

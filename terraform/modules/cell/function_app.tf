@@ -27,6 +27,9 @@ locals {
     CLEARANCE_SERVICEBUS__credential              = "managedidentity"
     CLEARANCE_SERVICEBUS__clientId                = azurerm_user_assigned_identity.cell.client_id
     CLEARANCE_LINK_SIGNING_KEYS                   = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.link_signing_keys.versionless_id})"
+    # Lineage checkpoint signing (issue 12): the key, not a secret. Versionless, so signing
+    # follows rotation (key_vault.tf); the app signs through Key Vault with the cell identity.
+    CLEARANCE_CHECKPOINT_KEY_ID = azurerm_key_vault_key.lineage_checkpoint.versionless_id
     MICROSOFT_PROVIDER_AUTHENTICATION_SECRET      = "@Microsoft.KeyVault(SecretUri=${local.easy_auth_secret_uri})"
     # The region's Teams Workflows webhook (approvals channel), created by an operator.
     CLEARANCE_TEAMS_WEBHOOK_URL = "@Microsoft.KeyVault(SecretUri=${local.teams_webhook_secret_uri})"
@@ -36,6 +39,14 @@ locals {
     # Consumption rejects or replaces (which covers FUNCTIONS_WORKER_RUNTIME, WEBSITE_* and
     # the like); both are read by the Python worker itself. FC1 instances of 2048 MB have one
     # vCPU and the app's work is I/O-bound (Azure SDK calls), so: one process, more threads.
+    # Metric analysis (issue 16): PromQL endpoint of the region's Azure Monitor workspace and
+    # the cell's Log Analytics workspace (its workspace id, the GUID queries take).
+    CLEARANCE_PROMETHEUS_QUERY_URL       = var.prometheus_query_endpoint
+    CLEARANCE_LOG_ANALYTICS_WORKSPACE_ID = azurerm_log_analytics_workspace.this.workspace_id
+    # Timers (issue 20): never fire a timer function at host start in Azure. Flex Consumption
+    # starts hosts on every scale-out, so run_on_startup would run the minute timers once per
+    # new instance; explicit here, not left to the app's default.
+    CLEARANCE_TIMERS_RUN_ON_STARTUP = "false"
     FUNCTIONS_WORKER_PROCESS_COUNT = tostring(var.worker.process_count)
     PYTHON_THREADPOOL_THREAD_COUNT = tostring(var.worker.thread_count)
     # Notification mail through Azure Communication Services, with the app's identity.

@@ -44,3 +44,29 @@ locals {
   # approvals channel (a URL that can post to the channel is a secret).
   teams_webhook_secret_uri = "${azurerm_key_vault.this.vault_uri}secrets/teams-webhook-url"
 }
+
+# Lineage checkpoint signing (issue 12): the cell signs each chain-head snapshot with this key
+# (sign in Key Vault; the private half never leaves the vault). EC P-256, ES256 signatures.
+# The app signs with the versionless id (CLEARANCE_CHECKPOINT_KEY_ID), which Key Vault resolves
+# to the newest version; a signature names the version it was made with (kid), so checkpoints
+# signed before a rotation stay verifiable with that version's public key. Automatic rotation
+# adds a version before the current one expires; older versions stay readable (verify).
+resource "azurerm_key_vault_key" "lineage_checkpoint" {
+  name         = "lineage-checkpoint"
+  key_vault_id = azurerm_key_vault.this.id
+  key_type     = "EC"
+  curve        = "P-256"
+  key_opts     = ["sign", "verify"]
+  tags         = var.tags
+
+  rotation_policy {
+    expire_after         = var.checkpoint_key_rotation.expire_after
+    notify_before_expiry = "P30D"
+
+    automatic {
+      time_before_expiry = var.checkpoint_key_rotation.rotate_before_expiry
+    }
+  }
+
+  depends_on = [time_sleep.deployer_crypto_officer_propagation]
+}

@@ -43,3 +43,13 @@ output "dead_letter_container" {
   description = "Storage container holding Event Grid dead letters."
   value       = "${azurerm_storage_account.this.primary_blob_endpoint}${local.dead_letter_container}"
 }
+
+output "prometheus_query_endpoint" {
+  description = "PromQL query endpoint of the region's Azure Monitor workspace (CLEARANCE_PROMETHEUS_QUERY_URL)."
+  value       = var.prometheus_query_endpoint
+}
+
+output "log_analytics_workspace_id" {
+  description = "Workspace id (GUID) of the cell's Log Analytics workspace (CLEARANCE_LOG_ANALYTICS_WORKSPACE_ID)."
+  value       = azurerm_log_analytics_workspace.this.workspace_id
+}

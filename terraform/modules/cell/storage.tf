@@ -59,17 +59,38 @@ resource "azapi_resource" "table" {
 }
 
 resource "azurerm_storage_container" "this" {
-  for_each = local.containers
+  for_each = { for key, name in local.containers : key => name if key != "chain_heads" }
 
   name                  = each.value
   storage_account_id    = azurerm_storage_account.this.id
   container_access_type = "private"
 }
 
-# Chain heads are append-only evidence: time-based retention with protected appends.
+# Chain heads (issue 12): a container with version-level immutability (WORM) support, created
+# through Resource Manager because azurerm_storage_container cannot enable it (azurerm issue
+# #21512, open) and the property can only be set when a container is created (existing
+# containers need Microsoft's migration, docs/operators.md). Not account-level immutability:
+# that can only be set on a new account and would also freeze the Function App's host and
+# deployment containers in this account. Requires blob versioning (blob_properties above).
+resource "azapi_resource" "chain_heads_container" {
+  type      = "Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01"
+  name      = local.containers.chain_heads
+  parent_id = "${azurerm_storage_account.this.id}/blobServices/default"
+  body = {
+    properties = {
+      publicAccess                   = "None"
+      immutableStorageWithVersioning = { enabled = true }
+    }
+  }
+}
+
+# The container's default time-based retention: every blob version written into it inherits it,
+# so no version can be overwritten or deleted before it expires, not even by the account owner
+# once locked. The app only ever creates new blobs (never appends), so no protected appends.
 resource "azurerm_storage_container_immutability_policy" "chain_heads" {
-  storage_container_resource_manager_id = azurerm_storage_container.this["chain_heads"].id
+  storage_container_resource_manager_id = azapi_resource.chain_heads_container.id
   immutability_period_in_days           = var.lineage_immutability.days
-  protected_append_writes_all_enabled   = true
+  protected_append_writes_enabled       = false
+  protected_append_writes_all_enabled   = false
   locked                                = var.lineage_immutability.locked
 }

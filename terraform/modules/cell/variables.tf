@@ -42,10 +42,20 @@ variable "aml_workspace_id" {
   type        = string
 }
 
+variable "monitor_workspace_id" {
+  description = "The region's Azure Monitor workspace (managed Prometheus): Monitoring Data Reader scope."
+  type        = string
+}
+
+variable "prometheus_query_endpoint" {
+  description = "PromQL query endpoint of the region's Azure Monitor workspace: CLEARANCE_PROMETHEUS_QUERY_URL."
+  type        = string
+}
+
 variable "model_namespaces" {
-  description = "Kubernetes namespaces of the region's cluster the cell may write models to."
+  description = "Kubernetes namespaces of the region's cluster the cell may write models to: the model teams' team-<team> (module catalog, team_namespaces)."
   type        = list(string)
-  default     = ["models"]
+  default     = []
 }
 
 variable "tenant_id" {
@@ -64,11 +74,12 @@ variable "easy_auth_client_id" {
 }
 
 variable "mail" {
-  description = "Azure Communication Services email: sender address (a verified domain), endpoint, platform team address."
+  description = "Azure Communication Services email: sender address (a verified domain), endpoint, platform team address, and the ACS resource id (scope of the send-mail role; null: assigned by hand)."
   type = object({
-    sender         = string
-    acs_endpoint   = string
-    platform_email = string
+    sender          = string
+    acs_endpoint    = string
+    platform_email  = string
+    acs_resource_id = optional(string)
   })
 }
 
@@ -129,4 +140,19 @@ variable "worker" {
     condition     = var.worker.process_count >= 1 && var.worker.process_count <= 10 && var.worker.thread_count >= 1 && var.worker.thread_count <= 32
     error_message = "worker.process_count is 1-10 and worker.thread_count 1-32 (the Python worker's limits)."
   }
+}
+
+variable "checkpoint_key_rotation" {
+  description = "Rotation policy of the lineage-checkpoint key (ISO 8601 durations): each version expires after expire_after; Key Vault adds a new one rotate_before_expiry earlier."
+  type = object({
+    expire_after         = optional(string, "P1Y")
+    rotate_before_expiry = optional(string, "P60D")
+  })
+  default = {}
+}
+
+variable "auditors_group_object_id" {
+  description = "Optional Entra ID group of auditors: read access to the lineage tables and blobs and to the checkpoint key's public half. null: no auditor access."
+  type        = string
+  default     = null
 }

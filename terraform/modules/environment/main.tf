@@ -23,6 +23,7 @@ module "catalog" {
   deployer           = local.env.deployer
   gitops             = local.env.gitops
   kubernetes_version = local.env.kubernetes_version
+  model_teams        = local.env.model_teams
 }
 
 module "workload" {
@@ -37,6 +38,7 @@ module "workload" {
   aks_admin_group_object_ids      = local.env.aks_admin_group_object_ids
   api_server_authorized_ip_ranges = local.env.api_server_authorized_ip_ranges
   flux                            = module.catalog.entries[each.key].deployer == "gitops" ? module.catalog.entries[each.key].gitops : null
+  team_namespaces                 = module.catalog.entries[each.key].deployer == "kubernetes" ? module.catalog.team_namespaces_source : null
   tags                            = merge(local.tags, { region = each.key })
 }
 
@@ -51,13 +53,16 @@ module "cell" {
   registry_id                 = module.workload[each.key].registry_id
   aks_cluster_id              = module.workload[each.key].aks_cluster_id
   aml_workspace_id            = module.workload[each.key].aml_workspace_id
-  model_namespaces            = local.env.model_namespaces
+  monitor_workspace_id        = module.workload[each.key].monitor_workspace_id
+  prometheus_query_endpoint   = module.workload[each.key].prometheus_query_endpoint
+  model_namespaces            = module.catalog.team_namespaces
   tenant_id                   = data.azurerm_client_config.current.tenant_id
   deployer_object_id          = data.azurerm_client_config.current.object_id
   easy_auth_client_id         = local.env.easy_auth_client_id
   anonymous_paths             = local.env.anonymous_paths
   mail                        = local.env.mail
   event_subscriptions_enabled = var.event_subscriptions_enabled
+  auditors_group_object_id    = local.env.auditors_group_object_id
   tags                        = merge(local.tags, { region = each.key })
 }
 
@@ -68,5 +73,14 @@ check "cells_match_catalog" {
       for region, cell in module.cell : jsonencode(cell.catalog_entry) == jsonencode(module.catalog.entries[region])
     ])
     error_message = "A cell's deployed catalog entry differs from the region catalog; compare output cell vs region_catalog."
+  }
+}
+
+# The kubernetes driver applies namespaced objects only: without model teams there is no
+# namespace it may deploy into (and no RBAC Writer scope), so such a region cannot deploy.
+check "kubernetes_regions_have_model_teams" {
+  assert {
+    condition     = length(local.env.model_teams) > 0 || alltrue([for entry in values(module.catalog.entries) : entry.deployer != "kubernetes"])
+    error_message = "A region deploys with the kubernetes driver but environment.model_teams is empty: set model_teams (docs/operators.md, \"Model team namespaces\")."
   }
 }

@@ -11,7 +11,14 @@ output "cell" {
       function_app_name     = cell.function_app_name
       resource_group_name   = cell.resource_group_name
       dead_letter_container = cell.dead_letter_container
+      prometheus_query_url  = cell.prometheus_query_endpoint
+      log_analytics_id      = cell.log_analytics_workspace_id
       flux_identity         = module.workload[region].flux_identity
     }
   }
+}
+
+output "team_namespaces_manifest" {
+  description = "The model teams' namespaces as Kubernetes YAML: commit to <gitops.namespaces_path>/namespaces.yaml (docs/operators.md, \"Model team namespaces\")."
+  value       = module.catalog.team_namespaces_manifest
 }

@@ -28,21 +28,28 @@ variable "environment" {
         deployer    gitops | kubernetes (default: deployer)
         approval    approval policy overriding approval for this region
         gitops_path path in the GitOps repository (default: <gitops.path>/<region>)
-        existing    { registry_id, aks_cluster_id, aml_workspace_id, aml_compute } to reference
-                    existing serving resources instead of creating them
+        existing    { registry_id, aks_cluster_id, aml_workspace_id, aml_compute,
+                    monitor_workspace_id } to reference existing serving resources
+                    instead of creating them
                                       The order of the entries is the rollout order of the
                                       pipeline (azure-pipelines.yml).
       approval                        default approval policy of every region
                                       (RegionApproval in shared/domain/catalog.py)
       deployer                        default deployer: gitops or kubernetes
-      gitops                          GitOps repository: { repository_url, branch, path }
+      gitops                          GitOps repository: { repository_url, branch, path, namespaces_path }
       kubernetes_version              AKS minor version
       aks_admin_group_object_ids      Entra ID groups with cluster-admin on every AKS cluster (break-glass)
       api_server_authorized_ip_ranges CIDRs allowed to reach the AKS API servers
       easy_auth_client_id             client id of the Entra ID app registration used by Easy Auth
-      mail                            Azure Communication Services email: { sender, acs_endpoint, platform_email }
+      mail                            Azure Communication Services email: { sender, acs_endpoint,
+                                      platform_email, acs_resource_id (the ACS resource: the cells'
+                                      send-mail role is assigned on it) }
       anonymous_paths                 HTTP paths served without sign-in; every other route needs Entra ID
-      model_namespaces                Kubernetes namespaces each cell may write models to on its own cluster
+      model_teams                     model teams: each gets the namespace team-<team> on every cluster
+                                      (aks.namespace_mode team), the only namespaces a cell may write to;
+                                      empty (default): one namespace per model
+      auditors_group_object_id        Entra ID group of auditors (optional): lineage table and blob
+                                      read access and the checkpoint key's public half, in every cell
       tags                            extra tags for every resource
   EOT
   type = object({
@@ -58,12 +65,14 @@ variable "environment" {
     api_server_authorized_ip_ranges = list(string)
     easy_auth_client_id             = string
     mail = object({
-      sender         = string
-      acs_endpoint   = string
-      platform_email = string
+      sender          = string
+      acs_endpoint    = string
+      platform_email  = string
+      acs_resource_id = optional(string)
     })
     anonymous_paths  = optional(list(string), ["/api/health", "/runtime/webhooks/eventgrid"])
-    model_namespaces = optional(list(string), ["models"])
+    model_teams      = optional(list(string), [])
+    auditors_group_object_id = optional(string)
     tags             = optional(map(string), {})
   })
 }

@@ -74,6 +74,9 @@ resource "azurerm_kubernetes_cluster" "this" {
     log_analytics_workspace_id      = azurerm_log_analytics_workspace.serving[0].id
     msi_auth_for_monitoring_enabled = true
   }
+
+  # Managed Prometheus (the metrics add-on); where it sends: metrics.tf.
+  monitor_metrics {}
 }
 
 resource "azurerm_kubernetes_cluster_node_pool" "models" {

@@ -3,7 +3,8 @@ locals {
   create_aks       = var.existing.aks_cluster_id == null
   create_workspace = var.existing.aml_workspace_id == null
   create_compute   = var.existing.aml_compute == null
-  create_any       = local.create_registry || local.create_aks || local.create_workspace
+  create_monitor   = var.existing.monitor_workspace_id == null
+  create_any       = local.create_registry || local.create_aks || local.create_workspace || local.create_monitor
 
   registry_id      = local.create_registry ? azurerm_container_registry.this[0].id : var.existing.registry_id
   aks_cluster_id   = local.create_aks ? azurerm_kubernetes_cluster.this[0].id : var.existing.aks_cluster_id
@@ -27,7 +28,7 @@ data "azurerm_network_service_tags" "azure_machine_learning" {
 }
 
 resource "azurerm_resource_group" "serving" {
-  count = local.create_any || var.flux != null ? 1 : 0
+  count = local.create_any || local.flux_installed ? 1 : 0
 
   name     = var.names.serving_resource_group
   location = var.region

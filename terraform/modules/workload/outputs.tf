@@ -15,8 +15,18 @@ output "aml_workspace_id" {
 
 output "flux_identity" {
   description = "The identity Flux reads the GitOps repository with (add it to Azure DevOps, docs/operators.md); null without GitOps."
-  value = var.flux == null ? null : {
+  value = !local.flux_installed ? null : {
     client_id    = azurerm_user_assigned_identity.flux[0].client_id
     principal_id = azurerm_user_assigned_identity.flux[0].principal_id
   }
+}
+
+output "monitor_workspace_id" {
+  description = "The region's Azure Monitor workspace (created here or referenced)."
+  value       = local.monitor_workspace_id
+}
+
+output "prometheus_query_endpoint" {
+  description = "PromQL query endpoint of the region's Azure Monitor workspace."
+  value       = local.prometheus_query_endpoint
 }

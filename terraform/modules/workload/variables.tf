@@ -15,6 +15,7 @@ variable "names" {
     aml_key_vault          = string
     application_insights   = string
     log_analytics          = string
+    monitor_workspace      = string
   })
 }
 
@@ -25,6 +26,8 @@ variable "existing" {
     aks_cluster_id   = optional(string)
     aml_workspace_id = optional(string)
     aml_compute      = optional(string)
+    # An Azure Monitor workspace of the region to use instead of creating one (metrics.tf).
+    monitor_workspace_id = optional(string)
   })
   default = {}
 }
@@ -94,6 +97,16 @@ variable "registry_replica_locations" {
 
 variable "flux" {
   description = "Flux GitOps extension: reconciles <path> of the repository into the cluster. null disables it."
+  type = object({
+    repository_url = string
+    branch         = string
+    path           = string
+  })
+  default = null
+}
+
+variable "team_namespaces" {
+  description = "Where Flux reads the model teams' namespaces from (regions with deployer kubernetes and model teams, flux.tf). null: none."
   type = object({
     repository_url = string
     branch         = string
