@@ -26,6 +26,7 @@ from shared.domain.errors import ConfigurationError
 LOCAL_ONLY_SETTINGS = frozenset(
     {
         "CLEARANCE_CATALOG_FILE",
+        "CLEARANCE_DIRECTORY_FILE",
         "CLEARANCE_STORAGE_CONNECTION_STRING",
         "CLEARANCE_STORAGE_API_VERSION",
         "CLEARANCE_SERVICEBUS_CONNECTION_STRING",

@@ -132,4 +132,9 @@ def render_catalog(tfvars: dict[str, Any], subscription_id: str) -> dict[str, An
         "schema_version": 1,
         "residency_zones": zones,
         "regions": [_entry(tfvars, r, regions[r], subscription_id) for r in sorted(regions)],
+        "identity": {
+            "owner_domains": list(tfvars.get("identity", {}).get("owner_domains", [])),
+            "subaddress": dict(tfvars.get("identity", {}).get("subaddress", {})),
+            "default_subaddress": tfvars.get("identity", {}).get("default_subaddress", "+"),
+        },
     }

@@ -131,7 +131,15 @@ def test_global_names_fit_azure_rules_and_never_collide(environment: str) -> Non
         assert len(set(values)) == len(values), kind
 
 
-_CATALOG_INPUTS = ("environment", "name_prefix", "residency_zones", "regions", "approval", "gitops")
+_CATALOG_INPUTS = (
+    "environment",
+    "name_prefix",
+    "residency_zones",
+    "regions",
+    "approval",
+    "gitops",
+    "identity",
+)
 
 
 def _terraform_catalog(environment: str, workdir: Path) -> dict:
@@ -147,6 +155,7 @@ module "catalog" {{
   regions         = var.regions
   approval        = var.approval
   gitops          = var.gitops
+  identity        = var.identity
 }}
 """,
         encoding="utf-8",

@@ -358,7 +358,9 @@ def test_cell_identity_may_only_sign_with_and_read_the_checkpoint_key(cell: Modu
 def test_auditors_are_optional_readers(cell: Module) -> None:
     assert cell.variables["auditors_group_object_id"]["default"] is None
     assert _data_actions(cell, "checkpoint_key_reader") == ["Microsoft.KeyVault/vaults/keys/read"]
-    roles = {entry["role"]: unwrap(entry["scope"]) for entry in cell.locals["auditor_roles"].values()}
+    roles = {
+        entry["role"]: unwrap(entry["scope"]) for entry in cell.locals["auditor_roles"].values()
+    }
     assert roles == {
         "Storage Table Data Reader": "azurerm_storage_account.this.id",
         "Storage Blob Data Reader": "azurerm_storage_account.this.id",
@@ -367,14 +369,18 @@ def test_auditors_are_optional_readers(cell: Module) -> None:
     reader = cell.resources["azurerm_role_assignment.auditors_checkpoint_key_reader"]
     assert reader["scope"] == CHECKPOINT_KEY_SCOPE
     for assignment in (storage, reader):
-        assert "var.auditors_group_object_id == null" in str(assignment.get("for_each", assignment.get("count")))
+        assert "var.auditors_group_object_id == null" in str(
+            assignment.get("for_each", assignment.get("count"))
+        )
         assert unwrap(assignment["principal_id"]) == "var.auditors_group_object_id"
         assert assignment["principal_type"] == "Group"
 
 
 def test_chain_heads_container_has_version_level_immutability(cell: Module) -> None:
     container = cell.resources["azapi_resource.chain_heads_container"]
-    assert container["type"].startswith("Microsoft.Storage/storageAccounts/blobServices/containers@")
+    assert container["type"].startswith(
+        "Microsoft.Storage/storageAccounts/blobServices/containers@"
+    )
     assert unwrap(container["name"]) == "local.containers.chain_heads"
     assert cell.locals["containers"]["chain_heads"] == "lineage-heads"
     assert container["parent_id"] == "${azurerm_storage_account.this.id}/blobServices/default"
@@ -387,7 +393,10 @@ def test_chain_heads_container_has_version_level_immutability(cell: Module) -> N
     # Not also created by azurerm_storage_container (which cannot enable it, azurerm #21512).
     assert 'if key != "chain_heads"' in cell.resources["azurerm_storage_container.this"]["for_each"]
     policy = cell.resources["azurerm_storage_container_immutability_policy.chain_heads"]
-    assert unwrap(policy["storage_container_resource_manager_id"]) == "azapi_resource.chain_heads_container.id"
+    assert (
+        unwrap(policy["storage_container_resource_manager_id"])
+        == "azapi_resource.chain_heads_container.id"
+    )
     assert unwrap(policy["immutability_period_in_days"]) == "var.lineage_immutability.days"
 
 
@@ -413,7 +422,10 @@ def test_metric_analysis_reads_prometheus_and_log_analytics(
     assert unwrap(app_settings["CLEARANCE_PROMETHEUS_QUERY_URL"]) == "var.prometheus_query_endpoint"
     workspace_guid = "azurerm_log_analytics_workspace.this.workspace_id"
     assert unwrap(app_settings["CLEARANCE_LOG_ANALYTICS_WORKSPACE_ID"]) == workspace_guid
-    assert unwrap(cell.outputs["prometheus_query_endpoint"]["value"]) == "var.prometheus_query_endpoint"
+    assert (
+        unwrap(cell.outputs["prometheus_query_endpoint"]["value"])
+        == "var.prometheus_query_endpoint"
+    )
     assert unwrap(cell.outputs["log_analytics_workspace_id"]["value"]) == workspace_guid
     env = Module.load(MODULES / "environment").module_calls["cell"]
     for target in ("monitor_workspace_id", "prometheus_query_endpoint"):
@@ -435,9 +447,10 @@ def test_cell_identity_may_send_mail_through_acs_only(cell: Module) -> None:
         "Microsoft.Communication/EmailServices/write",
     ]
     assert permissions.get("data_actions", []) == []
-    assert "join(\"/\", slice(split(\"/\", var.mail.acs_resource_id), 0, 5))" in cell.locals[
-        "acs_resource_group_id"
-    ]
+    assert (
+        'join("/", slice(split("/", var.mail.acs_resource_id), 0, 5))'
+        in cell.locals["acs_resource_group_id"]
+    )
     assignment = cell.resources["azurerm_role_assignment.app_mail_sender"]
     assert unwrap(assignment["scope"]) == "var.mail.acs_resource_id"
     assert unwrap(assignment["principal_id"]) == "local.app_principal_id"

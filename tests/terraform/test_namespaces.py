@@ -10,7 +10,6 @@ import pytest
 
 from shared.domain.deploy.k8s_names import dns_label
 from shared.domain.deploy.manifests.objects import namespace
-from shared.domain.deploy.plan import namespace_for
 from tests.terraform.catalog_mirror import render_catalog
 from tests.terraform.environments import SUBSCRIPTION, tfvars
 from tests.terraform.hcl import MODULES, Module, object_literals, unwrap
@@ -110,7 +109,12 @@ def test_flux_creates_the_namespaces_and_never_prunes_them() -> None:
 
 def test_kubernetes_regions_without_teams_are_flagged() -> None:
     env = Module.load(MODULES / "environment")
-    checks = {n: b for doc in env.files.values() for block in doc.get("check", []) for n, b in block.items()}
+    checks = {
+        n: b
+        for doc in env.files.values()
+        for block in doc.get("check", [])
+        for n, b in block.items()
+    }
     condition = checks["kubernetes_regions_have_model_teams"]["assert"][0]["condition"]
     assert "length(local.env.model_teams) > 0" in condition
     assert 'entry.deployer != "kubernetes"' in condition

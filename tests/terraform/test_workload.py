@@ -127,7 +127,9 @@ def test_region_has_an_azure_monitor_workspace_created_or_referenced() -> None:
     assert "data.azurerm_monitor_workspace.existing[0].query_endpoint" in endpoint
     outputs = workload.outputs
     assert unwrap(outputs["monitor_workspace_id"]["value"]) == "local.monitor_workspace_id"
-    assert unwrap(outputs["prometheus_query_endpoint"]["value"]) == "local.prometheus_query_endpoint"
+    assert (
+        unwrap(outputs["prometheus_query_endpoint"]["value"]) == "local.prometheus_query_endpoint"
+    )
 
 
 def test_created_cluster_sends_managed_prometheus_to_the_workspace() -> None:
@@ -141,7 +143,10 @@ def test_created_cluster_sends_managed_prometheus_to_the_workspace() -> None:
     for resource in (dce, rule, association):
         assert unwrap(resource["count"]) == "local.create_aks ? 1 : 0"
     assert dce["kind"] == rule["kind"] == "Linux"
-    assert unwrap(rule["data_collection_endpoint_id"]) == "azurerm_monitor_data_collection_endpoint.prometheus[0].id"
+    assert (
+        unwrap(rule["data_collection_endpoint_id"])
+        == "azurerm_monitor_data_collection_endpoint.prometheus[0].id"
+    )
     (account,) = rule["destinations"][0]["monitor_account"]
     assert unwrap(account["monitor_account_id"]) == "local.monitor_workspace_id"
     (flow,) = rule["data_flow"]
@@ -150,4 +155,7 @@ def test_created_cluster_sends_managed_prometheus_to_the_workspace() -> None:
     (forwarder,) = rule["data_sources"][0]["prometheus_forwarder"]
     assert forwarder["streams"] == ["${local.prometheus_stream}"]
     assert unwrap(association["target_resource_id"]) == "azurerm_kubernetes_cluster.this[0].id"
-    assert unwrap(association["data_collection_rule_id"]) == "azurerm_monitor_data_collection_rule.prometheus[0].id"
+    assert (
+        unwrap(association["data_collection_rule_id"])
+        == "azurerm_monitor_data_collection_rule.prometheus[0].id"
+    )

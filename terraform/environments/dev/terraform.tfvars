@@ -13,6 +13,12 @@ environment = {
     westeurope = { zone = "EU" }
   }
 
+  # Owners Clearance may mail (rejections, decisions); anyone else is reported to the platform
+  # address only. Sub-address separators per domain ("+" when not listed).
+  identity = {
+    owner_domains = ["contoso.example"]
+  }
+
   approval = {
     default = {
       approvers       = ["clearance-dev-approver-1@contoso.com", "clearance-dev-approver-2@contoso.com"]

@@ -18,6 +18,12 @@ environment = {
     swedencentral = { zone = "SE", also_in = ["EU"] }
   }
 
+  # Owners Clearance may mail (rejections, decisions); anyone else is reported to the platform
+  # address only. Sub-address separators per domain ("+" when not listed).
+  identity = {
+    owner_domains = ["contoso.example"]
+  }
+
   approval = {
     default = {
       approver_groups = ["3f2b9c1e-7d4a-4e8b-9a61-2c5d8e0f1a47"]

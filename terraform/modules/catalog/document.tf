@@ -109,5 +109,13 @@ locals {
     schema_version  = 1
     residency_zones = local.residency_zones
     regions         = [for region in keys(var.regions) : local.entries[region]]
+    # Canonical identities and the owner-domain allow-list (shared/domain/identity.py): owners
+    # outside owner_domains are never mailed (no relay); subaddress lists each domain's
+    # sub-address separators ("+" when not listed).
+    identity = {
+      owner_domains      = var.identity.owner_domains
+      subaddress         = var.identity.subaddress
+      default_subaddress = var.identity.default_subaddress
+    }
   }
 }

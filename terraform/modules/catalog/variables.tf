@@ -150,3 +150,13 @@ variable "kubernetes_version" {
     error_message = "kubernetes_version must be an AKS minor version in standard support: 1.34, 1.35 or 1.36."
   }
 }
+
+variable "identity" {
+  description = "Mail domains: owner_domains (owners mailed by Clearance), subaddress (separators per domain), default_subaddress."
+  type = object({
+    owner_domains      = optional(list(string), [])
+    subaddress         = optional(map(string), {})
+    default_subaddress = optional(string, "+")
+  })
+  default = {}
+}

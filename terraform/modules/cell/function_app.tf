@@ -47,6 +47,10 @@ locals {
     # starts hosts on every scale-out, so run_on_startup would run the minute timers once per
     # new instance; explicit here, not left to the app's default.
     CLEARANCE_TIMERS_RUN_ON_STARTUP = "false"
+    # Approver groups through Microsoft Graph (GroupMember.Read.All, a first-apply step in
+    # docs/operators.md); signed-in approvers must belong to this tenant.
+    CLEARANCE_DIRECTORY_KIND = "graph"
+    CLEARANCE_TENANT_ID      = var.tenant_id
     FUNCTIONS_WORKER_PROCESS_COUNT = tostring(var.worker.process_count)
     PYTHON_THREADPOOL_THREAD_COUNT = tostring(var.worker.thread_count)
     # Notification mail through Azure Communication Services, with the app's identity.

@@ -24,6 +24,7 @@ module "catalog" {
   gitops             = local.env.gitops
   kubernetes_version = local.env.kubernetes_version
   model_teams        = local.env.model_teams
+  identity           = local.env.identity
 }
 
 module "workload" {

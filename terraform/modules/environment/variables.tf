@@ -50,6 +50,8 @@ variable "environment" {
                                       empty (default): one namespace per model
       auditors_group_object_id        Entra ID group of auditors (optional): lineage table and blob
                                       read access and the checkpoint key's public half, in every cell
+      identity                        mail domains: { owner_domains (owners Clearance may mail),
+                                      subaddress (separators per domain), default_subaddress }
       tags                            extra tags for every resource
   EOT
   type = object({
@@ -73,6 +75,11 @@ variable "environment" {
     anonymous_paths  = optional(list(string), ["/api/health", "/runtime/webhooks/eventgrid"])
     model_teams      = optional(list(string), [])
     auditors_group_object_id = optional(string)
+    identity = optional(object({
+      owner_domains      = optional(list(string), [])
+      subaddress         = optional(map(string), {})
+      default_subaddress = optional(string, "+")
+    }), {})
     tags             = optional(map(string), {})
   })
 }
