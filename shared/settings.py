@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     teams_webhook_url: SecretStr | None = Field(
         default=None, validation_alias="CLEARANCE_TEAMS_WEBHOOK_URL"
     )
+    # Bake times and analysis intervals are multiplied by this (locally 1/60: a minute is a
+    # second); 1 in Azure.
+    deploy_time_scale: float = Field(
+        default=1.0, gt=0, le=1, validation_alias="CLEARANCE_DEPLOY_TIME_SCALE"
+    )
 
     @model_validator(mode="after")
     def _one_catalog_source(self) -> Settings:
