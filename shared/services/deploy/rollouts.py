@@ -184,6 +184,7 @@ class _Run:
                 "replaces": plan.replaces.summary() if plan.replaces else "nothing",
                 "rollback_of": plan.rollback_of or "",
                 "health_gate": health.reason if health else str(unreachable or ""),
+                "traffic": str(step.weight) if step.weight is not None else "",
             },
         )
         if unreachable is not None:

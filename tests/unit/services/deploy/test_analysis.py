@@ -263,3 +263,30 @@ def test_time_scale_shortens_bakes_and_intervals(world: World) -> None:
     began = world.clock.now
     assert world.run(request)[-1] is DeployOutcome.SUCCEEDED
     assert world.clock.now - began <= timedelta(seconds=31)
+
+
+def test_the_audit_page_shows_each_run_and_escapes_what_a_provider_said(
+    world: World, metrics: FakeMetrics
+) -> None:
+    from shared.domain.lineage.chain import GENESIS, Link
+    from shared.domain.lineage.views import AuditEntry
+    from shared.ports.metrics import ProviderUnreachable
+    from shared.services.lineage.audit_page import render_audit_page
+
+    request = live_then(world)
+
+    def hostile(query: str) -> float | None:
+        raise ProviderUnreachable('<script>alert("x")</script>')
+
+    metrics.run_query = hostile  # type: ignore[method-assign]
+    world.delivered = len(world.bus.sent)
+    world.deliver(request)
+    world.drain(limit=1)
+    prev, entries = GENESIS, []
+    for seq, record in enumerate(world.lineage.records, start=1):
+        link = Link.make(seq, prev, record)
+        entries.append(AuditEntry.of("westeurope", "0" * 64, link))
+        prev = link.hash
+    page = render_audit_page(entries)
+    assert "deployment.analysed" in page and "check.success-rate.query=" in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
