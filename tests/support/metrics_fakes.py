@@ -20,7 +20,8 @@ class Series:
 
 @dataclass
 class FakeMetrics:
-    """Answers by revision (the model version in the query's selector)."""
+    """Answers by revision (the model version in the query's selector), or for Azure ML
+    endpoint metrics by deployment (the colour)."""
 
     revisions: dict[str, Series] = field(default_factory=dict)
     down: int = 0  # the next ``down`` queries raise ProviderUnreachable
@@ -35,6 +36,12 @@ class FakeMetrics:
         if self.down > 0:
             self.down -= 1
             raise ProviderUnreachable("connection refused")
+        if "|" in query:  # the AML endpoint metrics form: metric|aggregation|deployment|...
+            metric, _, deployment, *_ = query.split("|")
+            a = self.series(deployment)
+            return {"RequestLatency_P95": a.p95, "RequestsPerMinute": a.samples}.get(
+                metric, a.success
+            )
         match = _REVISION.search(query)
         if match is None:
             raise QueryRefused("no revision selector")

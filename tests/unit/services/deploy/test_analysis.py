@@ -290,3 +290,25 @@ def test_the_audit_page_shows_each_run_and_escapes_what_a_provider_said(
     page = render_audit_page(entries)
     assert "deployment.analysed" in page and "check.success-rate.query=" in page
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_an_aml_canary_is_judged_on_its_endpoint_metrics_and_restored(
+    world: World, metrics: FakeMetrics
+) -> None:
+    from shared.services.deploy.drivers.aml import AmlDeployer
+    from tests.support.deploy_fakes import FakeAmlEndpoints
+
+    endpoints = FakeAmlEndpoints()
+    world.driver = AmlDeployer(lambda plan: endpoints)
+    first = s.aml_request(world.cell, s.aml_metadata("canary", "3"))
+    assert world.run(first)[-1] is DeployOutcome.SUCCEEDED
+    live_colour = next(iter(endpoints.serving("churn-model")))
+    candidate = "green" if live_colour == "blue" else "blue"
+    metrics.series(candidate).p95 = 900.0  # milliseconds, against the live colour's 0.12
+    outcomes = world.run(s.aml_request(world.cell, s.aml_metadata("canary", "4")))
+    assert outcomes[-1] is DeployOutcome.ROLLED_BACK
+    run = analyses(world)[-1].details
+    assert run["provider"] == "aml-metrics"
+    assert run["check.p95-latency.query"] == f"RequestLatency_P95|Average|{candidate}|300|0"
+    assert run["check.p95-latency.live_query"].split("|")[2] == live_colour
+    assert set(endpoints.serving("churn-model")) == {live_colour}  # traffic is back
