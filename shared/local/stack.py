@@ -310,9 +310,6 @@ class LocalStack:
             settings.write_text(json.dumps(self.local_settings(region), indent=2))
             settings.chmod(0o600)
             (self.root / region / "registry.yml").write_text(self.registry_config(region))
-        (self.root / "prometheus.yml").write_text(self.prometheus_config())
-        if not self.standin_control.exists():
-            self.standin_control.write_text(json.dumps({"revisions": {}}))
             repo = self.gitops_repo(region)
             if not repo.exists():  # the region's GitOps repository (Flux reconciles it in Azure)
                 subprocess.run(
@@ -320,6 +317,9 @@ class LocalStack:
                     check=True,
                     capture_output=True,
                 )
+        (self.root / "prometheus.yml").write_text(self.prometheus_config())
+        if not self.standin_control.exists():
+            self.standin_control.write_text(json.dumps({"revisions": {}}))
 
     def up(self, timeout: float = 90.0, *, hosts: bool = True) -> None:
         self.write_config()
