@@ -165,8 +165,12 @@ def analysis_deps(container: Container) -> AnalysisDeps:
 
 def _teams_of(url: str) -> Any:
     from shared.adapters.teams.webhook import TeamsWebhook
+    from shared.domain.errors import ConfigurationError
 
-    return TeamsWebhook(url)
+    try:
+        return TeamsWebhook(url)
+    except ValueError as exc:  # e.g. a Key Vault reference that did not resolve
+        raise ConfigurationError(f"CLEARANCE_TEAMS_WEBHOOK_URL: {exc}") from exc
 
 
 class MetricProviders:

@@ -242,9 +242,7 @@ class AnalysisGate:
 
     def _tell_approvers(self, plan: DeploymentPlan, a: Analysis, verdict: Verdict) -> None:
         policy = self.deps.cell.approval.for_tier(plan.metadata.risk_tier)
-        to = [str(x) for x in policy.approvers]
-        if verdict is Verdict.FAIL:
-            to.append(str(plan.metadata.owner))
+        to = [str(x) for x in policy.approvers]  # the owner hears from the rollback itself
         mail, card = approver_note(plan, a, verdict, to, self.deps.cell.function_app_url)
         tell(self.deps.mailer, mail)
         if self.adeps.teams is not None:

@@ -148,6 +148,20 @@ def test_an_approver_rolls_back_an_inconclusive_rollout(world: World, metrics: F
     assert world.state().rollout is None and world.state().live.metadata.version == "1"
 
 
+def test_a_repeated_wake_up_message_does_not_resume_a_paused_rollout(
+    world: World, metrics: FakeMetrics
+) -> None:
+    request = live_then(world)
+    metrics.series("2").samples = 3
+    until_paused(world, request)
+    a = world.state().rollout.analysis  # type: ignore[union-attr]
+    assert a is not None
+    for tick in (0, a.tick - 1, a.tick, a.tick + 1):
+        wake = request.model_copy(update={"step": a.step, "tick": tick})
+        assert world.deliver(wake) is DeployOutcome.SKIPPED
+    assert world.state().rollout.next_step == a.step  # type: ignore[union-attr]
+
+
 def test_only_an_approver_may_continue_and_only_while_paused(
     world: World, metrics: FakeMetrics
 ) -> None:
