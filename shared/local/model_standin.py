@@ -34,18 +34,21 @@ PROFILES: dict[str, dict[str, Any]] = {
     "healthy": {
         "errors": 0.001,
         "declines": 0.02,
+        "discrepant": 0.01,
         "cdf": (0.30, 0.60, 0.96, 0.99, 1.0, 1.0, 1.0),
         "scale": 1.0,
     },
     "bad": {
         "errors": 0.05,
         "declines": 0.04,
+        "discrepant": 0.20,
         "cdf": (0.05, 0.10, 0.30, 0.50, 0.80, 0.97, 1.0),
         "scale": 1.0,
     },
     "quiet": {
         "errors": 0.001,
         "declines": 0.02,
+        "discrepant": 0.01,
         "cdf": (0.30, 0.60, 0.96, 0.99, 1.0, 1.0, 1.0),
         "scale": 0.005,
     },
@@ -57,6 +60,7 @@ class Counters:
     requests: float = 0.0
     errors: float = 0.0
     declines: float = 0.0
+    discrepant: float = 0.0
     buckets: list[float] = field(default_factory=lambda: [0.0] * len(BUCKETS))
     latency_sum: float = 0.0
 
@@ -91,6 +95,7 @@ class StandIn:
                 c.requests += n
                 c.errors += n * p["errors"]
                 c.declines += n * p["declines"]
+                c.discrepant += n * p["discrepant"]
                 for i, share in enumerate(p["cdf"]):
                     c.buckets[i] += n * share
                 c.latency_sum += n * (0.12 if health != "bad" else 0.45)
@@ -102,6 +107,7 @@ def _exposition(model: str, counters: dict[str, Counters]) -> str:
         "# TYPE model_requests_total counter",
         "# TYPE model_request_duration_seconds histogram",
         "# TYPE model_declines_total counter",
+        "# TYPE model_prediction_discrepancies_total counter",
     ]
     for revision, c in counters.items():
         sel = f'model="{model}",revision="{revision}"'
@@ -113,6 +119,7 @@ def _exposition(model: str, counters: dict[str, Counters]) -> str:
         lines.append(f"model_request_duration_seconds_sum{{{sel}}} {c.latency_sum:.3f}")
         lines.append(f"model_request_duration_seconds_count{{{sel}}} {c.requests:.3f}")
         lines.append(f"model_declines_total{{{sel}}} {c.declines:.3f}")
+        lines.append(f"model_prediction_discrepancies_total{{{sel}}} {c.discrepant:.3f}")
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ class Series:
     success: float | None = 99.9  # percent
     p95: float | None = 0.120  # seconds
     business: float | None = 2.0  # percent
+    discrepancy: float | None = 1.0  # percent of mirrored answers that differ
     samples: float | None = 1000.0
 
 
@@ -52,6 +53,8 @@ class FakeMetrics:
             return s.p95
         if 'code!~"5.."' in query:
             return s.success
+        if "model_prediction_discrepancies_total" in query:
+            return s.discrepancy
         return s.business
 
     def is_online(self) -> bool:

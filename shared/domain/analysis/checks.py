@@ -29,6 +29,8 @@ class TemplateName(StrEnum):
     SUCCESS_RATE = "success-rate"  # percent of requests answered without a server error
     P95_LATENCY = "p95-latency"  # seconds
     BUSINESS_RATE = "business-rate"  # percent of requests counted by the model's own metric
+    # percent of mirrored requests whose prediction differs from the live one (shadow only)
+    PREDICTION_DISCREPANCY = "prediction-discrepancy"
 
 
 class ProviderKind(StrEnum):
@@ -100,8 +102,13 @@ BUSINESS_RATE = Check(
     template=TemplateName.BUSINESS_RATE,
     comparison=Relative(op="<=", offset=1.0),  # e.g. decline rate <= live + 1 point
 )
+PREDICTION_DISCREPANCY = Check(
+    name="prediction-discrepancy",
+    template=TemplateName.PREDICTION_DISCREPANCY,
+    comparison=Absolute(op="<=", threshold=5.0),  # at most 5 % of answers differ
+)
 BUILT_IN: dict[TemplateName, Check] = {
-    c.template: c for c in (SUCCESS_RATE, P95_LATENCY, BUSINESS_RATE)
+    c.template: c for c in (SUCCESS_RATE, P95_LATENCY, BUSINESS_RATE, PREDICTION_DISCREPANCY)
 }
 
 

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from shared.domain.analysis.checks import AnalysisSettings, Check, ProviderKind, checks_for
+from shared.domain.analysis.checks import (
+    AnalysisSettings,
+    Check,
+    ProviderKind,
+    TemplateName,
+    checks_for,
+)
 from shared.domain.analysis.templates import Queries, Target, render
 from shared.domain.analysis.verdict import Analysis
 from shared.domain.deploy.plan import DeploymentPlan, DriverKind
 from shared.domain.deploy.revision import Revision
 from shared.domain.deploy.steps import steps_for
-from shared.domain.metadata.rollout import BlueGreen
+from shared.domain.metadata.rollout import BlueGreen, Shadow
 
 
 def analysed(plan: DeploymentPlan, index: int) -> bool:
@@ -41,9 +47,12 @@ def start(
     """The analysis of the gate before step ``index``: over the previous step's bake time."""
     bake = steps_for(plan)[index - 1].bake_seconds * scale
     policy = settings.for_tier(plan.metadata.risk_tier)
+    checks = checks_for(policy, plan.metadata.analysis)
+    if not isinstance(plan.strategy, Shadow):  # only a shadow answers the same requests twice
+        checks = tuple(c for c in checks if c.template is not TemplateName.PREDICTION_DISCREPANCY)
     return Analysis(
         step=index,
-        checks=checks_for(policy, plan.metadata.analysis),
+        checks=checks,
         started_at=now,
         ends_at=now + timedelta(seconds=bake),
     )

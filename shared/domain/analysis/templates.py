@@ -7,9 +7,10 @@ query is exactly the template with names filled in; anything else is refused.
 Conventions the model's pods follow (documented in docs/deploying-models.md):
 
 - Prometheus: ``model_requests_total{model, revision, code}`` (counter),
-  ``model_request_duration_seconds_bucket{model, revision, le}`` (histogram) and, for the
-  business rate, the model's own counter ``<metric>{model, revision}``; ``revision`` is the
-  model version.
+  ``model_request_duration_seconds_bucket{model, revision, le}`` (histogram), for the
+  business rate the model's own counter ``<metric>{model, revision}``, and for a shadow's
+  prediction discrepancy ``model_prediction_discrepancies_total{model, revision}`` (mirrored
+  answers that differ from the live revision's); ``revision`` is the model version.
 - Application Insights: ``requests`` with ``cloud_RoleName`` = model and
   ``application_Version`` = version; the business outcome as ``customDimensions[<metric>]``.
 - Azure ML online endpoints: the deployment metrics ``RequestLatency_P95``,
@@ -89,6 +90,9 @@ def _promql(template: TemplateName, model: str, rev: str, metric: str | None, w:
     if template is TemplateName.P95_LATENCY:
         buckets = f"sum by (le) (rate(model_request_duration_seconds_bucket{{{sel}}}[{w}]))"
         return Queries(f"histogram_quantile(0.95, {buckets})", samples)
+    if template is TemplateName.PREDICTION_DISCREPANCY:
+        differ = f"sum(rate(model_prediction_discrepancies_total{{{sel}}}[{w}]))"
+        return Queries(f"100 * {differ} / {total}", samples)
     return Queries(f"100 * sum(rate({metric}{{{sel}}}[{w}])) / {total}", samples)
 
 
@@ -102,6 +106,11 @@ def _kql(template: TemplateName, model: str, rev: str, metric: str | None, span:
         value = base + "| summarize value = 100.0 * countif(toint(resultCode) < 500) / count()"
     elif template is TemplateName.P95_LATENCY:
         value = base + "| summarize value = percentile(duration, 95) / 1000.0"
+    elif template is TemplateName.PREDICTION_DISCREPANCY:
+        value = (
+            base + '| summarize value = 100.0 * countif(tostring(customDimensions["prediction'
+            '_discrepant"]) == "true") / count()'
+        )
     else:
         value = (
             base + f'| summarize value = 100.0 * countif(tostring(customDimensions["{metric}"]) '
@@ -118,4 +127,4 @@ def _aml(template: TemplateName, deployment: str, span: str) -> Queries:
         return Queries(f"SuccessRate|Total|{deployment}|{span}", samples)
     if template is TemplateName.P95_LATENCY:
         return Queries(f"RequestLatency_P95|Average|{deployment}|{span}", samples)
-    raise UnsafeQueryValue("Azure ML endpoint metrics have no business metric; use log-analytics")
+    raise UnsafeQueryValue(f"Azure ML endpoint metrics have no {template.value} metric")

@@ -289,7 +289,8 @@ LABEL_KEYS: tuple[LabelKey, ...] = (
         ("analysis", "checks"),
         "analysis check list",
         "must be a comma-separated list of built-in analysis templates: success-rate, "
-        "p95-latency or business-rate (added to the region's checks, never replacing them)",
+        "p95-latency, business-rate or prediction-discrepancy (shadow only), added to the "
+        "region's checks, never replacing them",
         "success-rate,p95-latency",
         shape="list",
         default="the region catalog's checks for the risk tier",

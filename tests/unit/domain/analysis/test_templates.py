@@ -66,3 +66,16 @@ def test_a_value_that_could_change_the_query_is_refused(hostile: str) -> None:
     for provider in ProviderKind:
         with pytest.raises(UnsafeQueryValue):
             render(SUCCESS_RATE, provider, Target("fraud-detector", hostile, hostile), 60)
+
+
+def test_prediction_discrepancy_for_a_shadow() -> None:
+    from shared.domain.analysis.checks import PREDICTION_DISCREPANCY
+
+    q = render(PREDICTION_DISCREPANCY, ProviderKind.PROMETHEUS, T, 60)
+    assert q.value.startswith(
+        '100 * sum(rate(model_prediction_discrepancies_total{model="fraud-detector",'
+    )
+    kql = render(PREDICTION_DISCREPANCY, ProviderKind.LOG_ANALYTICS, T, 60)
+    assert 'customDimensions["prediction_discrepant"]' in kql.value
+    with pytest.raises(UnsafeQueryValue):
+        render(PREDICTION_DISCREPANCY, ProviderKind.AML_METRICS, T, 60)

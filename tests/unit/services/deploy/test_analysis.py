@@ -326,3 +326,28 @@ def test_an_aml_canary_is_judged_on_its_endpoint_metrics_and_restored(
     assert run["check.p95-latency.query"] == f"RequestLatency_P95|Average|{candidate}|300|0"
     assert run["check.p95-latency.live_query"].split("|")[2] == live_colour
     assert set(endpoints.serving("churn-model")) == {live_colour}  # traffic is back
+
+
+def _discrepancy_labels(world: World, version: str, strategy: str) -> DeploymentRequest:
+    md = s.image_metadata(strategy, version, analysis={"checks": ["prediction-discrepancy"]})
+    return s.image_request(world.cell, md)
+
+
+def test_a_shadow_whose_predictions_differ_is_not_promoted(
+    world: World, metrics: FakeMetrics
+) -> None:
+    assert world.run(_discrepancy_labels(world, "1", "shadow"))[-1] is DeployOutcome.SUCCEEDED
+    metrics.series("2").discrepancy = 30.0
+    assert world.run(_discrepancy_labels(world, "2", "shadow"))[-1] is DeployOutcome.ROLLED_BACK
+    last = analyses(world)[-1].details
+    assert last["check.prediction-discrepancy.outcome"] == "fail"
+    assert last["check.prediction-discrepancy.comparison"] == "<= 5"
+
+
+def test_prediction_discrepancy_is_measured_for_shadows_only(
+    world: World, metrics: FakeMetrics
+) -> None:
+    assert world.run(_discrepancy_labels(world, "1", "canary"))[-1] is DeployOutcome.SUCCEEDED
+    metrics.series("2").discrepancy = 30.0  # a canary answers each request once: no such metric
+    assert world.run(_discrepancy_labels(world, "2", "canary"))[-1] is DeployOutcome.SUCCEEDED
+    assert "check.prediction-discrepancy.outcome" not in analyses(world)[-1].details
