@@ -303,6 +303,7 @@ def test_the_audit_page_shows_each_run_and_escapes_what_a_provider_said(
         prev = link.hash
     page = render_audit_page(entries)
     assert "deployment.analysed" in page and "check.success-rate.query=" in page
+    assert "<dt>Metric analysis</dt><dd>" in page and "canary-50: running (1 record(s)" in page
     assert "<script>" not in page and "&lt;script&gt;" in page
 
 
