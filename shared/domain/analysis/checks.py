@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 CheckName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
 # A Prometheus metric name (also a safe KQL string): the model's own business counter.
@@ -115,9 +115,18 @@ BUILT_IN: dict[TemplateName, Check] = {
 class AnalysisPolicy(_Frozen):
     """The checks every gated step runs, unless a risk tier names its own list."""
 
-    checks: tuple[Check, ...] = (SUCCESS_RATE, P95_LATENCY)
+    checks: tuple[Check, ...] = Field(default=(SUCCESS_RATE, P95_LATENCY), max_length=20)
     # How long an inconclusive rollout waits for an approver before it rolls back.
     decision_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+
+    @field_validator("checks")
+    @classmethod
+    def _distinct(cls, checks: tuple[Check, ...]) -> tuple[Check, ...]:
+        names = [c.name for c in checks]
+        templates = [c.template for c in checks]
+        if len(set(names)) != len(names) or len(set(templates)) != len(templates):
+            raise ValueError("each check needs its own name and its own template")
+        return checks
 
     def check_for(self, template: TemplateName) -> Check:
         """The policy's own check of that template, or the built-in one."""

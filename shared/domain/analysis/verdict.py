@@ -153,6 +153,7 @@ class Analysis(_Frozen):
     paused_until: datetime | None = None
     resumed_by: str | None = Field(default=None, max_length=320)  # the approver who continued
     last: tuple[Measurement, ...] = ()  # the latest measurements (re-recorded on redelivery)
+    decided: Verdict | None = None  # the verdict of the latest measurement, as acted upon
 
     def due(self, check: Check, now: datetime, interval: float) -> bool:
         """Is ``check`` due at ``now``? (always, once the window is over: a final reading)"""

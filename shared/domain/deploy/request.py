@@ -36,7 +36,7 @@ class DeploymentRequest(BaseModel):
     step: int = Field(default=0, ge=0, le=32)
     waits: int = Field(default=0, ge=0, le=1000)
     # The metric analysis of the gate before ``step``: which measurement this message takes.
-    tick: int = Field(default=0, ge=0, le=100_000)
+    tick: int = Field(default=0, ge=0, le=1_000_000)  # a week of shadow at 1 s: 604,800
 
     @property
     def message_id(self) -> str:

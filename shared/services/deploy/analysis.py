@@ -108,15 +108,20 @@ class AnalysisGate:
             a = start(plan, settings, index, now, 0.0)
         if a.paused_until is not None:
             return self._paused(plan, state, etag, a, now)
-        if self.request.tick < a.tick:  # a measurement already taken: repeat its effects only
-            self._record(plan, a, a.verdict(now), a.tick - 1)
-            if a.verdict(now) is Verdict.RUNNING:
+        if self.request.tick < a.tick:
+            # A measurement already taken and stored (a redelivery, or a failure after the
+            # write): repeat its record and its consequence, never the measurement.
+            decided = a.decided or a.verdict(now)
+            self._record(plan, a, decided, a.tick - 1)
+            if decided is Verdict.RUNNING:
                 self._schedule(plan, index, a.tick, rollout.next_at)
-            return Gate(state, etag, stop=GateStop.SKIPPED)
+                return Gate(state, etag, stop=GateStop.SKIPPED)
+            return self._act(plan, state, etag, a, decided, tell=False)
         if self.request.tick > a.tick:
             return Gate(state, etag, stop=GateStop.SKIPPED)
         measured = a.record(self._measure(plan, settings, a, now), now)
         verdict = measured.verdict(now)
+        measured = measured.model_copy(update={"decided": verdict})
         if verdict is Verdict.RUNNING:
             due = measured.next_at(now, scale)
             etag = self.deps.state.put(state.analysing(plan.deployment_id, measured, due), etag)
@@ -126,18 +131,35 @@ class AnalysisGate:
         if verdict is Verdict.INCONCLUSIVE:
             policy = settings.for_tier(plan.metadata.risk_tier)
             until = now + timedelta(seconds=policy.decision_minutes * 60 * scale)
-            paused = measured.model_copy(update={"paused_until": until})
-            etag = self.deps.state.put(state.analysing(plan.deployment_id, paused, until), etag)
-            self._record(plan, paused, verdict, a.tick)
-            self._schedule(plan, index, paused.tick, until, suffix="deadline")
-            self._tell_approvers(plan, paused, verdict)
-            return Gate(state, etag, stop=GateStop.PAUSED)
-        state = state.analysing(plan.deployment_id, measured, now)
+            measured = measured.model_copy(update={"paused_until": until})
+            state = state.analysing(plan.deployment_id, measured, until)
+        else:
+            state = state.analysing(plan.deployment_id, measured, now)
         etag = self.deps.state.put(state, etag)
         self._record(plan, measured, verdict, a.tick)
+        return self._act(plan, state, etag, measured, verdict, tell=True)
+
+    def _act(
+        self,
+        plan: DeploymentPlan,
+        state: DeploymentState,
+        etag: str | None,
+        a: Analysis,
+        verdict: Verdict,
+        *,
+        tell: bool,
+    ) -> Gate:
+        """The consequence of a stored verdict: pass runs the step, fail restores, inconclusive
+        waits for an approver until the deadline (whose message is sent again, same id)."""
+        if verdict is Verdict.INCONCLUSIVE:
+            self._schedule(plan, a.step, a.tick, a.paused_until, suffix="deadline")
+            if tell:
+                self._tell_approvers(plan, a, verdict)
+            return Gate(state, etag, stop=GateStop.PAUSED)
         if verdict is Verdict.FAIL:
-            self._tell_approvers(plan, measured, verdict)
-            failing = [m for m in measured.last if m.outcome == "fail"]
+            if tell:
+                self._tell_approvers(plan, a, verdict)
+            failing = [m for m in a.last if m.outcome == "fail"]
             notes = "; ".join(f"{m.check}: {m.note}" for m in failing) or "checks failed"
             why = Violation(DeployCode.ANALYSIS_FAILED, f"Metric analysis failed: {notes}")
             return Gate(state, etag, why=why)
@@ -162,6 +184,10 @@ class AnalysisGate:
                 f"{a.paused_until:%Y-%m-%d %H:%M:%S} UTC; the previous version is restored.",
             )
             return Gate(state, etag, why=why)
+        # early (a repeated message): repeat the pause's record and its deadline message (both
+        # idempotent), in case the delivery that paused failed after storing the pause
+        self._record(plan, a, Verdict.INCONCLUSIVE, a.tick - 1)
+        self._schedule(plan, a.step, a.tick, a.paused_until, suffix="deadline")
         return Gate(state, etag, stop=GateStop.SKIPPED)
 
     # -- measuring ----------------------------------------------------------------------------

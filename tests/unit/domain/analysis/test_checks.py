@@ -49,6 +49,14 @@ def test_a_label_never_removes_a_check_of_the_catalog() -> None:
     assert names == ["success-rate", "p95-latency"]
 
 
+def test_a_policy_names_each_check_once() -> None:
+    from shared.domain.analysis.checks import SUCCESS_RATE
+
+    twice = SUCCESS_RATE.model_copy(update={"comparison": Relative(op=">=", offset=-50)})
+    with pytest.raises(ValidationError, match="its own name"):
+        AnalysisPolicy(checks=(SUCCESS_RATE, twice))  # a lax twin would share the tally
+
+
 def test_the_catalog_refuses_nonsense_thresholds() -> None:
     for bad in ({"factor": 0}, {"factor": float("nan")}, {"offset": float("inf")}):
         with pytest.raises(ValidationError):

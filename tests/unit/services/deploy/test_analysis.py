@@ -352,3 +352,83 @@ def test_prediction_discrepancy_is_measured_for_shadows_only(
     metrics.series("2").discrepancy = 30.0  # a canary answers each request once: no such metric
     assert world.run(_discrepancy_labels(world, "2", "canary"))[-1] is DeployOutcome.SUCCEEDED
     assert "check.prediction-discrepancy.outcome" not in analyses(world)[-1].details
+
+
+def test_two_deliveries_of_one_measurement_at_once_count_it_once(
+    world: World, metrics: FakeMetrics
+) -> None:
+    from shared.domain.errors import TransientError
+
+    request = live_then(world)
+    metrics.series("2").success = 97.0
+    tolerant = world.cell.analysis.default.model_copy(  # type: ignore[union-attr]
+        update={
+            "checks": tuple(
+                c.model_copy(update={"failures_tolerated": 1})
+                for c in world.cell.analysis.default.checks  # type: ignore[union-attr]
+            )
+        }
+    )
+    world.deps.cell = world.cell.model_copy(
+        update={"analysis": world.cell.analysis.model_copy(update={"default": tolerant})}  # type: ignore[union-attr]
+    )
+    world.delivered = len(world.bus.sent)
+    world.deliver(request)
+    tick = world.pending()[0]
+    world.clock.advance(60)
+    stale = world.store.get(world.cell.name, "fraud-detector")  # what the second one read
+    assert world.deliver(tick) is DeployOutcome.ANALYSING
+    real_get = world.store.get
+    world.store.get = lambda region, model: stale  # type: ignore[method-assign]
+    with pytest.raises(TransientError):  # its write loses on the ETag
+        world.deliver(tick)
+    world.store.get = real_get  # type: ignore[method-assign]
+    assert world.deliver(tick, delivery=2) is DeployOutcome.SKIPPED
+    a = world.state().rollout.analysis  # type: ignore[union-attr]
+    assert a is not None and a.tallies["success-rate"].failures == 1
+    assert len([r for r in analyses(world) if r.details["measurement"] == "1"]) == 1
+
+
+@pytest.mark.parametrize("series", ["fail", "pass"])
+def test_a_delivery_that_dies_after_storing_its_verdict_is_finished_by_the_retry(
+    world: World, metrics: FakeMetrics, series: str
+) -> None:
+    """Lineage is down right after the verdict was stored: the retry records it and acts on it
+    (restores, or runs the step), instead of skipping a measurement it already took."""
+    from shared.domain.errors import TransientError
+
+    request = live_then(world)
+    if series == "fail":
+        metrics.series("2").success = 97.0
+    world.delivered = len(world.bus.sent)
+    world.deliver(request)
+    if series == "pass":  # let the gate before canary-50 reach its last measurement
+        while True:
+            a = world.state().rollout.analysis  # type: ignore[union-attr]
+            if world.clock.now + timedelta(seconds=60) >= a.ends_at:  # type: ignore[union-attr]
+                break
+            world.drain(limit=1)
+    tick = world.pending()[-1]
+    real_append = world.lineage.append
+    calls = {"n": 0}
+
+    def flaky(record, *, idempotency_key=None):  # type: ignore[no-untyped-def]
+        if record.kind is ANALYSED and calls["n"] == 0:
+            calls["n"] += 1
+            raise TransientError("lineage unavailable")
+        return real_append(record, idempotency_key=idempotency_key)
+
+    world.lineage.append = flaky  # type: ignore[method-assign]
+    world.clock.now = tick_due = world.bus.sent[-1][1].scheduled_enqueue_time or world.clock.now
+    assert tick_due is not None
+    with pytest.raises(TransientError):
+        world.deliver(tick)
+    world.done.add(len(world.bus.sent) - 1)
+    outcome = world.deliver(tick, delivery=2)
+    if series == "fail":
+        assert outcome is DeployOutcome.ROLLED_BACK
+        assert world.state().rollout is None
+    else:
+        assert outcome is DeployOutcome.STEPPED
+        assert world.state().rollout.next_step == 2  # type: ignore[union-attr]
+    assert analyses(world)[-1].details["verdict"] == series
