@@ -102,13 +102,15 @@ class AnalysisGate:
             return Gate(state, etag)
         now, scale = self.deps.clock(), self.deps.time_scale
         a = rollout.analysis
+        lost = a is None or a.step != index
         if a is None or a.step != index:
             # Begun before this region analysed (or the state lost it): measure once now,
-            # never skip the analysis.
+            # whichever measurement this message was for; never skip the analysis.
             a = start(plan, settings, index, now, 0.0)
+            a = a.model_copy(update={"tick": self.request.tick})
         if a.paused_until is not None:
             return self._paused(plan, state, etag, a, now)
-        if self.request.tick < a.tick:
+        if self.request.tick < a.tick and not lost:
             # A measurement already taken and stored (a redelivery, or a failure after the
             # write): repeat its record and its consequence, never the measurement.
             decided = a.decided or a.verdict(now)
