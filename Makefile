@@ -6,12 +6,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 ROOT ?= .local
 APPROVE ?= 0
+CANARY ?=
 
 .PHONY: run test bootstrap lint typecheck iac pytest stack-up stack-down stack-status bench clean-local
 
 run: bootstrap
 	$(BIN)/clearance stack up --root $(ROOT)
-	$(BIN)/clearance push-sample --root $(ROOT) $(if $(filter 1,$(APPROVE)),--approve,)
+	$(BIN)/clearance push-sample --root $(ROOT) $(if $(filter 1,$(APPROVE)),--approve,) $(if $(CANARY),--canary $(CANARY),)
 	@echo
 	@echo "Next: edit examples/labels.env and 'clearance push-sample', or check labels before a push with"
 	@echo "      'clearance check examples/labels.env'; logs in $(ROOT)/logs/, mail in $(ROOT)/mail/;"

@@ -5,6 +5,7 @@ import azure.functions as func
 from functions import (
     acr_image_pushed,
     aml_model_registered,
+    analysis_decision,
     approval_expirations,
     approval_requests,
     approval_review,
@@ -26,5 +27,6 @@ app.register_functions(approval_expirations.bp)
 app.register_functions(approval_review.bp)
 app.register_functions(deployment_requests.bp)
 app.register_functions(rollback.bp)
+app.register_functions(analysis_decision.bp)
 app.register_functions(lineage_api.bp)
 app.register_functions(lineage_heads.bp)

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     tenant_id: str | None = Field(
         default=None, validation_alias="CLEARANCE_TENANT_ID", pattern=r"^[0-9a-fA-F-]{36}$"
     )
+    # Bake times and analysis intervals are multiplied by this (locally 1/60: a minute is a
+    # second); 1 in Azure.
+    deploy_time_scale: float = Field(
+        default=1.0, gt=0, le=1, validation_alias="CLEARANCE_DEPLOY_TIME_SCALE"
+    )
 
     @model_validator(mode="after")
     def _one_catalog_source(self) -> Settings:

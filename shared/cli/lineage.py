@@ -147,6 +147,39 @@ def live(
         write_live(every(lambda t: q.live(limit=PAGE, token=t)), _format(fmt), sys.stdout)
 
 
+@app.command()
+def served(
+    model: str = typer.Argument(..., help="model name"),
+    at: str = typer.Option(..., "--at", help="the moment, ISO 8601, e.g. 2026-03-01T12:00:00Z"),
+    region: str | None = RegionOpt,
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+    root: Path | None = RootOpt,
+    catalog: Path | None = CatalogOpt,
+) -> None:
+    """Which revision(s) of a model served, with what share of traffic, at a moment."""
+    import json
+
+    from shared.services.lineage.http_api import served_document
+
+    when = _time(at, "at")
+    q = _queries(root, catalog, region)
+    with _answering():
+        answers = q.served(model, when, region)
+    if fmt == "json":
+        sys.stdout.write(json.dumps([served_document(a) for a in answers], indent=2) + "\n")
+        return
+    for a in answers:
+        sys.stdout.write(f"{a.region} at {a.at:%Y-%m-%d %H:%M:%S} UTC:\n")
+        if not a.revisions:
+            sys.stdout.write("  nothing served\n")
+        for r in a.revisions:
+            mirror = f", mirrored {r.mirrored}%" if r.mirrored else ""
+            sys.stdout.write(
+                f"  {r.version:<12} {r.weight:>3}%{mirror}  {r.role:<9} since "
+                f"{r.since:%Y-%m-%d %H:%M:%S}  {r.identity}  ({r.deployment_id}, {r.evidence})\n"
+            )
+
+
 @app.command("list")
 def list_window(
     since: str = typer.Option(..., "--since", help="ISO 8601, e.g. 2026-03-01T00:00:00Z"),

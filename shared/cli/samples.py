@@ -75,6 +75,11 @@ def push_sample(
     approve: bool = typer.Option(
         False, help="approve as both local sample approvers (their emailed links) and deploy"
     ),
+    canary: str | None = typer.Option(
+        None,
+        help="with --approve: then canary a next version that is 'good' or 'bad' (the model "
+        "stand-in's switch) and show the metric analysis promote or roll it back",
+    ),
 ) -> None:
     """Push a real sample image with the given labels and show what the cell decided."""
     from azure.containerregistry import ContainerRegistryClient
@@ -104,6 +109,61 @@ def push_sample(
     links = _show_review_links(stack, region, artifact, wait)
     if approve and final.kind is RecordKind.APPROVAL_REQUESTED:
         _approve_and_deploy(stack, region, artifact, links, wait)
+    if canary is not None:
+        if canary not in ("good", "bad") or not approve:
+            raise typer.BadParameter("--canary good|bad needs --approve", param_hint="--canary")
+        _canary(stack, region, repository, labels, canary, wait)
+
+
+def _canary(
+    stack: LocalStack,
+    region: str,
+    repository: str,
+    labels: dict[str, str],
+    health: str,
+    wait: float,
+) -> None:
+    """Canary a next version against the live one, on real Prometheus, and follow it."""
+    from azure.containerregistry import ContainerRegistryClient
+
+    from shared.local.images import push_image
+    from shared.local.model_standin import write_control
+
+    model = labels.get("ai.clearance.model.name", "fraud-detector")
+    live = labels.get("org.opencontainers.image.version", "1.0.0")
+    version = f"{live}.c{int(time.time()) % 1_000_000}"
+    write_control(
+        stack.standin_control,
+        {live: "healthy", version: "healthy" if health == "good" else "bad"},
+        model=model,
+    )
+    console.print(f"model stand-in: {live} healthy, {version} {health}; letting Prometheus scrape")
+    time.sleep(6)
+    canary_labels = {
+        **labels,
+        "org.opencontainers.image.version": version,
+        "ai.clearance.rollout.strategy": "canary",
+        "ai.clearance.rollout.canary.steps": "10,50,100",
+        "ai.clearance.rollout.canary.bake-minutes": "5",
+    }
+    for key in [k for k in canary_labels if k.startswith("ai.clearance.rollout.rolling.")]:
+        del canary_labels[key]
+    client = ContainerRegistryClient(
+        f"https://{stack.login_server(region)}",
+        None,
+        audience="https://containerregistry.azure.net",
+        connection_verify=str(stack.ca_file),
+    )
+    pushed = push_image(client, repository, canary_labels, tag=version)
+    console.print(f"pushed canary {stack.login_server(region)}/{repository}@{pushed.digest}")
+    artifact = ArtifactRef(
+        kind="image", registry=stack.login_server(region), repository=repository,
+        digest=pushed.digest,
+    )  # fmt: skip
+    final = follow(stack, region, artifact, wait)
+    _explain(final)
+    links = _show_review_links(stack, region, artifact, wait)
+    _approve_and_deploy(stack, region, artifact, links, max(wait, 90.0))
 
 
 def model_registered(

@@ -24,6 +24,8 @@ from shared.services.deploy.rollouts import DeployDeps
 if TYPE_CHECKING:
     from shared.composition import Container
     from shared.ports.deploy import Cluster
+    from shared.ports.metrics import MetricProvider
+    from shared.services.deploy.analysis import AnalysisDeps
 
 REPO = Path(__file__).resolve().parents[2]
 AZURE_DEVOPS_SCOPE = "499b84ac-1321-427f-aa17-267ca6975798/.default"
@@ -145,7 +147,84 @@ def deployment_deps(container: Container) -> DeployDeps:
         platform_email=str(s.platform_email) if s.platform_email else None,
         max_deliveries=delivery_limit(),
         rejections=container.rejections,
+        analysis=analysis_deps(container) if cell.analysis is not None else None,
+        time_scale=s.deploy_time_scale,
     )
+
+
+def analysis_deps(container: Container) -> AnalysisDeps:
+    """Metric providers per plan: the region's provider for images, endpoint metrics for AML."""
+    from shared.services.deploy.analysis import AnalysisDeps
+
+    s = container.settings
+    url = s.teams_webhook_url
+    return AnalysisDeps(
+        provider_for=MetricProviders(s.cell, lambda: container.credential),
+        teams=_teams_of(url.get_secret_value()) if url else None,
+    )
+
+
+def _teams_of(url: str) -> Any:
+    from shared.adapters.teams.webhook import TeamsWebhook
+    from shared.domain.errors import ConfigurationError
+
+    try:
+        return TeamsWebhook(url)
+    except ValueError as exc:  # e.g. a Key Vault reference that did not resolve
+        raise ConfigurationError(f"CLEARANCE_TEAMS_WEBHOOK_URL: {exc}") from exc
+
+
+class MetricProviders:
+    def __init__(self, cell: RegionEntry, credential: Any) -> None:
+        self._cell = cell
+        self._credential = credential
+        self._cache: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, plan: DeploymentPlan) -> MetricProvider:
+        from shared.domain.analysis.checks import ProviderKind
+        from shared.domain.analysis.gates import provider_of
+        from shared.domain.deploy.aml import endpoint_name
+
+        settings = self._cell.analysis
+        if settings is None:
+            raise ValueError("metric analysis without an analysis entry in the catalog")
+        kind = provider_of(plan, settings)
+        key = kind.value if kind is not ProviderKind.AML_METRICS else f"aml|{plan.model}"
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = self._build(kind, settings.endpoint, plan, endpoint_name)
+            provider: MetricProvider = self._cache[key]
+            return provider
+
+    def _build(self, kind: Any, endpoint: str, plan: DeploymentPlan, endpoint_name: Any) -> Any:
+        from shared.domain.analysis.checks import ProviderKind
+
+        if kind is ProviderKind.PROMETHEUS:
+            from shared.adapters.metrics.prometheus import PrometheusProvider
+
+            return PrometheusProvider(endpoint)
+        if kind is ProviderKind.AZURE_PROMETHEUS:
+            from shared.adapters.metrics.prometheus import PrometheusProvider
+
+            return PrometheusProvider(endpoint, credential=self._credential())
+        if kind is ProviderKind.LOG_ANALYTICS:
+            from shared.adapters.metrics.log_analytics import LogAnalyticsProvider, logs_client
+
+            return LogAnalyticsProvider(logs_client(self._credential()), endpoint)
+        from shared.adapters.metrics.aml_metrics import (
+            AmlMetricsProvider,
+            endpoint_resource,
+            metrics_client,
+        )
+
+        aml = plan.aml
+        if aml is None:
+            raise ValueError("aml plan without an aml target")
+        resource = endpoint_resource(
+            aml.subscription_id, aml.resource_group, aml.workspace, endpoint_name(plan.model)
+        )
+        return AmlMetricsProvider(metrics_client(self._credential()), resource)
 
 
 @lru_cache(maxsize=4)

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from shared.domain.analysis.checks import AnalysisSettings
 from shared.domain.identity import IdentityRules
 
 RegionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{2,40}$")]
@@ -148,6 +149,8 @@ class RegionEntry(_Frozen):
     aks: AksTarget | None = None
     aml: AmlTarget | None = None
     gitops: GitOpsTarget | None = None
+    # Metric analysis of gated rollout steps; without it a gate checks readiness only.
+    analysis: AnalysisSettings | None = None
 
     @model_validator(mode="after")
     def _deployer_has_target(self) -> RegionEntry:

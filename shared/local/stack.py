@@ -31,6 +31,9 @@ ZONES = {"EU": ["westeurope", "swedencentral"], "SE": ["swedencentral"]}
 HOME_ZONE = {"westeurope": "EU", "swedencentral": "SE"}
 STORAGE_API_VERSION = "2025-11-05"
 LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+# Locally a minute of bake time or analysis interval lasts a second.
+LOCAL_TIME_SCALE = 1 / 60
+ANALYSIS_PARTS = ("standin", "prometheus")  # Debian's prometheus scraping the model stand-in
 SAMPLE_APPROVERS = ("approver.one@contoso.example", "approver.two@contoso.example")
 
 
@@ -53,6 +56,8 @@ class StackPorts:
     host: dict[str, int] = field(
         default_factory=lambda: {"westeurope": 7071, "swedencentral": 7072}
     )
+    prometheus: int = 9090
+    standin: int = 9101
 
     @classmethod
     def free(cls) -> StackPorts:
@@ -64,6 +69,8 @@ class StackPorts:
             teams=free_port(),
             registry={r: free_port() for r in REGIONS},
             host={r: free_port() for r in REGIONS},
+            prometheus=free_port(),
+            standin=free_port(),
         )
 
 
@@ -144,6 +151,29 @@ class LocalStack:
     def teams_store(self) -> Path:
         return self.root / "teams"
 
+    @property
+    def standin_control(self) -> Path:
+        """The switch of the model stand-in (``model_standin.write_control``)."""
+        return self.root / "standin.json"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.prometheus}"
+
+    def prometheus_config(self) -> str:
+        return json.dumps(
+            {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "scrape_configs": [
+                    {
+                        "job_name": "model-standin",
+                        "static_configs": [{"targets": [f"127.0.0.1:{self.ports.standin}"]}],
+                    }
+                ],
+            },
+            indent=2,
+        )  # JSON is YAML
+
     def settings_file(self, region: str) -> Path:
         return self.root / region / "local.settings.json"
 
@@ -197,6 +227,7 @@ class LocalStack:
                         "workspace": f"mlw-{region}",
                         "compute": f"aks-{region}",
                     },
+                    "analysis": {"provider": "prometheus", "endpoint": self.prometheus_url},
                     "deployer": "gitops",
                     "gitops": {
                         "repository_url": str(self.gitops_repo(region)),
@@ -233,6 +264,7 @@ class LocalStack:
                 "CLEARANCE_SMTP_PORT": str(self.ports.smtp),
                 "CLEARANCE_LINK_SIGNING_KEYS": json.dumps(self.state.link_keys),
                 "CLEARANCE_TEAMS_WEBHOOK_URL": f"http://127.0.0.1:{self.ports.teams}/webhook/{region}",
+                "CLEARANCE_DEPLOY_TIME_SCALE": str(LOCAL_TIME_SCALE),
             }
         )
         return {"IsEncrypted": False, "Values": values}
@@ -294,6 +326,9 @@ class LocalStack:
                     check=True,
                     capture_output=True,
                 )
+        (self.root / "prometheus.yml").write_text(self.prometheus_config())
+        if not self.standin_control.exists():
+            self.standin_control.write_text(json.dumps({"revisions": {}}))
 
     def up(self, timeout: float = 90.0, *, hosts: bool = True) -> None:
         self.write_config()
@@ -314,7 +349,7 @@ class LocalStack:
             self.processes.stop(f"host-{region}")
 
     def infra_parts(self) -> list[str]:
-        return ["azurite", *(f"registry-{r}" for r in REGIONS), "smtp", "teams"]
+        return ["azurite", *(f"registry-{r}" for r in REGIONS), "smtp", "teams", *ANALYSIS_PARTS]
 
     def start_part(self, name: str, timeout: float | None = None) -> int:
         """Start one part (idempotent); with ``timeout``, wait until it answers."""
@@ -383,6 +418,25 @@ class LocalStack:
                 "--store",
                 str(self.teams_store),
             ], {}
+        if name == "standin":
+            return [
+                py,
+                "-m",
+                "shared.local.model_standin",
+                "--port",
+                str(p.standin),
+                "--control",
+                str(self.standin_control),
+            ], {}
+        if name == "prometheus":
+            prometheus = shutil.which("prometheus") or "/usr/bin/prometheus"
+            return [
+                prometheus,
+                f"--web.listen-address=127.0.0.1:{p.prometheus}",
+                f"--storage.tsdb.path={self.root / 'prometheus-data'}",
+                "--log.level=warn",
+                f"--config.file={self.root / 'prometheus.yml'}",
+            ], {}
         raise KeyError(name)
 
     def start_host(self, region: str) -> int:
@@ -431,6 +485,8 @@ class LocalStack:
             ),
             "smtp": lambda: _smtp_answers(p.smtp),
             "teams": lambda: _http_ok(f"http://127.0.0.1:{p.teams}/health"),
+            "standin": lambda: _http_ok(f"http://127.0.0.1:{p.standin}/health"),
+            "prometheus": lambda: _http_ok(f"{self.prometheus_url}/-/ready"),
         }
         ctx = (
             ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file.exists() else None

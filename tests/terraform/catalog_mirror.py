@@ -113,6 +113,8 @@ def _entry(tfvars: dict[str, Any], region: str, cfg: dict[str, Any], sub: str) -
             "branch": gitops["branch"],
             "path": cfg.get("gitops_path") or f"{gitops['path']}/{region}",
         },
+        # set from the workload's Azure Monitor workspace endpoint at apply time
+        "analysis": None,
     }
 
 

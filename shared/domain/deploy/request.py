@@ -35,6 +35,8 @@ class DeploymentRequest(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
     step: int = Field(default=0, ge=0, le=32)
     waits: int = Field(default=0, ge=0, le=1000)
+    # The metric analysis of the gate before ``step``: which measurement this message takes.
+    tick: int = Field(default=0, ge=0, le=1_000_000)  # a week of shadow at 1 s: 604,800
 
     @property
     def message_id(self) -> str:

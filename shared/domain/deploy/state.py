@@ -10,6 +10,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.domain.analysis.verdict import Analysis
 from shared.domain.deploy.plan import DeploymentPlan
 from shared.domain.deploy.revision import Revision
 
@@ -28,6 +29,7 @@ class Rollout(BaseModel):
     started_at: datetime
     live_switched: bool = False
     next_at: datetime | None = None  # when the next step is due (after the bake time)
+    analysis: Analysis | None = None  # the metric analysis of the gate before ``next_step``
 
     @property
     def deployment_id(self) -> str:
@@ -89,6 +91,12 @@ class DeploymentState(BaseModel):
         return self.model_copy(
             update={"live": previous, "history": history[:HISTORY_LIMIT], "rollout": None}
         )
+
+    def analysing(self, deployment_id: str, analysis: Analysis, due: datetime) -> DeploymentState:
+        """The gate's analysis moved on; its next measurement (or deadline) is due at ``due``."""
+        rollout = self._own(deployment_id)
+        update = {"analysis": analysis, "next_at": due}
+        return self.model_copy(update={"rollout": rollout.model_copy(update=update)})
 
     def finish(self, deployment_id: str) -> DeploymentState:
         self._own(deployment_id)

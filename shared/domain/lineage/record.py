@@ -30,6 +30,7 @@ class RecordKind(StrEnum):
     DEPLOYMENT_SUCCEEDED = "deployment.succeeded"
     DEPLOYMENT_FAILED = "deployment.failed"
     DEPLOYMENT_ROLLED_BACK = "deployment.rolled_back"
+    DEPLOYMENT_ANALYSED = "deployment.analysed"
     DEAD_LETTERED = "event.dead_lettered"
     APPROVAL_CANCELLED = "approval.cancelled"
     ARTIFACT_EVENT_CONFLICT = "artifact.event_conflict"

@@ -90,10 +90,26 @@ class ArtifactSummary:
     deployed: list[str] = field(default_factory=list)
     rolled_back: list[str] = field(default_factory=list)
     final_kind: RecordKind | None = None
+    # Metric analysis, one line per gate: its latest verdict and how many measurements it took.
+    analyses: list[str] = field(default_factory=list)
 
 
 def _split(value: str) -> list[str]:
     return [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
+
+
+def _analyses(entries: list[AuditEntry]) -> list[str]:
+    gates: dict[tuple[str, str], tuple[str, int]] = {}
+    for e in entries:
+        r = e.record
+        if r.kind is RecordKind.DEPLOYMENT_ANALYSED:
+            key = (r.correlation.deployment_id or "", r.details.get("gate", ""))
+            _, count = gates.get(key, ("", 0))
+            gates[key] = (r.details.get("verdict", ""), count + 1)
+    return [
+        f"{gate}: {verdict} ({count} record(s), {deployment})"
+        for (deployment, gate), (verdict, count) in gates.items()
+    ]
 
 
 def summarise(entries: list[AuditEntry]) -> ArtifactSummary:
@@ -125,6 +141,7 @@ def summarise(entries: list[AuditEntry]) -> ArtifactSummary:
         elif r.kind is RecordKind.DEPLOYMENT_ROLLED_BACK:
             why = "; ".join(x.message for x in r.reasons) or r.details.get("reason", "")
             s.rolled_back.append(f"{e.region} at {r.at:%Y-%m-%d %H:%M:%S} UTC {why}".strip())
+    s.analyses.extend(_analyses(entries))
     voted = {v.casefold() for v in s.voted}
     s.did_not_answer.extend(w for w in s.asked if w.casefold() not in voted)
     return ArtifactSummary(**{**s.__dict__, "final_kind": entries[-1].record.kind})

@@ -291,6 +291,25 @@ LABEL_KEYS: tuple[LabelKey, ...] = (
         kinds=_AML,
         default="1",
     ),
+    LabelKey(
+        "ai.clearance.analysis.checks",
+        ("analysis", "checks"),
+        "analysis check list",
+        "must be a comma-separated list of built-in analysis templates: success-rate, "
+        "p95-latency, business-rate or prediction-discrepancy (shadow only), added to the "
+        "region's checks, never replacing them",
+        "success-rate,p95-latency",
+        shape="list",
+        default="the region catalog's checks for the risk tier",
+    ),
+    LabelKey(
+        "ai.clearance.analysis.business-metric",
+        ("analysis", "business_metric"),
+        "business metric",
+        "must be a Prometheus metric name (letters, digits and '_', at most 100 characters) "
+        "of a counter the model exports, such as a decline count",
+        "fraud_declines_total",
+    ),
 )
 
 BY_KEY: dict[str, LabelKey] = {spec.key: spec for spec in LABEL_KEYS}

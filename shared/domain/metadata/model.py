@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
 )
 
+from shared.domain.analysis.checks import Declared
 from shared.domain.catalog import RegionName, RiskTier, ZoneName
 from shared.domain.metadata.rollout import RolloutStrategy
 from shared.domain.metadata.serving import Serving
@@ -78,6 +79,7 @@ class ModelMetadata(BaseModel):
     source: SourceUrl | None = None
     revision: Revision | None = None
     version_intent: VersionIntent | None = None
+    analysis: Declared = Declared()
 
     @field_validator("regions")
     @classmethod

@@ -35,6 +35,7 @@ from shared.ports.lineage import LineageWriter
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.queues import DEPLOYMENT_REQUESTS
+from shared.services.deploy import analysis
 from shared.services.deploy.records import DeploymentRecorder, outcome_mail, tell
 from shared.services.intake.invariant import rejection_of
 
@@ -56,6 +57,8 @@ class DeployDeps:
     busy_retry: timedelta = timedelta(minutes=5)
     max_waits: int = 288  # a day of waiting for another rollout of the same model
     rejections: RejectionRegistry | None = None
+    analysis: analysis.AnalysisDeps | None = None  # metric analysis at the gates
+    time_scale: float = 1.0  # bake times and analysis intervals (locally: seconds per minute)
 
 
 class DeployOutcome(StrEnum):
@@ -66,6 +69,8 @@ class DeployOutcome(StrEnum):
     FAILED = "failed"
     WAITING = "waiting"  # another rollout of the model is under way; retried later
     SKIPPED = "skipped"  # a stale or repeated step message
+    ANALYSING = "analysing"  # a gate measured the candidate; the next measurement is due
+    PAUSED = "paused"  # the analysis was inconclusive; an approver decides (or it rolls back)
 
 
 def handle_deployment_request(
@@ -175,6 +180,14 @@ class _Run:
         driver = self.deps.drivers(plan.driver)
         health: Health | None = None
         unreachable: TransientError | None = None
+        if step.gated and index > 0 and self.deps.analysis is not None:
+            gate = analysis.AnalysisGate(self.deps, self.request, self.rec, self._send)
+            verdict = gate.gate(plan, state, etag, index)
+            state, etag = verdict.state, verdict.etag
+            if verdict.why is not None:
+                return self._roll_back(plan, state, etag, step.name, verdict.why)
+            if verdict.stop is not None:
+                return DeployOutcome(verdict.stop.value)
         if step.gated and index > 0:
             try:
                 health = driver.check_health(plan, index)
@@ -193,6 +206,7 @@ class _Run:
                 "replaces": plan.replaces.summary() if plan.replaces else "nothing",
                 "rollback_of": plan.rollback_of or "",
                 "health_gate": health.reason if health else str(unreachable or ""),
+                "traffic": str(step.weight) if step.weight is not None else "",
             },
         )
         if unreachable is not None:
@@ -216,8 +230,9 @@ class _Run:
             live = plan.release.model_copy(update={"since": now, "where": report.where})
             state = state.go_live(live, rollback=plan.is_rollback)
         if index + 1 < len(steps):
-            due = now + timedelta(seconds=step.bake_seconds)
+            due = now + timedelta(seconds=step.bake_seconds * self.deps.time_scale)
             state = state.advance(plan.deployment_id, due)
+            state = analysis.begin(self.deps, plan, state, index + 1, now)
             self.deps.state.put(state, etag)
             assert state.rollout is not None
             self._reschedule(state.rollout)
@@ -261,7 +276,9 @@ class _Run:
         now = self.deps.clock()
         due = rollout.next_at if rollout.next_at and rollout.next_at > now else None
         self._send(
-            self.request.model_copy(update={"step": index}), f"{plan.deployment_id}-s{index}", due
+            self.request.model_copy(update={"step": index, "tick": 0}),
+            f"{plan.deployment_id}-s{index}",
+            due,
         )
 
     def _send(self, request: DeploymentRequest, message_id: str, due: datetime | None) -> None:

@@ -68,6 +68,7 @@ def _summary(s: ArtifactSummary) -> str:
 <dt>Rejections</dt><dd>{_list(s.rejections)}</dd>
 <dt>Deployed</dt><dd>{_list(s.deployed)}</dd>
 <dt>Rolled back</dt><dd>{_list(s.rolled_back)}</dd>
+<dt>Metric analysis</dt><dd>{_list(s.analyses)}</dd>
 <dt>Last step</dt><dd>{_e(s.final_kind or "")}</dd>
 </dl>"""
 

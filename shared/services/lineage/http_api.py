@@ -9,6 +9,7 @@
 | ``records`` | ``since``, ``until`` (ISO 8601), ``kind`` | records in a time window |
 | ``actors`` | ``identity`` (required), ``kind`` | what an identity did or was asked |
 | ``artifacts/{key_hash}`` | | one chain, with a summary on the first page |
+| ``served`` | ``model``, ``at`` (ISO 8601) (both required) | revision(s) and traffic shares then |
 | ``audit/{key_hash}`` | | the HTML audit page |
 
 All JSON views take ``limit`` (1-1000, default 100) and ``continuation``. A cell answers for its
@@ -25,6 +26,7 @@ from typing import Any
 
 from shared.domain.errors import InputError, TerminalError, TransientError, Violation
 from shared.domain.lineage.export import entry_document
+from shared.domain.lineage.served import Served
 from shared.domain.lineage.views import LiveEntry, Page, summarise
 from shared.services.lineage.audit_page import CSP, render_audit_page
 from shared.services.lineage.queries import BAD_QUERY, REGION_UNKNOWN, AuditQueries, every
@@ -46,6 +48,18 @@ def live_document(entry: LiveEntry) -> dict[str, Any]:
         "model": entry.model,
         "since": entry.since.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "entry": entry_document(entry.entry),
+    }
+
+
+def served_document(served: Served) -> dict[str, Any]:
+    def iso(t: datetime) -> str:
+        return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    return {
+        "region": served.region,
+        "model": served.model,
+        "at": iso(served.at),
+        "revisions": [{**asdict(r), "since": iso(r.since)} for r in served.revisions],
     }
 
 
@@ -118,6 +132,10 @@ def _json_view(
         page = q.window(since, until, region, kind, limit=limit, token=token)
     elif view == "actors":
         page = q.by_actor(_required(params, "identity"), region, kind, limit=limit, token=token)
+    elif view == "served":
+        at = _time(params, "at")
+        (answer_,) = q.served(_required(params, "model"), at, region)
+        return served_document(answer_)
     elif view == "artifacts":
         page = q.chain(_key(key), region, limit=limit, token=token)
         doc = page_document(region, page)

@@ -23,6 +23,7 @@ from shared.domain.lineage.index import (
     window_days,
 )
 from shared.domain.lineage.paging import Cursor, decode_token, encode_token, query_fingerprint
+from shared.domain.lineage.served import Served, served_at
 from shared.domain.lineage.views import AuditEntry, IndexedArtifact, LiveEntry, Page
 from shared.ports.lineage import LiveLookup, RegionReader
 
@@ -155,6 +156,20 @@ class AuditQueries:
         """What runs in each region now: one entry per model, with the deployment record."""
         sources = [Source(f"{pos:02d}", name, LIVE) for pos, name in self._scope(region)]
         return self._page(sources, query_fingerprint("live", region), limit, token)
+
+    def served(self, model: str, at: datetime, region: str | None = None) -> list[Served]:
+        """Which revision(s) of ``model`` answered, with what share of traffic, at ``at`` in
+        each region in scope, replayed from the deployment records (``lineage.served``)."""
+        if not model.strip():
+            raise _bad("Name a model.")
+        answers = []
+        for _, name in self._scope(region):
+
+            def page(token: str | None, name: str = name) -> Page[AuditEntry]:
+                return self.history(model, None, name, limit=MAX_LIMIT, token=token)
+
+            answers.append(served_at(model, name, at, every(page)))
+        return answers
 
     def artifacts(self, region: str | None = None) -> list[tuple[str, IndexedArtifact]]:
         """Every chain of the regions in scope (the ``artifacts`` index partition)."""

@@ -95,6 +95,15 @@ locals {
         branch         = var.gitops.branch
         path           = coalesce(cfg.gitops_path, "${var.gitops.path}/${region}")
       }
+      # Metric analysis of gated rollout steps on the region's Azure Monitor workspace
+      # (managed Prometheus, queried with the cell identity's Entra token); null until the
+      # workspace exists: gates then check readiness only.
+      analysis = lookup(var.analysis_endpoints, region, null) == null ? null : {
+        provider = "azure-monitor-prometheus"
+        endpoint = var.analysis_endpoints[region]
+        default  = var.analysis_policy.default
+        by_risk_tier = var.analysis_policy.by_risk_tier
+      }
     }
   }
 

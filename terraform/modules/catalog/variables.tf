@@ -160,3 +160,15 @@ variable "identity" {
   })
   default = {}
 }
+
+variable "analysis_endpoints" {
+  description = "Per region, the Azure Monitor workspace's Prometheus query endpoint (from the workload module); a region without one gates on readiness only."
+  type        = map(string)
+  default     = {}
+}
+
+variable "analysis_policy" {
+  description = "Metric-analysis checks per risk tier (shared/domain/analysis/checks.py AnalysisPolicy); the app's defaults when empty."
+  type        = any
+  default     = { default = {}, by_risk_tier = {} }
+}

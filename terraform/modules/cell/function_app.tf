@@ -50,6 +50,8 @@ locals {
     # Approver groups through Microsoft Graph (GroupMember.Read.All, a first-apply step in
     # docs/operators.md); signed-in approvers must belong to this tenant.
     CLEARANCE_DIRECTORY_KIND = "graph"
+    # Bake times and analysis intervals as labelled (the local stack shortens them).
+    CLEARANCE_DEPLOY_TIME_SCALE = "1"
     CLEARANCE_TENANT_ID      = var.tenant_id
     FUNCTIONS_WORKER_PROCESS_COUNT = tostring(var.worker.process_count)
     PYTHON_THREADPOOL_THREAD_COUNT = tostring(var.worker.thread_count)

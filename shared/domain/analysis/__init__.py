@@ -1,0 +1,1 @@
+"""Metric analysis of a candidate revision: checks, their queries, and verdicts (pure)."""
