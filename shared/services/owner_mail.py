@@ -13,6 +13,7 @@ from shared.ports.mail import OutboundMail
 
 _EMAIL = TypeAdapter(EmailStr)
 _OWNER_KEY = "ai.clearance.owner"
+_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # safe to paste into a shell
 
 
 def header_safe(text: str, limit: int = 120) -> str:
@@ -42,10 +43,22 @@ def describe(artifact: ArtifactRef) -> str:
     return f"image {where}@{artifact.digest}" + (f" (tag {artifact.tag})" if artifact.tag else "")
 
 
+def check_command(artifact: ArtifactRef) -> str:
+    """The ``clearance check`` command line an owner can paste (the labels file is positional)."""
+    if artifact.kind == "aml_model":
+        name = artifact.model if artifact.model and _PLAIN.match(artifact.model) else "NAME"
+        version = (
+            artifact.version if artifact.version and _PLAIN.match(artifact.version) else "VERSION"
+        )
+        return f"clearance check --kind aml-model --name {name} --version {version} tags.env"
+    return "clearance check labels.env"
+
+
 def rejection_mail(
     to: str, artifact: ArtifactRef, reasons: tuple[Reason, ...], *, region: str, owner_known: bool
 ) -> OutboundMail:
     what = describe(artifact)
+    command = check_command(artifact)
     intro = (
         "Clearance did not accept your model for approval."
         if owner_known
@@ -62,7 +75,7 @@ def rejection_mail(
             "Fix these and push again:",
             *lines,
             "",
-            "Check labels before pushing: clearance check --labels-file labels.env",
+            f"Check labels before pushing: {command}",
         ]
     )
     items = "".join(
@@ -73,7 +86,7 @@ def rejection_mail(
     body = (
         f"<p>{html.escape(intro)}</p><p>Artifact: <code>{html.escape(what)}</code><br>"
         f"Region: {html.escape(region)}</p><p>Fix these and push again:</p><ul>{items}</ul>"
-        "<p>Check labels before pushing: <code>clearance check --labels-file labels.env</code></p>"
+        f"<p>Check labels before pushing: <code>{html.escape(command)}</code></p>"
     )
     name = artifact.model or artifact.repository or "artifact"
     subject = header_safe(

@@ -103,7 +103,10 @@ class FakeRegistry:
         self.requests: list[str] = []
 
     def add_image(
-        self, labels: dict[str, str], platform: tuple[str, str] = ("linux", "amd64")
+        self,
+        labels: dict[str, str],
+        platform: tuple[str, str] = ("linux", "amd64"),
+        annotations: dict[str, str] | None = None,
     ) -> str:
         config = json.dumps(
             {"os": platform[0], "architecture": platform[1], "config": {"Labels": labels}}
@@ -120,13 +123,17 @@ class FakeRegistry:
             },
             "layers": [],
         }
+        if annotations:
+            manifest["annotations"] = annotations
         digest = "sha256:" + hashlib.sha256(json.dumps(manifest).encode()).hexdigest()
         self.manifests[digest] = manifest
         return digest
 
-    def add_index(self, children: dict[tuple[str, str], str]) -> str:
+    def add_index(
+        self, children: dict[tuple[str, str], str], annotations: dict[str, str] | None = None
+    ) -> str:
         """An OCI image index over manifests already added, by platform."""
-        index = {
+        index: dict[str, Any] = {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.index.v1+json",
             "manifests": [
@@ -139,6 +146,8 @@ class FakeRegistry:
                 for (os_, arch), digest in children.items()
             ],
         }
+        if annotations:
+            index["annotations"] = annotations
         digest = "sha256:" + hashlib.sha256(json.dumps(index).encode()).hexdigest()
         self.manifests[digest] = index
         return digest

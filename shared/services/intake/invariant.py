@@ -20,12 +20,18 @@ from shared.ports.intake import RejectionRegistry
 def rejection_of(
     registry: RejectionRegistry | None, artifact: ArtifactRef, platform_digests: Sequence[str] = ()
 ) -> Rejection | None:
-    """The rejection that forbids ``artifact`` (or one of its platform manifests), if any."""
+    """The rejection that forbids ``artifact``: its own, or one that reached one of its
+    platform manifests through a rejected index. A platform manifest rejected on its own (it
+    lacked labels that only its index carries, say) does not decide for the index."""
     if registry is None or artifact.kind == "unknown":
         return None
-    for ref in covered(artifact, tuple(platform_digests)):
+    own, *children = covered(artifact, tuple(platform_digests))
+    found = registry.find(own.key)
+    if found is not None:
+        return found
+    for ref in children:
         found = registry.find(ref.key)
-        if found is not None:
+        if found is not None and found.via_index is not None:
             return found
     return None
 
