@@ -240,3 +240,15 @@ def test_a_rejection_during_a_canary_stops_the_next_step(cell: Cell) -> None:
     kinds = [r.kind for r in world.lineage.records]
     assert RecordKind.DEPLOYMENT_ROLLED_BACK in kinds
     assert kinds.count(RecordKind.DEPLOYMENT_SUCCEEDED) == 1  # the 0.9.0 one only
+
+
+def test_the_review_page_of_a_withdrawn_request_says_why(cell: Cell) -> None:
+    from shared.services.approval.review_page import decided
+
+    amd64, _, index = cell.split_index()
+    cell.push(amd64)
+    cell.deliver_requests()
+    cell.push(index, tag="1.0.0")
+    page = decided(cell.approval(amd64))
+    assert "<strong>cancelled</strong>" in page
+    assert "Withdrawn: This image is part of the image index" in page
