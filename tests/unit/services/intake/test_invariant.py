@@ -252,3 +252,21 @@ def test_the_review_page_of_a_withdrawn_request_says_why(cell: Cell) -> None:
     page = decided(cell.approval(amd64))
     assert "<strong>cancelled</strong>" in page
     assert "Withdrawn: This image is part of the image index" in page
+
+
+def test_a_fixed_index_over_a_rejected_platform_image_is_refused_and_says_why(
+    cell: Cell,
+) -> None:
+    """The owner fixes only the arm64 labels and pushes again with the same version: the amd64
+    image is the one of the rejected index, so the new index may not deploy it either."""
+    amd64, _, index = cell.split_index()
+    cell.push(amd64)
+    cell.push(index, tag="1.0.0")
+    arm64_fixed = cell.registry.add_image(model_labels(), ARM64)
+    fixed = cell.registry.add_index({AMD64: amd64, ARM64: arm64_fixed})
+    outcome = cell.push(fixed, tag="1.0.0")
+    assert outcome.kind is RecordKind.ARTIFACT_REJECTED
+    (reason,) = outcome.reasons
+    assert reason.code == IntakeCode.INTAKE_INDEX_REJECTED
+    assert f"platform image {amd64}" in reason.message and index in reason.message
+    assert "new version" in reason.message
