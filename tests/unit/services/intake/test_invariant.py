@@ -41,6 +41,14 @@ REPO = Path(__file__).resolve().parents[4]
 AMD64, ARM64 = ("linux", "amd64"), ("linux", "arm64")
 
 
+class FakeTeams:
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+
+    def post(self, payload: dict[str, Any]) -> None:
+        self.posts.append(payload)
+
+
 class Cell:
     """One cell's intake and approvals sharing one rejection registry, as in Azure."""
 
@@ -53,6 +61,7 @@ class Cell:
         self.mailer = FakeMailer()
         self.registry = FakeRegistry()
         self.intake_bus = FakeBus()
+        self.teams = FakeTeams()
         self.approvals = ApprovalDeps(
             cell=self.catalog.region("westeurope"),
             store=FakeApprovalStore(),
@@ -60,6 +69,7 @@ class Cell:
             bus=FakeBus(),
             mailer=self.mailer,
             signer=LinkSigner({"k1": b"0" * 32}),
+            teams=self.teams,
             rejections=self.rejections,
         )
         self.intake = IntakeDeps(
@@ -144,6 +154,8 @@ def test_children_first_split_label_index_withdraws_the_open_child_request(cell:
     assert cancelled.reasons[0].code == IntakeCode.INTAKE_INDEX_REJECTED
     withdrawn = [m for m in cell.mailer.sent if "withdrawn" in m.text]
     assert withdrawn and set(SAMPLE_APPROVERS) <= set(withdrawn[0].to)
+    (title, *_) = cell.teams.posts[-1]["attachments"][0]["content"]["body"]
+    assert title["text"].startswith("Withdrawn: fraud")
     # an approver who still has the link cannot approve it
     vote = cast_vote(
         child.approval_id, SAMPLE_APPROVERS[0], "approve", None, "signed_link", cell.approvals
