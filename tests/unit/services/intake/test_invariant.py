@@ -5,6 +5,7 @@ events arrive in, however often they are delivered."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -282,3 +283,38 @@ def test_a_fixed_index_over_a_rejected_platform_image_is_refused_and_says_why(
     assert reason.code == IntakeCode.INTAKE_INDEX_REJECTED
     assert f"platform image {amd64}" in reason.message and index in reason.message
     assert "new version" in reason.message
+
+
+def _race(*steps: Any) -> None:
+    """Run ``steps`` at the same time, one thread each; re-raise what any of them raised."""
+    import threading
+
+    barrier = threading.Barrier(len(steps))
+    errors: list[BaseException] = []
+
+    def run(step: Any) -> None:
+        try:
+            barrier.wait(timeout=5)
+            step()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(step,)) for step in steps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert errors == []
+
+
+def test_a_request_opening_while_its_index_is_rejected_always_ends_cancelled(
+    tmp_path: Path,
+) -> None:
+    """The approval-requests consumer and the index's intake run at the same time, on two
+    instances: whichever writes first, the child's request never stays open."""
+    for attempt in range(25):
+        cell = Cell(tmp_path / str(attempt))
+        amd64, _, index = cell.split_index()
+        cell.push(amd64)
+        _race(cell.deliver_requests, partial(cell.push, index, tag="1.0.0"))
+        assert cell.approval(amd64).state is ApprovalState.CANCELLED, attempt
