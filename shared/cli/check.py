@@ -21,6 +21,8 @@ from shared.domain.metadata.model import ArtifactKind, ModelMetadata
 from shared.domain.metadata.rollout import BlueGreen, Canary, Rolling
 from shared.domain.metadata.value_rules import printable
 
+_BOM = "\ufeff"
+
 
 class Kind(StrEnum):
     IMAGE = "image"
@@ -38,7 +40,8 @@ def check(
     labels_file: Annotated[
         Path,
         typer.Argument(
-            help="KEY=VALUE lines, one label or tag each; blank lines and # comments ignored.",
+            help="KEY=VALUE lines, one label or tag each; blank lines and # comments ignored; "
+            "a BOM, 'export ' and quotes around a value are accepted (and reported).",
             metavar="LABELS_FILE",
             exists=True,
             dir_okay=False,
@@ -67,7 +70,9 @@ def check(
     """Check labels (or AML tags) against the metadata contract and, optionally, intake rules."""
     if (region is None) != (catalog is None):
         raise typer.BadParameter("--region and --catalog go together", param_hint="--region")
-    labels = read_labels_file(labels_file)
+    labels, notes = read_labels_with_notes(labels_file)
+    for note in notes:
+        typer.echo(f"note: {note}")
     region_catalog = _read_catalog(catalog) if catalog is not None else None
     if region_catalog is not None and region is not None and not region_catalog.has_region(region):
         raise typer.BadParameter(
@@ -87,13 +92,26 @@ def check(
 
 
 def read_labels_file(path: Path) -> dict[str, str]:
-    """Parse KEY=VALUE lines. Values are kept verbatim: no quotes, escapes or variables."""
+    return read_labels_with_notes(path)[0]
+
+
+def read_labels_with_notes(path: Path) -> tuple[dict[str, str], list[str]]:
+    """Parse KEY=VALUE lines; returns the labels and what was forgiven on the way.
+
+    What people paste from shell scripts and ``.env`` files is accepted and said: a UTF-8
+    byte-order mark, ``export KEY=value`` and a value in matching quotes (``KEY="a b"``, the
+    quotes removed as a shell would; nothing inside is unescaped or expanded).
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise typer.BadParameter(
             f"{path.name} is not UTF-8 text", param_hint="LABELS_FILE"
         ) from exc
+    notes: list[str] = []
+    if text.startswith(_BOM):
+        text = text.removeprefix(_BOM)
+        notes.append(f"{path.name}: ignored the UTF-8 byte-order mark at the start")
     labels: dict[str, str] = {}
     first_seen: dict[str, int] = {}
     # Only \n ends a line: other line breaks stay in the value, where the contract rejects them.
@@ -104,8 +122,14 @@ def read_labels_file(path: Path) -> dict[str, str]:
         key, separator, value = line.partition("=")
         key = key.strip()
         where = f"{path.name}:{number}"
+        if key.startswith("export ") or key.startswith("export\t"):
+            key = key[len("export") :].strip()
+            notes.append(f"{where}: ignored 'export' before {printable(key, 80)}")
         if not separator or not key:
             raise typer.BadParameter(f"{where}: expected KEY=VALUE", param_hint="LABELS_FILE")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+            notes.append(f"{where}: removed the quotes around the value of {printable(key, 80)}")
         if key in first_seen:
             raise typer.BadParameter(
                 f"{where}: {printable(key, 80)} is already set on line {first_seen[key]}",
@@ -113,7 +137,7 @@ def read_labels_file(path: Path) -> dict[str, str]:
             )
         first_seen[key] = number
         labels[key] = value
-    return labels
+    return labels, notes
 
 
 def _read_catalog(path: Path) -> RegionCatalog:

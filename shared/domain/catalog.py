@@ -113,6 +113,34 @@ SUPPORTED_KUBERNETES_VERSIONS = ("1.34", "1.35", "1.36")
 SupportedKubernetesVersion = Literal["1.34", "1.35", "1.36"]
 
 
+_ISSUER = r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$"
+_KEYVAULT_CERTIFICATE = r"^https://[A-Za-z0-9.-]+/certificates/[A-Za-z0-9-]{1,127}(/[0-9a-f]{32})?$"
+
+
+class IngressTls(_Frozen):
+    """Where the serving Ingresses get their certificate: exactly one of a cert-manager
+    ClusterIssuer or a Key Vault certificate (the AKS application-routing add-on)."""
+
+    cluster_issuer: (
+        Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")] | None
+    ) = None
+    keyvault_certificate_uri: (
+        Annotated[
+            str,
+            Field(
+                pattern=r"^https://[A-Za-z0-9.-]+/certificates/[A-Za-z0-9-]{1,127}(/[0-9a-f]{32})?$"
+            ),
+        ]
+        | None
+    ) = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> IngressTls:
+        if (self.cluster_issuer is None) == (self.keyvault_certificate_uri is None):
+            raise ValueError("set exactly one of cluster_issuer and keyvault_certificate_uri")
+        return self
+
+
 class AksTarget(_Frozen):
     cluster_name: str = Field(min_length=1, max_length=63)
     resource_group: str = Field(min_length=1, max_length=90)
@@ -122,6 +150,11 @@ class AksTarget(_Frozen):
     # (tests/terraform/test_workload.py keeps them equal).
     kubernetes_version: SupportedKubernetesVersion = "1.35"
     namespace_mode: Literal["model", "team"] = "model"
+    # The namespace of the ingress controller, the only one that may reach the serving port.
+    ingress_namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")] = (
+        "app-routing-system"
+    )
+    ingress_tls: IngressTls | None = None
 
 
 class AmlTarget(_Frozen):

@@ -109,6 +109,11 @@ class GitOpsRepository(Protocol):
         """Commit and push; return the SHA. ``TransientError`` when the remote is unreachable."""
         ...
 
+    def read(self, path: str) -> str | None:
+        """A file of the branch as last synced: inside ``replace``, the head being written on
+        (``replace`` reads its ``extra`` mapping after each sync)."""
+        ...
+
 
 class Cluster(Protocol):
     """The little of the Kubernetes API the driver needs.

@@ -14,6 +14,7 @@ from shared.ports.mail import OutboundMail
 
 _EMAIL = TypeAdapter(EmailStr)
 _OWNER_KEY = "ai.clearance.owner"
+_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # safe to paste into a shell
 
 
 def header_safe(text: str, limit: int = 120) -> str:
@@ -54,12 +55,24 @@ def quoted_key(key: str | None) -> str:
     return shown if len(shown) <= MAX_QUOTED_KEY else shown[: MAX_QUOTED_KEY - 3] + "..."
 
 
+def check_command(artifact: ArtifactRef) -> str:
+    """The ``clearance check`` command line an owner can paste (the labels file is positional)."""
+    if artifact.kind == "aml_model":
+        name = artifact.model if artifact.model and _PLAIN.match(artifact.model) else "NAME"
+        version = (
+            artifact.version if artifact.version and _PLAIN.match(artifact.version) else "VERSION"
+        )
+        return f"clearance check --kind aml-model --name {name} --version {version} tags.env"
+    return "clearance check labels.env"
+
+
 def rejection_mail(
     to: str, artifact: ArtifactRef, reasons: tuple[Reason, ...], *, region: str, owner_known: bool
 ) -> OutboundMail:
     """Only Clearance's own words and the codes: no value a pusher chose is quoted beyond a
     bounded key, so the mail cannot carry someone else's message (the lineage has it all)."""
     what = header_safe(describe(artifact), 160)
+    command = check_command(artifact)
     intro = (
         "Clearance did not accept your model for approval."
         if owner_known
@@ -81,7 +94,7 @@ def rejection_mail(
             "Fix these and push again:",
             *lines,
             "",
-            "Check labels before pushing: clearance check --labels-file labels.env",
+            f"Check labels before pushing: {command}",
         ]
     )
     items = "".join(
@@ -92,7 +105,7 @@ def rejection_mail(
     body = (
         f"<p>{html.escape(intro)}</p><p>Artifact: <code>{html.escape(what)}</code><br>"
         f"Region: {html.escape(region)}</p><p>Fix these and push again:</p><ul>{items}</ul>"
-        "<p>Check labels before pushing: <code>clearance check --labels-file labels.env</code></p>"
+        f"<p>Check labels before pushing: <code>{html.escape(command)}</code></p>"
     )
     name = artifact.model or artifact.repository or "artifact"
     subject = header_safe(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -160,6 +161,11 @@ def test_concurrent_deployments_of_two_models_lose_no_commit(
             show(region, f"{MODELS}/model-{name}/{name}/deployment-{name}.yaml")
         )
         assert deployment["metadata"]["labels"]["app.kubernetes.io/version"] == "3"
+    # the shared listings raced too, and still list both models (Flux would prune a dropped one)
+    root = yaml.safe_load(show(region, f"{MODELS}/kustomization.yaml"))
+    assert root["resources"] == ["model-churn-scorer", "model-fraud-detector"]
+    built = kustomize(region, tmp_path, MODELS)
+    assert {d["metadata"]["name"] for d in built if d["kind"] == "Deployment"} == set(clones)
 
 
 def test_an_unreachable_remote_is_transient(region: RegionEntry, tmp_path: Path) -> None:
@@ -198,3 +204,63 @@ def test_a_gitops_canary_commits_each_step_and_says_its_gates_were_not_observed(
     started = [r for r in world.lineage.records if r.kind is RecordKind.DEPLOYMENT_STARTED]
     gates = [r.details.get("health_gate", "") for r in started if r.details["version"] == "2"]
     assert gates[0] == "" and all(g.startswith("not observed") for g in gates[1:])
+
+
+def kustomize(region: RegionEntry, tmp_path: Path, path: str) -> list[dict[str, object]]:
+    """``kubectl kustomize`` on a fresh checkout of the branch Flux reads."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed (scripts/bootstrap installs kubernetes-client)")
+    checkout = tmp_path / f"checkout-{len(list(tmp_path.glob('checkout-*')))}"
+    subprocess.run(
+        ["git", "clone", "-q", "-b", "main", str(remote_of(region)), str(checkout)], check=True
+    )
+    out = subprocess.run(
+        [kubectl, "kustomize", str(checkout / path)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def test_every_committed_directory_builds_with_kubectl_kustomize(
+    world: World, tmp_path: Path
+) -> None:
+    world.run(s.image_request(world.cell, s.image_metadata("canary", "1")))
+    world.run(s.image_request(world.cell, s.image_metadata("canary", "2")))
+    namespace = f"{MODELS}/model-fraud-detector"
+    files = git(remote_of(world.cell), "ls-tree", "-r", "--name-only", "main").split()
+    directories = {f.rsplit("/", 1)[0] for f in files}
+    assert directories == {MODELS, namespace, f"{namespace}/fraud-detector"}
+    for directory in sorted(directories):
+        assert f"{directory}/kustomization.yaml" in files
+        assert kustomize(world.cell, tmp_path, directory)
+    built = kustomize(world.cell, tmp_path, MODELS)
+    committed = [
+        yaml.safe_load(show(world.cell, f)) for f in files if not f.endswith("kustomization.yaml")
+    ]
+    key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
+    # the build is exactly the committed objects: the common label changes nothing
+    assert sorted(built, key=key) == sorted(committed, key=key)
+    listing = yaml.safe_load(show(world.cell, f"{namespace}/fraud-detector/kustomization.yaml"))
+    assert listing["labels"] == [
+        {"pairs": {"app.kubernetes.io/managed-by": "clearance"}, "includeSelectors": False}
+    ]
+
+
+def test_a_hand_edited_listing_is_refused_not_overwritten(
+    region: RegionEntry, tmp_path: Path
+) -> None:
+    from shared.domain.deploy.codes import DeployCode, PlanError
+
+    repo = repository(region, tmp_path / "clone")
+    driver = GitOpsDeployer(lambda plan: repo)
+    driver.run_step(build_plan(s.image_request(region), region, None), 0)
+    editor = tmp_path / "editor"
+    subprocess.run(["git", "clone", "-q", str(remote_of(region)), str(editor)], check=True)
+    (editor / MODELS / "kustomization.yaml").write_text("resources: [unclosed\n")
+    git(editor, "commit", "-qam", "hand edit")
+    git(editor, "push", "-q", "origin", "HEAD:main")
+    md = s.image_metadata("rolling", "1", name="churn-scorer")
+    with pytest.raises(PlanError) as caught:
+        driver.run_step(build_plan(s.image_request(region, md), region, None), 0)
+    assert caught.value.violation.code == DeployCode.INVALID_MANIFEST

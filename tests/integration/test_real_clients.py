@@ -137,3 +137,16 @@ def test_split_label_index_child_is_never_approvable(
         child.approval_id, SAMPLE_APPROVERS[0], "approve", None, "signed_link", cell.approvals()
     )
     assert vote.refusal is Refusal.FINAL and not vote.counted
+
+
+def test_labels_given_only_as_manifest_annotations_are_read(
+    hosts: LocalStack, cell: Container, cert_dir: Path, tmp_path: Path
+) -> None:
+    layout = tmp_path / "oci"
+    oci.build_image(layout, "img", {}, annotations=labels("umoci-annotated", "1.0.0"))
+    destination = f"{hosts.login_server('westeurope')}/models/umoci-annotated:1.0.0"
+    oci.push(layout, "img", destination, cert_dir=cert_dir)
+    digest = oci.layout_digest(layout, "img")
+    assert outcome(cell, hosts, "models/umoci-annotated", digest).kind is (
+        RecordKind.APPROVAL_REQUESTED
+    )

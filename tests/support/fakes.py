@@ -103,7 +103,10 @@ class FakeRegistry:
         self.requests: list[str] = []
 
     def add_image(
-        self, labels: dict[str, str], platform: tuple[str, str] = ("linux", "amd64")
+        self,
+        labels: dict[str, str],
+        platform: tuple[str, str] = ("linux", "amd64"),
+        annotations: dict[str, str] | None = None,
     ) -> str:
         config = json.dumps(
             {"os": platform[0], "architecture": platform[1], "config": {"Labels": labels}}
@@ -120,13 +123,17 @@ class FakeRegistry:
             },
             "layers": [],
         }
+        if annotations:
+            manifest["annotations"] = annotations
         digest = "sha256:" + hashlib.sha256(json.dumps(manifest).encode()).hexdigest()
         self.manifests[digest] = manifest
         return digest
 
-    def add_index(self, children: dict[tuple[str, str], str]) -> str:
+    def add_index(
+        self, children: dict[tuple[str, str], str], annotations: dict[str, str] | None = None
+    ) -> str:
         """An OCI image index over manifests already added, by platform."""
-        index = {
+        index: dict[str, Any] = {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.index.v1+json",
             "manifests": [
@@ -139,6 +146,8 @@ class FakeRegistry:
                 for (os_, arch), digest in children.items()
             ],
         }
+        if annotations:
+            index["annotations"] = annotations
         digest = "sha256:" + hashlib.sha256(json.dumps(index).encode()).hexdigest()
         self.manifests[digest] = index
         return digest
@@ -168,46 +177,53 @@ class FakeRejections:
 
     def __init__(self) -> None:
         self.rows: dict[str, Rejection] = {}
+        self._lock = threading.Lock()
 
     def record(self, key: str, rejection: Rejection) -> None:
-        self.rows.setdefault(key, rejection)
+        with self._lock:
+            self.rows.setdefault(key, rejection)
 
     def find(self, key: str) -> Rejection | None:
         return self.rows.get(key)
 
 
 class FakeApprovalStore:
-    """ApprovalStore in memory with ETags, as the table adapter behaves."""
+    """ApprovalStore in memory with ETags, as the table adapter behaves (thread-safe)."""
 
     def __init__(self) -> None:
         self.rows: dict[str, tuple[Approval, int]] = {}
         self.vote_rows: dict[str, list[Vote]] = {}
+        self._lock = threading.RLock()
 
     def create(self, approval: Approval) -> tuple[Approval, bool]:
-        if approval.approval_id in self.rows:
-            return self.rows[approval.approval_id][0], False
-        self.rows[approval.approval_id] = (approval, 1)
-        return approval, True
+        with self._lock:
+            if approval.approval_id in self.rows:
+                return self.rows[approval.approval_id][0], False
+            self.rows[approval.approval_id] = (approval, 1)
+            return approval, True
 
     def get(self, approval_id: str) -> tuple[Approval, str]:
-        if approval_id not in self.rows:
-            raise TerminalError(f"no approval {approval_id}")
-        approval, etag = self.rows[approval_id]
-        return approval, str(etag)
+        with self._lock:
+            if approval_id not in self.rows:
+                raise TerminalError(f"no approval {approval_id}")
+            approval, etag = self.rows[approval_id]
+            return approval, str(etag)
 
     def replace(self, approval: Approval, etag: str) -> bool:
-        current = self.rows.get(approval.approval_id)
-        if current is None or str(current[1]) != etag:
-            return False
-        self.rows[approval.approval_id] = (approval, current[1] + 1)
-        return True
+        with self._lock:
+            current = self.rows.get(approval.approval_id)
+            if current is None or str(current[1]) != etag:
+                return False
+            self.rows[approval.approval_id] = (approval, current[1] + 1)
+            return True
 
     def add_vote(self, approval_id: str, vote: Vote) -> bool:
-        votes = self.vote_rows.setdefault(approval_id, [])
-        if any(v.approver == vote.approver for v in votes):
-            return False
-        votes.append(vote)
-        return True
+        with self._lock:
+            votes = self.vote_rows.setdefault(approval_id, [])
+            if any(v.approver == vote.approver for v in votes):
+                return False
+            votes.append(vote)
+            return True
 
     def votes(self, approval_id: str) -> list[Vote]:
         return list(self.vote_rows.get(approval_id, []))

@@ -34,6 +34,7 @@ class IntakeCode(StrEnum):
     INTAKE_VERSION_REUSED = "CLR-INTAKE-VERSION-REUSED"
     INTAKE_INDEX_REJECTED = "CLR-INTAKE-INDEX-REJECTED"
     META_MOVING_VERSION = "CLR-META-MOVING-VERSION"
+    META_SOURCE_CONFLICT = "CLR-META-SOURCE-CONFLICT"
     EVENT_MALFORMED = "CLR-EVENT-MALFORMED"
     EVENT_UNREADABLE = "CLR-EVENT-UNREADABLE"
     EVENT_DEAD_LETTERED = "CLR-EVENT-DEAD-LETTERED"
@@ -108,6 +109,10 @@ MEANINGS: dict[IntakeCode, str] = {
     IntakeCode.META_MOVING_VERSION: (
         "The version is a moving name (latest, stable, main, ...); versions are immutable, "
         "so use a semantic version such as 1.4.0."
+    ),
+    IntakeCode.META_SOURCE_CONFLICT: (
+        "A key is set both as a manifest annotation and as an image label (config label), "
+        "with different values."
     ),
     IntakeCode.EVENT_MALFORMED: "The Event Grid event itself is incomplete or malformed.",
     IntakeCode.EVENT_UNREADABLE: (

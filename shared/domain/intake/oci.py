@@ -5,7 +5,7 @@ Pure decisions over manifest and config documents that an adapter fetched by dig
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,3 +115,36 @@ def label_disagreements(per_platform: Mapping[str, Mapping[str, str]]) -> list[V
                 )
             )
     return violations
+
+
+def annotations_of(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """``annotations`` of a manifest or index (``buildx --annotation``, OCI annotations)."""
+    annotations = manifest.get("annotations") or {}
+    if not isinstance(annotations, Mapping):
+        return {}
+    return {str(k): v if isinstance(v, str) else str(v) for k, v in annotations.items()}
+
+
+def merge_label_sources(
+    sources: Sequence[tuple[str, Mapping[str, str]]],
+) -> tuple[dict[str, str], list[Violation]]:
+    """Labels from every source, in precedence order (index annotations, manifest annotations,
+    then config labels); a key two sources set to different values is a conflict."""
+    merged: dict[str, str] = {}
+    origin: dict[str, str] = {}
+    violations: list[Violation] = []
+    for name, labels in sources:
+        for key, value in labels.items():
+            if key not in merged:
+                merged[key], origin[key] = value, name
+            elif merged[key] != value:
+                violations.append(
+                    Violation(
+                        IntakeCode.META_SOURCE_CONFLICT,
+                        f"{printable(key, 120)} is {printable(merged[key], 60)} in the "
+                        f"{origin[key]} but {printable(value, 60)} in the {name}; set it in one "
+                        "place, or to the same value in both.",
+                        printable(key, 255),
+                    )
+                )
+    return merged, violations

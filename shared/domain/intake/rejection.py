@@ -25,6 +25,22 @@ class Rejection:
     event_id: str
     via_index: str | None = None  # the index digest when the rejection reached a child
 
+    def reason_for(self, artifact: ArtifactRef, found_for: str) -> Reason:
+        """Why ``artifact`` is refused, when the rejection was found on ``found_for`` (the key
+        of one of its platform manifests, or its own key)."""
+        if found_for == artifact.key:
+            return self.reason()
+        digest = found_for.rsplit("|", 1)[-1]
+        codes = ", ".join(self.codes) or "rejected"
+        return Reason(
+            code=WITHDRAWN_CODE,
+            message=(
+                f"Its platform image {digest} is part of the image index {self.via_index}, "
+                f"which was rejected ({codes}); a rejected image is never deployed, through any "
+                "index. Rebuild it with a new version."
+            ),
+        )
+
     def reason(self) -> Reason:
         codes = ", ".join(self.codes) or "rejected"
         if self.via_index:

@@ -133,7 +133,11 @@ def summarise(entries: list[AuditEntry]) -> ArtifactSummary:
             s.voted[r.actor.identity] = r.details.get("decision", "voted")
         elif r.kind is RecordKind.APPROVAL_APPROVED:
             s.approved_by.extend(_split(r.details.get("approved_by", "")) or [r.actor.identity])
-        elif r.kind in (RecordKind.ARTIFACT_REJECTED, RecordKind.APPROVAL_REJECTED):
+        elif r.kind in (
+            RecordKind.ARTIFACT_REJECTED,
+            RecordKind.APPROVAL_REJECTED,
+            RecordKind.APPROVAL_CANCELLED,
+        ):
             why = "; ".join(f"{x.code}: {x.message}" for x in r.reasons) or "no reason recorded"
             s.rejections.append(f"{r.kind} by {r.actor.identity}: {why}")
         elif r.kind is RecordKind.DEPLOYMENT_SUCCEEDED:

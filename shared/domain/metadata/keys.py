@@ -250,7 +250,8 @@ LABEL_KEYS: tuple[LabelKey, ...] = (
         "ai.clearance.resources.memory",
         ("serving", "resources", "memory"),
         "memory request",
-        "must be a Kubernetes memory quantity such as 512Mi or 2Gi (not m, which means millibytes)",
+        "must be a Kubernetes memory quantity such as 512Mi, 1.5Gi or 2G (not m, which means "
+        "millibytes)",
         "1Gi",
         kinds=_IMAGE,
         required=True,

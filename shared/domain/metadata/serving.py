@@ -28,7 +28,17 @@ def _more_than_zero_cpu(quantity: str) -> str:
 
 
 CpuQuantity = Annotated[str, Field(pattern=CPU_PATTERN), AfterValidator(_more_than_zero_cpu)]
-MemoryQuantity = Annotated[str, Field(pattern=MEMORY_PATTERN)]
+
+
+def _more_than_zero_memory(quantity: str) -> str:
+    if memory_bytes(quantity) == 0:
+        raise contract_error("must be more than zero")
+    return quantity
+
+
+MemoryQuantity = Annotated[
+    str, Field(pattern=MEMORY_PATTERN), AfterValidator(_more_than_zero_memory)
+]
 HealthPath = Annotated[
     str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$", max_length=256), AfterValidator(_safe_path)
 ]

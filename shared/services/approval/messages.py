@@ -54,6 +54,47 @@ def facts(approval: Approval, live_now: str | None) -> list[tuple[str, str]]:
     return [*(("Attention", note) for note in approval.notes), *rows]
 
 
+def withdrawn_card(approval: Approval) -> dict[str, Any]:
+    """The Teams post that tells approvers a request they saw is withdrawn (no action)."""
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": [
+            {
+                "type": "TextBlock",
+                "size": "Medium",
+                "weight": "Bolder",
+                "wrap": True,
+                "text": f"Withdrawn: {card_text(approval.metadata.name)} "
+                f"{card_text(approval.metadata.version)}; nothing to do",
+            },
+            {
+                "type": "TextBlock",
+                "wrap": True,
+                "text": card_text(approval.decision_reason or "withdrawn"),
+            },
+            {
+                "type": "FactSet",
+                "facts": [
+                    {"title": "Digest", "value": card_text(short_digest(approval.artifact.digest))},
+                    {"title": "Region", "value": card_text(approval.region)},
+                ],
+            },
+        ],
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": card,
+            }
+        ],
+    }
+
+
 def teams_card(approval: Approval, review_url: str, live_now: str | None) -> dict[str, Any]:
     """A Teams Workflows webhook post carrying one Adaptive Card."""
     card = {

@@ -45,7 +45,12 @@ from shared.ports.lineage import LineageWriter
 from shared.ports.mail import Mailer, OutboundMail
 from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.queues import APPROVAL_EXPIRATIONS, DEPLOYMENT_REQUESTS
-from shared.services.approval.messages import approver_mail, decision_mail, teams_card
+from shared.services.approval.messages import (
+    approver_mail,
+    decision_mail,
+    teams_card,
+    withdrawn_card,
+)
 from shared.services.intake.invariant import rejection_of
 
 log = logging.getLogger(__name__)
@@ -256,6 +261,8 @@ def cancel_request(
                 details={"state": ApprovalState.CANCELLED.value},
             )
             if notify:
+                if deps.teams is not None:
+                    deps.teams.post(withdrawn_card(cancelled))
                 deps.mailer.send(
                     decision_mail(
                         cancelled,

@@ -81,6 +81,8 @@ def decided(approval: Approval) -> str:
     extra = ""
     if approval.state is ApprovalState.REJECTED and approval.decision_reason:
         extra = f"<p>Reason: {html.escape(approval.decision_reason)}</p>"
+    if approval.state is ApprovalState.CANCELLED and approval.decision_reason:
+        extra = f"<p>Withdrawn: {html.escape(approval.decision_reason)}</p>"
     if approval.state is ApprovalState.SUPERSEDED and approval.superseded_by:
         extra = f"<p>Replaced by request {html.escape(approval.superseded_by)}.</p>"
     body = (

@@ -52,7 +52,7 @@ from shared.ports.registry import RegistryReader
 from shared.queues import APPROVAL_REQUESTS
 from shared.services.intake.binding import IncomingEvent
 from shared.services.intake.inspection import inspect_image
-from shared.services.intake.invariant import record_rejection, rejection_of
+from shared.services.intake.invariant import record_rejection, refusal
 from shared.services.owner_mail import owner_address, rejection_mail
 
 log = logging.getLogger(__name__)
@@ -323,9 +323,8 @@ def _validate_and_request(
             update={"model": metadata.name, "version": metadata.version}
         )
     if not violations and metadata is not None:
-        rejected = rejection_of(deps.rejections, run.artifact, platform_digests)
-        if rejected is not None:
-            reason = rejected.reason()
+        reason = refusal(deps.rejections, run.artifact, platform_digests)
+        if reason is not None:
             violations.append(Violation(IntakeCode.INTAKE_INDEX_REJECTED, reason.message))
     if violations or metadata is None:
         outcome = run.reject(violations, labels)

@@ -10,11 +10,13 @@ from shared.domain.intake.oci import (
     IMAGE_INDEXES,
     RUNNABLE_PLATFORM,
     Skip,
+    annotations_of,
     classify_manifest,
     image_descriptors,
     label_disagreements,
     labels_of,
     media_type,
+    merge_label_sources,
     platform_of,
     select_runnable,
 )
@@ -48,7 +50,10 @@ def inspect_image(
             "only, so of a multi-platform image only its linux/amd64 manifest is approved and "
             "pods are pinned to amd64 nodes"
         )
-    return InspectedImage(labels_of(config))
+    labels, conflicts = merge_label_sources(
+        [("manifest annotations", annotations_of(manifest)), ("image labels", labels_of(config))]
+    )
+    return InspectedImage(labels, tuple(conflicts))
 
 
 def _config(
@@ -67,6 +72,7 @@ def _inspect_index(
         return Skip("the image index has no linux/amd64 image")
     descriptors = image_descriptors(index)[:MAX_PLATFORMS]
     per_platform: dict[str, dict[str, str]] = {}
+    conflicts: dict[str, list[Violation]] = {}
     digests = []
     for descriptor in descriptors:
         child_digest = str(descriptor.get("digest", ""))
@@ -75,8 +81,17 @@ def _inspect_index(
             continue
         digests.append(child_digest)
         config = _config(reader, login_server, repository, child)
-        per_platform["/".join(platform_of(descriptor))] = labels_of(config)
-    labels = per_platform.get("/".join(RUNNABLE_PLATFORM))
+        platform = "/".join(platform_of(descriptor))
+        per_platform[platform], conflicts[platform] = merge_label_sources(
+            [
+                ("index annotations", annotations_of(index)),
+                ("manifest annotations", annotations_of(child)),
+                ("image labels", labels_of(config)),
+            ]
+        )
+    runnable = "/".join(RUNNABLE_PLATFORM)
+    labels = per_platform.get(runnable)
     if labels is None:
         return Skip("the linux/amd64 entry of the index is not a runnable image")
-    return InspectedImage(labels, tuple(label_disagreements(per_platform)), tuple(digests))
+    problems = [*conflicts[runnable], *label_disagreements(per_platform)]
+    return InspectedImage(labels, tuple(problems), tuple(digests))

@@ -20,13 +20,34 @@ from shared.ports.intake import RejectionRegistry
 def rejection_of(
     registry: RejectionRegistry | None, artifact: ArtifactRef, platform_digests: Sequence[str] = ()
 ) -> Rejection | None:
-    """The rejection that forbids ``artifact`` (or one of its platform manifests), if any."""
+    found = find_rejection(registry, artifact, platform_digests)
+    return found[0] if found else None
+
+
+def refusal(
+    registry: RejectionRegistry | None, artifact: ArtifactRef, platform_digests: Sequence[str] = ()
+) -> Reason | None:
+    """The reason to give for refusing ``artifact``, if it is forbidden."""
+    found = find_rejection(registry, artifact, platform_digests)
+    return found[0].reason_for(artifact, found[1]) if found else None
+
+
+def find_rejection(
+    registry: RejectionRegistry | None, artifact: ArtifactRef, platform_digests: Sequence[str] = ()
+) -> tuple[Rejection, str] | None:
+    """The rejection that forbids ``artifact``: its own, or one that reached one of its
+    platform manifests through a rejected index. A platform manifest rejected on its own (it
+    lacked labels that only its index carries, say) does not decide for the index."""
     if registry is None or artifact.kind == "unknown":
         return None
-    for ref in covered(artifact, tuple(platform_digests)):
+    own, *children = covered(artifact, tuple(platform_digests))
+    found = registry.find(own.key)
+    if found is not None:
+        return found, own.key
+    for ref in children:
         found = registry.find(ref.key)
-        if found is not None:
-            return found
+        if found is not None and found.via_index is not None:
+            return found, ref.key
     return None
 
 

@@ -181,3 +181,60 @@ def test_an_invalid_catalog_is_a_usage_error(tmp_path: Path) -> None:
     code, output = _check(EXAMPLES / "labels.env", "--region=westeurope", f"--catalog={catalog}")
 
     assert (code, "invalid region catalog" in _flat(output)) == (2, True)
+
+
+def test_a_bom_export_and_quotes_are_accepted_and_said(
+    tmp_path: Path, image_labels: dict[str, str]
+) -> None:
+    keys = list(image_labels)
+    lines = [f"{k}={v}" for k, v in image_labels.items()]
+    lines[1] = f'{keys[1]}="{image_labels[keys[1]]}"'
+    lines[2] = f"export {keys[2]}='{image_labels[keys[2]]}'"
+    path = tmp_path / "labels.env"
+    # the first key is the one a BOM used to swallow silently
+    path.write_bytes(("\ufeff" + "\n".join(lines) + "\n").encode("utf-8"))
+
+    code, output = _check(path)
+
+    assert code == 0, output
+    assert "note: labels.env: ignored the UTF-8 byte-order mark at the start" in output
+    assert f"note: labels.env:2: removed the quotes around the value of {keys[1]}" in output
+    assert f"note: labels.env:3: ignored 'export' before {keys[2]}" in output
+    assert f"note: labels.env:3: removed the quotes around the value of {keys[2]}" in output
+
+
+def test_quotes_inside_a_value_or_unbalanced_are_kept_verbatim(tmp_path: Path) -> None:
+    from shared.cli.check import read_labels_with_notes
+
+    path = tmp_path / "labels.env"
+    path.write_text('a="x" y\nb=\'z\nc=""\nd="it\'s"\n', encoding="utf-8")
+    labels, notes = read_labels_with_notes(path)
+    assert labels == {"a": '"x" y', "b": "'z", "c": "", "d": "it's"}
+    assert len(notes) == 2
+
+
+def test_the_command_in_the_rejection_mail_runs_as_written(
+    tmp_path: Path, image_labels: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copy the command out of the mail, paste it in the directory holding labels.env."""
+    import shlex
+
+    from shared.cli.main import app
+    from shared.domain.lineage.record import ArtifactRef, Reason
+    from shared.services.owner_mail import rejection_mail
+
+    for artifact in (
+        ArtifactRef(kind="image", registry="r", repository="models/x", digest="sha256:" + "a" * 64),
+        ArtifactRef(kind="aml_model", workspace="w", model="fraud-detector", version="3"),
+    ):
+        mail = rejection_mail(
+            "o@x.example", artifact, (Reason(code="C", message="m"),), region="r", owner_known=True
+        )
+        (line,) = [ln for ln in mail.text.splitlines() if "clearance check" in ln]
+        command = shlex.split(line.split(": ", 1)[1])
+        assert command[0] == "clearance" and f"<code>{line.split(': ', 1)[1]}</code>" in mail.html
+        monkeypatch.chdir(tmp_path)
+        _write(tmp_path, image_labels, command[-1])
+        result = CliRunner().invoke(app, command[1:])
+        assert result.exit_code in (0, 1), result.output  # a verdict, never a usage error (2)
+        assert "REJECTED" in result.output or "OK" in result.output

@@ -3,9 +3,17 @@ whose trailers say what was approved.
 
 Layout under the region's ``gitops.path``::
 
+    kustomization.yaml                             (lists every namespace directory)
+    <namespace>/kustomization.yaml                 (namespace.yaml and every model directory)
     <namespace>/namespace.yaml                     (shared by the models of a team namespace)
+    <namespace>/<model>/kustomization.yaml         (the model's files, with its common labels)
     <namespace>/<model>/<kind>-<name>.yaml         (one object per file; the directory is
                                                     replaced as a whole at every step)
+
+Every directory has a ``kustomization.yaml``, so ``kustomize build`` (``kubectl kustomize``)
+works on any of them and Flux reconciles the tree as written (it generates nothing). The two
+shared listings are merged with what the branch already lists (``merge_listing``): entries are
+only ever added, so a model's commit never drops another model (which Flux would prune).
 """
 
 from __future__ import annotations
@@ -14,11 +22,17 @@ import re
 
 import yaml
 
-from shared.domain.deploy.manifests.objects import Manifest, ObjectRef
+from shared.domain.deploy.manifests.objects import MANAGED_BY, Manifest, ObjectRef
 from shared.domain.deploy.manifests.phases import K8sPhase
 from shared.domain.deploy.plan import DeploymentPlan
 
 HEADER = "# Managed by Clearance: every change here is an approved deployment. Do not edit.\n"
+KUSTOMIZATION = "kustomization.yaml"
+_KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
+
+
+class ListingError(ValueError):
+    """A shared ``kustomization.yaml`` on the branch is not one Clearance can extend."""
 
 
 class _PlainDumper(yaml.SafeDumper):
@@ -92,3 +106,52 @@ def commit_message(plan: DeploymentPlan, phase: str, step_of: str) -> str:
             trailers.append(f"Requested-By: {plan.requested_by}")
     lines = [trailer_value(t) for t in trailers]
     return "\n".join([trailer_value(subject), "", *map(trailer_value, body), "", *lines]) + "\n"
+
+
+def _kustomization(resources: list[str], labels: dict[str, str]) -> str:
+    doc: Manifest = {"apiVersion": _KUSTOMIZE_API, "kind": "Kustomization", "resources": resources}
+    if labels:
+        # ``labels`` without selectors: ``commonLabels`` would rewrite Deployment selectors,
+        # which are immutable. The objects already carry these labels; this keeps it so.
+        doc["labels"] = [{"pairs": labels, "includeSelectors": False}]
+    return HEADER + to_yaml(doc)
+
+
+def model_kustomization(plan: DeploymentPlan, files: dict[str, str]) -> str:
+    """The model directory's kustomization: its files, with the labels every object carries."""
+    labels = {"app.kubernetes.io/managed-by": MANAGED_BY}
+    return _kustomization(sorted(files), labels)
+
+
+def merge_listing(existing: str | None, entries: list[str]) -> str:
+    """A shared listing (root or namespace) with ``entries`` added to what it already lists.
+
+    Raises ``ListingError`` when the branch holds something else there (edited by hand):
+    rewriting it could drop another model's directory, which Flux would then prune."""
+    resources: list[str] = []
+    if existing is not None:
+        try:
+            doc = yaml.safe_load(existing)
+        except yaml.YAMLError as exc:
+            raise ListingError(f"not YAML: {exc}") from exc
+        listed = doc.get("resources") if isinstance(doc, dict) else None
+        if not isinstance(doc, dict) or doc.get("kind") != "Kustomization":
+            raise ListingError("not a Kustomization")
+        if not isinstance(listed, list) or not all(isinstance(r, str) for r in listed):
+            raise ListingError("its resources are not a list of paths")
+        resources = list(listed)
+    for entry in entries:
+        if entry not in resources:
+            resources.append(entry)
+    return _kustomization(sorted(resources), {"app.kubernetes.io/managed-by": MANAGED_BY})
+
+
+def listing_paths(plan: DeploymentPlan) -> tuple[tuple[str, list[str]], tuple[str, list[str]]]:
+    """(namespace listing path, its entries), (root listing path, its entries)."""
+    if plan.gitops is None:
+        raise ValueError("a GitOps plan needs the region's gitops target")
+    root = plan.gitops.path
+    return (
+        (f"{root}/{plan.namespace}/{KUSTOMIZATION}", ["namespace.yaml", plan.model]),
+        (f"{root}/{KUSTOMIZATION}", [plan.namespace]),
+    )

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.domain.catalog import IngressTls
 from shared.domain.deploy.k8s_names import digest_label, dns_label, label_value
 from shared.domain.deploy.revision import Revision, Track
 from shared.domain.intake.oci import RUNNABLE_PLATFORM
@@ -29,6 +30,7 @@ HOST_DOMAIN = "clearance.internal"
 NGINX = "nginx.ingress.kubernetes.io/"
 SERVICE_PORT = 80
 PROGRESS_DEADLINE_SECONDS = 300
+NETWORKING = "networking.k8s.io/v1"
 
 
 class ObjectRef(BaseModel):
@@ -227,6 +229,19 @@ def deployment(release: Revision, name: str, track: Track) -> Manifest:
                         "kubernetes.io/os": RUNNABLE_PLATFORM[0],
                         "kubernetes.io/arch": RUNNABLE_PLATFORM[1],
                     },
+                    # Replicas across zones, then nodes; ScheduleAnyway so a zone outage (or a
+                    # region without zones) degrades the spread instead of blocking pods.
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": key,
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {
+                                "matchLabels": {f"{PREFIX}workload": label_value(name)}
+                            },
+                        }
+                        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+                    ],
                     "containers": [_container(release, serving)],
                     "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
                 },
@@ -236,6 +251,8 @@ def deployment(release: Revision, name: str, track: Track) -> Manifest:
 
 
 def autoscaler(release: Revision, name: str, track: Track) -> Manifest:
+    # A canary serves real users: two pods, so its disruption budget always keeps one while a
+    # node drains. A shadow serves nobody (its answers are discarded): one pod is enough.
     small = track in ("canary", "shadow")
     return {
         "apiVersion": "autoscaling/v2",
@@ -243,7 +260,7 @@ def autoscaler(release: Revision, name: str, track: Track) -> Manifest:
         "metadata": _meta(name, release.namespace, _workload_labels(release, name, track), {}),
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "minReplicas": 1 if small else 2,
+            "minReplicas": 1 if track == "shadow" else 2,
             "maxReplicas": 3 if small else 10,
             "metrics": [
                 {
@@ -264,7 +281,10 @@ def disruption_budget(release: Revision, name: str, track: Track) -> Manifest:
         "kind": "PodDisruptionBudget",
         "metadata": _meta(name, release.namespace, _workload_labels(release, name, track), {}),
         "spec": {
+            # One pod at a time, never zero: a single-pod workload (a shadow) can still drain,
+            # and a pod that is not ready never blocks a drain (AlwaysAllow).
             "maxUnavailable": 1,
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
             "selector": {"matchLabels": {f"{PREFIX}workload": label_value(name)}},
         },
     }
@@ -334,3 +354,49 @@ def ingress(
             "rules": [{"host": rule_host, "http": {"paths": [path]}}],
         },
     }
+
+
+def network_policy(release: Revision, ingress_namespace: str) -> Manifest:
+    """Default deny for the model's pods: only the ingress controller's namespace may connect,
+    and only to the serving port (by name: it follows the port of every version)."""
+    name = release.metadata.name
+    return {
+        "apiVersion": NETWORKING,
+        "kind": "NetworkPolicy",
+        "metadata": _meta(name, release.namespace, _model_labels(release), {}),
+        "spec": {
+            "podSelector": {"matchLabels": {f"{PREFIX}model": label_value(name)}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": ingress_namespace}
+                            }
+                        }
+                    ],
+                    "ports": [{"port": "http", "protocol": "TCP"}],
+                }
+            ],
+        },
+    }
+
+
+def with_tls(manifest: Manifest, tls: IngressTls | None) -> Manifest:
+    """The Ingress serving its host over TLS, from the catalog's certificate source. Canary
+    Ingresses share the main Ingress's host and certificate, so they are left as they are."""
+    notes = manifest["metadata"].get("annotations") or {}
+    if tls is None or manifest["kind"] != "Ingress" or f"{NGINX}canary" in notes:
+        return manifest
+    name = manifest["metadata"]["name"]
+    hosts = [rule["host"] for rule in manifest["spec"]["rules"]]
+    if tls.cluster_issuer is not None:
+        extra = {"cert-manager.io/cluster-issuer": tls.cluster_issuer}
+        secret = f"{name}-tls"
+    else:
+        extra = {"kubernetes.azure.com/tls-cert-keyvault-uri": str(tls.keyvault_certificate_uri)}
+        secret = f"keyvault-{name}"  # the name the application-routing add-on fills
+    metadata = {**manifest["metadata"], "annotations": {**notes, **extra}}
+    spec = {**manifest["spec"], "tls": [{"hosts": hosts, "secretName": secret}]}
+    return {**manifest, "metadata": metadata, "spec": spec}

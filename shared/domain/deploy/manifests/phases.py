@@ -21,9 +21,11 @@ from shared.domain.deploy.manifests.objects import (
     host,
     ingress,
     namespace,
+    network_policy,
     service,
     shadow_host,
     shadow_name,
+    with_tls,
     workload,
 )
 from shared.domain.deploy.plan import DeploymentPlan
@@ -73,6 +75,11 @@ def known_objects(model: str, ns: str) -> tuple[ObjectRef, ...]:
             ("policy/v1", "PodDisruptionBudget"),
         )
     ]
+    refs.append(
+        ObjectRef(
+            api_version="networking.k8s.io/v1", kind="NetworkPolicy", namespace=ns, name=model
+        )
+    )
     for name in (model, canary_name(model), shadow_name(model), discard_name(model)):
         refs.append(ObjectRef(api_version="v1", kind="Service", namespace=ns, name=name))
         refs.append(
@@ -91,6 +98,13 @@ def _phase(
     keep: tuple[Manifest, ...] = (),
     gate: tuple[str, ...] = (),
 ) -> K8sPhase:
+    aks = plan.aks
+    tls = aks.ingress_tls if aks else None
+    first, then, keep = (tuple(with_tls(m, tls) for m in part) for part in (first, then, keep))
+    if first or then or keep:  # every phase that runs the model also fences it
+        ingress_namespace = aks.ingress_namespace if aks else "app-routing-system"
+        policy = network_policy(plan.release, ingress_namespace)
+        first = (*first[:1], policy, *first[1:]) if first else (policy,)
     draft = K8sPhase(step=step, first=first, ready=ready, then=then, keep=keep, gate=gate)
     wanted = {ObjectRef.of(m) for m in draft.desired}
     delete = tuple(r for r in known_objects(plan.model, plan.namespace) if r not in wanted)

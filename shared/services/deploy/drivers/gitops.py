@@ -8,12 +8,18 @@ passes and says it was not observed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
+from shared.domain.deploy.codes import DeployCode, PlanError
 from shared.domain.deploy.k8s_status import healthy
 from shared.domain.deploy.manifests.gitops import (
+    KUSTOMIZATION,
+    ListingError,
     commit_message,
+    listing_paths,
+    merge_listing,
     model_dir,
+    model_kustomization,
     namespace_file,
     render_files,
 )
@@ -54,11 +60,12 @@ class GitOpsDeployer:
     def _commit(self, plan: DeploymentPlan, phase: K8sPhase, step_of: str) -> StepReport:
         validate_manifests(phase.desired, plan.kubernetes_version)
         ns_text, files = render_files(phase)
+        files[KUSTOMIZATION] = model_kustomization(plan, files)
         repository = self._repository_for(plan)
         sha = repository.replace(
             model_dir(plan),
-            files,
-            {namespace_file(plan): ns_text},
+            dict(sorted(files.items())),
+            _SharedFiles(repository, plan, ns_text),
             commit_message(plan, phase.step, step_of),
         )
         return StepReport(
@@ -71,3 +78,39 @@ class GitOpsDeployer:
             },
             details={"phase": phase.step, "files": str(len(files))},
         )
+
+
+class _SharedFiles(Mapping[str, str | None]):
+    """The namespace file and the two shared listings, merged with the branch *as synced when
+    the repository writes them*: a push that raced another model's commit is retried on the
+    new head, and the listings then include that model too."""
+
+    def __init__(self, repository: GitOpsRepository, plan: DeploymentPlan, ns: str | None):
+        self._repository, self._plan, self._ns = repository, plan, ns
+
+    def _files(self) -> dict[str, str | None]:
+        files: dict[str, str | None] = {namespace_file(self._plan): self._ns}
+        no_namespace = (
+            self._ns is None and self._repository.read(namespace_file(self._plan)) is None
+        )
+        for path, entries in listing_paths(self._plan):
+            if no_namespace:
+                entries = [e for e in entries if e != "namespace.yaml"]
+            try:
+                files[path] = merge_listing(self._repository.read(path), entries)
+            except ListingError as exc:
+                raise PlanError(
+                    DeployCode.INVALID_MANIFEST,
+                    f"The GitOps listing {path} was edited outside Clearance ({exc}); "
+                    "restore it before deploying.",
+                ) from exc
+        return files
+
+    def __getitem__(self, key: str) -> str | None:
+        return self._files()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files())
+
+    def __len__(self) -> int:
+        return len(self._files())

@@ -91,7 +91,17 @@ def test_cpu_quantities_compare_in_millicores(quantity: str, millicores: int) ->
 
 @pytest.mark.parametrize(
     ("quantity", "size"),
-    [("512", 512), ("1k", 1000), ("1Ki", 1024), ("1Gi", 2**30), ("2G", 2 * 10**9)],
+    [
+        ("512", 512),
+        ("1k", 1000),
+        ("1Ki", 1024),
+        ("1Gi", 2**30),
+        ("2G", 2 * 10**9),
+        ("1.5Gi", 3 * 2**29),  # what Kubernetes accepts (and shows as 1536Mi)
+        ("0.5Mi", 2**19),
+        ("1.0001k", 1001),  # fractional bytes round up, as in Kubernetes
+        ("1Pi", 2**50),
+    ],
 )
 def test_memory_quantities_compare_in_bytes(quantity: str, size: int) -> None:
     assert memory_bytes(quantity) == size

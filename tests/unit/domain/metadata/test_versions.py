@@ -61,3 +61,14 @@ def test_the_version_intent_label() -> None:
     with pytest.raises(InputError) as caught:
         parse_metadata(labels, kind=ArtifactKind.IMAGE)
     assert caught.value.violations[0].field == "ai.clearance.version.intent"
+
+
+@pytest.mark.parametrize(
+    "look_alike",
+    ["l\u0430test", "\uff4c\uff41\uff54\uff45\uff53\uff54", "latest\u200b", "\uff11.0.0"],
+)
+def test_look_alikes_of_moving_names_or_digits_are_not_versions(look_alike: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_metadata(model_labels(version=look_alike), kind=ArtifactKind.IMAGE)
+    assert {v.field for v in caught.value.violations} == {"org.opencontainers.image.version"}
+    assert compare(look_alike, "1.0.0") is None

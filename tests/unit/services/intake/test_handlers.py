@@ -228,3 +228,41 @@ def test_same_event_id_with_other_content_is_recorded_not_dropped(deps: IntakeDe
     handle_image_pushed(first, deps)
     kinds = [r.kind for r in deps.lineage.records]
     assert kinds.count(RecordKind.ARTIFACT_EVENT_CONFLICT) == 1
+
+
+def test_labels_given_only_as_manifest_annotations_are_read(deps: IntakeDeps) -> None:
+    digest = deps.registry.add_image({}, annotations=LABELS)
+    assert handle_image_pushed(pushed(deps, digest), deps).kind is RecordKind.APPROVAL_REQUESTED
+
+
+def test_annotations_and_labels_may_agree_but_not_conflict(deps: IntakeDeps) -> None:
+    from shared.domain.intake.codes import IntakeCode
+
+    agree = deps.registry.add_image(LABELS, annotations={"ai.clearance.owner": LABELS[
+        "ai.clearance.owner"]})  # fmt: skip
+    assert handle_image_pushed(pushed(deps, agree), deps).kind is RecordKind.APPROVAL_REQUESTED
+    clash = deps.registry.add_image(
+        model_labels(version="1.0.1"), annotations={"ai.clearance.risk-tier": "high"}
+    )
+    outcome = handle_image_pushed(pushed(deps, clash, event_id="e2", tag="1.0.1"), deps)
+    assert outcome.kind is RecordKind.ARTIFACT_REJECTED
+    (reason,) = outcome.reasons
+    assert reason.code == IntakeCode.META_SOURCE_CONFLICT
+    assert reason.field == "ai.clearance.risk-tier"
+    assert "manifest annotations" in reason.message and "image labels" in reason.message
+
+
+def test_index_annotations_carry_labels_for_the_index(deps: IntakeDeps) -> None:
+    """buildx --annotation index:...: the child alone lacks labels, the index has them; the
+    child's own rejection does not decide for the index (only an index's reaches down)."""
+    from tests.support.fakes import FakeRejections
+
+    deps.rejections = FakeRejections()
+    child = deps.registry.add_image({})
+    index = deps.registry.add_index({("linux", "amd64"): child}, annotations=LABELS)
+    assert handle_image_pushed(pushed(deps, child, tag=None), deps).kind is (
+        RecordKind.ARTIFACT_REJECTED
+    )
+    outcome = handle_image_pushed(pushed(deps, index, event_id="e2"), deps)
+    assert outcome.kind is RecordKind.APPROVAL_REQUESTED
+    assert deps.lineage.records[-1].artifact.digest == index

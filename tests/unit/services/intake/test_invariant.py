@@ -5,6 +5,7 @@ events arrive in, however often they are delivered."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,14 @@ REPO = Path(__file__).resolve().parents[4]
 AMD64, ARM64 = ("linux", "amd64"), ("linux", "arm64")
 
 
+class FakeTeams:
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+
+    def post(self, payload: dict[str, Any]) -> None:
+        self.posts.append(payload)
+
+
 class Cell:
     """One cell's intake and approvals sharing one rejection registry, as in Azure."""
 
@@ -53,6 +62,7 @@ class Cell:
         self.mailer = FakeMailer()
         self.registry = FakeRegistry()
         self.intake_bus = FakeBus()
+        self.teams = FakeTeams()
         self.approvals = ApprovalDeps(
             cell=self.catalog.region("westeurope"),
             store=FakeApprovalStore(),
@@ -60,6 +70,7 @@ class Cell:
             bus=FakeBus(),
             mailer=self.mailer,
             signer=LinkSigner({"k1": b"0" * 32}),
+            teams=self.teams,
             rejections=self.rejections,
         )
         self.intake = IntakeDeps(
@@ -144,6 +155,8 @@ def test_children_first_split_label_index_withdraws_the_open_child_request(cell:
     assert cancelled.reasons[0].code == IntakeCode.INTAKE_INDEX_REJECTED
     withdrawn = [m for m in cell.mailer.sent if "withdrawn" in m.text]
     assert withdrawn and set(SAMPLE_APPROVERS) <= set(withdrawn[0].to)
+    (title, *_) = cell.teams.posts[-1]["attachments"][0]["content"]["body"]
+    assert title["text"].startswith("Withdrawn: fraud")
     # an approver who still has the link cannot approve it
     vote = cast_vote(
         child.approval_id, SAMPLE_APPROVERS[0], "approve", None, "signed_link", cell.approvals
@@ -240,3 +253,68 @@ def test_a_rejection_during_a_canary_stops_the_next_step(cell: Cell) -> None:
     kinds = [r.kind for r in world.lineage.records]
     assert RecordKind.DEPLOYMENT_ROLLED_BACK in kinds
     assert kinds.count(RecordKind.DEPLOYMENT_SUCCEEDED) == 1  # the 0.9.0 one only
+
+
+def test_the_review_page_of_a_withdrawn_request_says_why(cell: Cell) -> None:
+    from shared.services.approval.review_page import decided
+
+    amd64, _, index = cell.split_index()
+    cell.push(amd64)
+    cell.deliver_requests()
+    cell.push(index, tag="1.0.0")
+    page = decided(cell.approval(amd64))
+    assert "<strong>cancelled</strong>" in page
+    assert "Withdrawn: This image is part of the image index" in page
+
+
+def test_a_fixed_index_over_a_rejected_platform_image_is_refused_and_says_why(
+    cell: Cell,
+) -> None:
+    """The owner fixes only the arm64 labels and pushes again with the same version: the amd64
+    image is the one of the rejected index, so the new index may not deploy it either."""
+    amd64, _, index = cell.split_index()
+    cell.push(amd64)
+    cell.push(index, tag="1.0.0")
+    arm64_fixed = cell.registry.add_image(model_labels(), ARM64)
+    fixed = cell.registry.add_index({AMD64: amd64, ARM64: arm64_fixed})
+    outcome = cell.push(fixed, tag="1.0.0")
+    assert outcome.kind is RecordKind.ARTIFACT_REJECTED
+    (reason,) = outcome.reasons
+    assert reason.code == IntakeCode.INTAKE_INDEX_REJECTED
+    assert f"platform image {amd64}" in reason.message and index in reason.message
+    assert "new version" in reason.message
+
+
+def _race(*steps: Any) -> None:
+    """Run ``steps`` at the same time, one thread each; re-raise what any of them raised."""
+    import threading
+
+    barrier = threading.Barrier(len(steps))
+    errors: list[BaseException] = []
+
+    def run(step: Any) -> None:
+        try:
+            barrier.wait(timeout=5)
+            step()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(step,)) for step in steps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert errors == []
+
+
+def test_a_request_opening_while_its_index_is_rejected_always_ends_cancelled(
+    tmp_path: Path,
+) -> None:
+    """The approval-requests consumer and the index's intake run at the same time, on two
+    instances: whichever writes first, the child's request never stays open."""
+    for attempt in range(25):
+        cell = Cell(tmp_path / str(attempt))
+        amd64, _, index = cell.split_index()
+        cell.push(amd64)
+        _race(cell.deliver_requests, partial(cell.push, index, tag="1.0.0"))
+        assert cell.approval(amd64).state is ApprovalState.CANCELLED, attempt
