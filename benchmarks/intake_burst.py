@@ -30,17 +30,8 @@ ZONES = {"westeurope": "EU", "swedencentral": "SE"}
 
 
 def push_all(stack: LocalStack, count: int) -> list[tuple[str, str, str]]:
-    from azure.containerregistry import ContainerRegistryClient
 
-    clients = {
-        r: ContainerRegistryClient(
-            f"https://{stack.login_server(r)}",
-            None,
-            audience="https://containerregistry.azure.net",
-            connection_verify=str(stack.ca_file),
-        )
-        for r in ZONES
-    }
+    clients = {r: stack.registry_client(r) for r in ZONES}
 
     def push(i: int) -> tuple[str, str, str]:
         region = list(ZONES)[i % 2]

@@ -71,6 +71,13 @@ class Settings(BaseSettings):
         default=None, validation_alias="CLEARANCE_REGISTRY_CA_FILE"
     )
     registry_anonymous: bool = Field(default=False, validation_alias="CLEARANCE_REGISTRY_ANONYMOUS")
+    # A registry without a token service (the local docker-registry with htpasswd users).
+    registry_username: str | None = Field(
+        default=None, validation_alias="CLEARANCE_REGISTRY_USERNAME"
+    )
+    registry_password: SecretStr | None = Field(
+        default=None, validation_alias="CLEARANCE_REGISTRY_PASSWORD"
+    )
     managed_identity_client_id: str | None = Field(
         default=None, validation_alias="CLEARANCE_MANAGED_IDENTITY_CLIENT_ID"
     )
@@ -96,6 +103,10 @@ class Settings(BaseSettings):
         default="graph", validation_alias="CLEARANCE_DIRECTORY_KIND"
     )
     directory_file: Path | None = Field(default=None, validation_alias="CLEARANCE_DIRECTORY_FILE")
+    # Locally: a directory standing in for Azure ML's record of who registered each model.
+    aml_registrants_dir: Path | None = Field(
+        default=None, validation_alias="CLEARANCE_AML_REGISTRANTS_DIR"
+    )
     # The Entra tenant signed-in approvers must belong to (the Easy Auth principal's ``tid``).
     tenant_id: str | None = Field(
         default=None, validation_alias="CLEARANCE_TENANT_ID", pattern=r"^[0-9a-fA-F-]{36}$"

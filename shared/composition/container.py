@@ -164,8 +164,20 @@ class Container:
                 bus=self.bus,
                 mailer=self.mailer,
                 platform_email=str(s.platform_email) if s.platform_email else None,
+                registrants=self.registrants,
             )
         return self._intake
+
+    @cached_property
+    def registrants(self) -> Any:
+        """Who registered an Azure ML model: the workspace (azure-ai-ml), or a local directory."""
+        if self.settings.aml_registrants_dir is not None:
+            from shared.adapters.aml.registrant import LocalRegistrants
+
+            return LocalRegistrants(self.settings.aml_registrants_dir)
+        from shared.adapters.aml.registrant import AmlRegistrants
+
+        return AmlRegistrants(self.credential)
 
     def approvals(self) -> ApprovalDeps:
         from shared.adapters.storage.approvals import TableApprovalStore
@@ -229,6 +241,14 @@ class Container:
         if self.settings.registry_ca_file is not None:
             kwargs["connection_verify"] = str(self.settings.registry_ca_file)
         credential = None if self.settings.registry_anonymous else self.credential
+        if self.settings.registry_username and self.settings.registry_password:
+            from shared.adapters.registry.basic_auth import BasicAuthPolicy
+
+            password = self.settings.registry_password.get_secret_value()
+            kwargs["per_call_policies"] = [
+                BasicAuthPolicy(self.settings.registry_username, password)
+            ]
+            credential = None
         return ContainerRegistryClient(
             f"https://{login_server}",
             credential,

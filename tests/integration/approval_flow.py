@@ -9,8 +9,6 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from azure.containerregistry import ContainerRegistryClient
-
 from shared.adapters.storage.approvals import TableApprovalStore
 from shared.composition import Container
 from shared.domain.approval.links import LinkSigner
@@ -37,12 +35,7 @@ class Flow:
         self, stack: LocalStack, cell: Container, name: str, version: str, **extra: str
     ) -> None:
         self.stack, self.cell = stack, cell
-        client = ContainerRegistryClient(
-            f"https://{stack.login_server('westeurope')}",
-            None,
-            audience="https://containerregistry.azure.net",
-            connection_verify=str(stack.ca_file),
-        )
+        client = stack.registry_client("westeurope")
         self.pushed = push_image(
             client, f"models/{name}", labels(name, version, **extra), tag=version
         )

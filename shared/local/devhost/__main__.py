@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     # The real host exports local.settings.json Values before it imports the app.
     export_local_settings(args.settings)
     from shared.composition import Container
+    from shared.local.devhost.easy_auth import LocalEasyAuth
     from shared.local.devhost.server import DevHost
 
     container = Container()
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         container=container,
         registry_event_function=args.registry_event_function or None,
         eventgrid_retry_delays=[float(x) for x in args.eventgrid_retry_delays.split(",") if x],
+        easy_auth=LocalEasyAuth.from_environment(),
     ).start()
     logging.getLogger(__name__).info(
         "Clearance host for %s on %s (%d functions)",

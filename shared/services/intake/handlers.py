@@ -44,6 +44,7 @@ from shared.ports.intake import IntakeLedger
 from shared.ports.lineage import LineageWriter
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus, OutboundMessage
+from shared.ports.registrant import Registrant, RegistrantLookup
 from shared.ports.registry import RegistryReader
 from shared.queues import APPROVAL_REQUESTS
 from shared.services.intake.binding import IncomingEvent
@@ -64,6 +65,7 @@ class IntakeDeps:
     mailer: Mailer | None = None
     platform_email: str | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    registrants: RegistrantLookup | None = None  # who registered an Azure ML model
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,13 @@ def handle_model_registered(event: IncomingEvent, deps: IntakeDeps) -> IntakeOut
     claim = deps.ledger.claim(artifact.key, event.id)
     if claim.state is not ClaimState.NEW:
         return _repeat(run, claim, None)
-    run.record(RecordKind.ARTIFACT_RECEIVED)
+    registrant = _registrant(registered, deps)
+    received = {}
+    if registrant is not None and registrant.name:
+        received["registered_by"] = registrant.name[:320]
+    if registrant is not None and registrant.object_id:
+        received["registered_by_object_id"] = registrant.object_id
+    run.record(RecordKind.ARTIFACT_RECEIVED, details=received)
     labels = {**registered.properties, **registered.tags}
     model = AmlModelArtifact(
         source_region=deps.region,
@@ -219,7 +227,20 @@ def handle_model_registered(event: IncomingEvent, deps: IntakeDeps) -> IntakeOut
         workspace=registered.workspace,
     )
     return _validate_and_request(
-        run, None, labels, ArtifactKind.AML_MODEL, model, [], registered, ()
+        run, None, labels, ArtifactKind.AML_MODEL, model, [], registered, (), registrant
+    )
+
+
+def _registrant(registered: ModelRegistered, deps: IntakeDeps) -> Registrant | None:
+    """The workspace's record of who registered the model (the event does not say)."""
+    if deps.registrants is None:
+        return None
+    return deps.registrants.registrant(
+        registered.subscription_id,
+        registered.resource_group,
+        registered.workspace,
+        registered.name,
+        registered.version,
     )
 
 
@@ -243,6 +264,7 @@ def _validate_and_request(
     violations: list[Violation],
     source: ImagePushed | ModelRegistered,
     platform_digests: tuple[str, ...],
+    registrant: Registrant | None = None,
 ) -> IntakeOutcome:
     deps, key = run.deps, run.artifact.key
     metadata: ModelMetadata | None = None
@@ -290,6 +312,8 @@ def _validate_and_request(
         source_region=deps.region,
         metadata=metadata,
         pushed_by=source.pushed_by if isinstance(source, ImagePushed) else None,
+        registered_by=registrant.name[:320] if registrant and registrant.name else None,
+        registered_by_object_id=registrant.object_id if registrant else None,
         event_id=run.event.id,
         received_at=run.event.time or now,
         validated_at=now,
