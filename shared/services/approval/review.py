@@ -186,7 +186,7 @@ def show(approval_id: str, token: str, principal_header: str | None, deps: Appro
         return Page(200, review_page.decided(approval))
     if not token and auth.principal is not None:
         refusal = eligibility(approval, auth.identity, auth.groups, auth.principal.object_id)
-        if refusal in _NOT_ASKED:
+        if refusal is not None:  # the signed-in path shows a form only to someone who may vote
             return Page(403, review_page.vote_recorded(approval, False, refusal))
     csrf = deps.signer.csrf_token(auth.csrf_subject)
     return Page(

@@ -17,6 +17,7 @@ from shared.domain.approval.request import ApprovalRequest
 from shared.domain.artifact import AmlModelArtifact, ImageArtifact
 from shared.domain.catalog import RegionCatalog
 from shared.domain.errors import InputError, TerminalError, Violation
+from shared.domain.identity import identity_problem
 from shared.domain.intake.codes import IntakeCode
 from shared.domain.intake.events import (
     IMAGE_PUSHED,
@@ -123,7 +124,10 @@ class _Run:
         if self.deps.mailer is None:
             return
         owner = owner_address(labels)
-        if owner is not None and not self.deps.catalog.identity.owner_domain_allowed(owner):
+        if owner is not None and (
+            identity_problem(owner) is not None
+            or not self.deps.catalog.identity.owner_domain_allowed(owner)
+        ):
             owner = None  # no relay: only the organisation's own domains are mailed directly
         to = owner or self.deps.platform_email
         if to is None:

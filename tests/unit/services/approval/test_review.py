@@ -131,14 +131,21 @@ def test_the_signed_in_path_still_needs_its_csrf_token(group_only: ApprovalDeps)
     assert group_only.store.votes(approval.approval_id) == []
 
 
-def test_the_owner_in_the_group_can_sign_in_but_not_approve(group_only: ApprovalDeps) -> None:
+def test_the_owner_in_the_group_is_shown_no_form_and_cannot_post_one(
+    group_only: ApprovalDeps,
+) -> None:
     approval = open_request(request_for(owner="Approver.Three+x@contoso.example"), group_only)
+    three = principal_header(OID[THREE], THREE, TENANT)
+    csrf = group_only.signer.csrf_token(f"easyauth|{approval.approval_id}|{OID[THREE]}")
 
-    page = _signed_in_vote(
-        group_only, approval.approval_id, principal_header(OID[THREE], THREE, TENANT)
+    shown = review.show(approval.approval_id, "", three, group_only)
+    posted = review.decide(
+        approval.approval_id, {"csrf": csrf, "decision": "approve"}, three, group_only
     )
 
-    assert "separation of duties" in page.html
+    assert shown.status == 403
+    assert "separation of duties" in shown.html
+    assert "separation of duties" in posted.html
     assert group_only.store.votes(approval.approval_id) == []
 
 
