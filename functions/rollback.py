@@ -8,6 +8,7 @@ body is JSON (``{"reason": "..."}``), which a cross-site form cannot send.
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import azure.functions as func
@@ -33,8 +34,10 @@ def _json(status: int, doc: dict[str, object]) -> func.HttpResponse:
 @bp.function_name("rollback")
 @bp.route(route="models/{model}/rollback", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def rollback(req: func.HttpRequest) -> func.HttpResponse:
-    principal = principal_of(req.headers.get("X-MS-CLIENT-PRINCIPAL"))
-    if principal is None or not principal.identities:
+    # Only App Service Authentication's header (it strips any client-sent copy when it is on).
+    enabled = os.environ.get("WEBSITE_AUTH_ENABLED", "").lower() == "true"
+    principal = principal_of(req.headers.get("X-MS-CLIENT-PRINCIPAL")) if enabled else None
+    if principal is None or not (principal.identities or principal.object_id):
         return _json(401, {"error": "Sign in as an approver to roll back a model."})
     if not (req.headers.get("Content-Type") or "").startswith("application/json"):
         return _json(415, {"error": "Send the request as application/json."})
@@ -56,6 +59,7 @@ def rollback(req: func.HttpRequest) -> func.HttpResponse:
             reason,
             rollback_deps(get_container()),
             groups=principal.groups,
+            object_id=principal.object_id,
         )
     except RollbackRefused as exc:
         return _json(exc.status, {"error": str(exc)})
