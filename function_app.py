@@ -13,6 +13,7 @@ from functions import (
     health,
     lineage_api,
     lineage_heads,
+    mail_digests,
     rollback,
 )
 
@@ -28,3 +29,4 @@ app.register_functions(deployment_requests.bp)
 app.register_functions(rollback.bp)
 app.register_functions(lineage_api.bp)
 app.register_functions(lineage_heads.bp)
+app.register_functions(mail_digests.bp)

@@ -103,6 +103,11 @@ class Settings(BaseSettings):
         default="graph", validation_alias="CLEARANCE_DIRECTORY_KIND"
     )
     directory_file: Path | None = Field(default=None, validation_alias="CLEARANCE_DIRECTORY_FILE")
+    # Rejection mails to one address: the first goes out, the rest wait for one digest after
+    # this many seconds (0: every mail goes out at once).
+    mail_digest_window_seconds: int = Field(
+        default=300, ge=0, le=86400, validation_alias="CLEARANCE_MAIL_DIGEST_WINDOW_SECONDS"
+    )
     # Locally: a directory standing in for Azure ML's record of who registered each model.
     aml_registrants_dir: Path | None = Field(
         default=None, validation_alias="CLEARANCE_AML_REGISTRANTS_DIR"

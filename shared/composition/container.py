@@ -162,11 +162,26 @@ class Container:
                 ledger=TableIntakeLedger(self.table_service),
                 lineage=self.lineage,
                 bus=self.bus,
-                mailer=self.mailer,
+                mailer=self.rejection_mailer,
                 platform_email=str(s.platform_email) if s.platform_email else None,
                 registrants=self.registrants,
             )
         return self._intake
+
+    @cached_property
+    def digest_store(self) -> Any:
+        from shared.adapters.storage.mail_digests import TableDigestStore
+
+        return TableDigestStore(self.table_service)
+
+    @cached_property
+    def rejection_mailer(self) -> Mailer:
+        """Rejections are aggregated per address (a burst of pushes is not a burst of mail)."""
+        if self.settings.mail_digest_window_seconds == 0:
+            return self.mailer
+        from shared.services.mail_digest import DigestingMailer
+
+        return DigestingMailer(self.mailer, self.digest_store)
 
     @cached_property
     def registrants(self) -> Any:

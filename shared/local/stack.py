@@ -320,6 +320,8 @@ class LocalStack:
                 "CLEARANCE_TENANT_ID": LOCAL_TENANT,
                 "CLEARANCE_LOCAL_EASY_AUTH": "true",
                 "CLEARANCE_AML_REGISTRANTS_DIR": str(self.aml_registrants_dir),
+                # tests read each rejection mail; the digest is tested on its own
+                "CLEARANCE_MAIL_DIGEST_WINDOW_SECONDS": "0",
             }
         )
         return {"IsEncrypted": False, "Values": values}

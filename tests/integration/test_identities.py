@@ -193,3 +193,29 @@ def test_a_member_removed_from_the_group_is_refused_on_the_teams_path(
         assert http("GET", button, headers=late)[0] == 200  # added since: the directory decides
     finally:
         hosts.directory_file.write_text(original)
+
+
+def test_the_digest_store_opens_one_window_per_address_on_table_storage(
+    stack: LocalStack, cell: Container
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.adapters.storage.mail_digests import TableDigestStore
+    from shared.ports.mail import HeldMail
+    from shared.services.mail_digest import DigestingMailer, send_digests
+    from tests.support.fakes import FakeMailer
+
+    store, inner = TableDigestStore(cell.table_service), FakeMailer()
+    now = datetime.now(UTC)
+    address = f"burst-{now.timestamp()}@contoso.example"
+    mailer = DigestingMailer(inner, store, clock=lambda: now)
+    from shared.ports.mail import OutboundMail
+
+    for n in range(5):
+        mailer.send(OutboundMail((address,), f"rejected {n}", "x", "<p>x</p>"))
+    assert len(inner.sent) == 1
+    assert isinstance(store.due(now + timedelta(minutes=10))[0][1][0], HeldMail)
+    assert send_digests(inner, store, now + timedelta(minutes=10)) >= 1
+    digest = next(m for m in inner.sent if m.to == (address,) and "digest" in m.subject)
+    assert "4 message" in digest.subject
+    assert store.open_window(address, now + timedelta(minutes=11))  # closed: a new window
