@@ -215,6 +215,9 @@ class Container:
                 signer=LinkSigner(s.link_signing_keys()),
                 teams=_teams(url.get_secret_value()) if url else None,
                 live_now=live_summary(TableDeploymentStateStore(self.table_service)),
+                live_revision=lambda region, model: (
+                    TableDeploymentStateStore(self.table_service).get(region, model)[0].live
+                ),
                 identity=s.catalog.identity,
                 directory=self.directory,
                 platform_email=str(s.platform_email) if s.platform_email else None,

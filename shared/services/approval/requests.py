@@ -30,8 +30,10 @@ from shared.domain.approval.record import (
     tally,
 )
 from shared.domain.approval.request import ApprovalRequest
+from shared.domain.approval.view import changes, downgrade
 from shared.domain.catalog import RegionEntry
 from shared.domain.deploy.request import DeploymentRequest
+from shared.domain.deploy.revision import Revision
 from shared.domain.errors import TransientError
 from shared.domain.identity import DEFAULT_RULES, IdentityRules
 from shared.domain.lineage.record import Actor, Correlation, LineageRecord, Reason, RecordKind
@@ -62,6 +64,7 @@ class ApprovalDeps:
     directory: Directory | None = None
     platform_email: str | None = None
     tenant_id: str | None = None  # the Entra tenant signed-in approvers must belong to
+    live_revision: Callable[[str, str], Revision | None] = lambda region, model: None
 
     def owner_recipients(self, approval: Approval) -> tuple[str, ...]:
         """The owner, if their domain is on the allow-list; else the platform address (no
@@ -172,7 +175,16 @@ def _notify_approvers(approval: Approval, deps: ApprovalDeps, live: str | None) 
             ),
         )
     if deps.teams is not None:
-        deps.teams.post(teams_card(approval, deps.review_url(approval.approval_id), live))
+        running = deps.live_revision(deps.region, approval.metadata.name)
+        deps.teams.post(
+            teams_card(
+                approval,
+                deps.review_url(approval.approval_id),
+                live,
+                changes(approval, running),
+                downgrade(approval, running),
+            )
+        )
     _record(
         deps,
         approval,

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from shared.domain.approval.links import LinkError, LinkProblem
 from shared.domain.approval.record import Approval, Refusal, eligibility, normalise
+from shared.domain.approval.view import changes, downgrade, vote_rows
 from shared.domain.errors import TerminalError
 from shared.ports.directory import DirectoryError
 from shared.services.approval import review_page
@@ -189,9 +190,15 @@ def show(approval_id: str, token: str, principal_header: str | None, deps: Appro
         if refusal is not None:  # the signed-in path shows a form only to someone who may vote
             return Page(403, review_page.vote_recorded(approval, False, refusal))
     csrf = deps.signer.csrf_token(auth.csrf_subject)
+    running = deps.live_revision(deps.region, approval.metadata.name)
+    context = review_page.Context(
+        changes=changes(approval, running),
+        downgrade=downgrade(approval, running),
+        votes=vote_rows(deps.store.votes(approval_id)),
+    )
     return Page(
         200,
-        review_page.review(approval, auth.identity, token, csrf, _action(approval_id)),
+        review_page.review(approval, auth.identity, token, csrf, _action(approval_id), context),
     )
 
 

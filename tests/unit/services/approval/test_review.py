@@ -3,6 +3,8 @@ immutable object ids, tenants and CSRF, and the attacker's variants of each."""
 
 from __future__ import annotations
 
+import json
+
 from shared.domain.approval.record import ApprovalState
 from shared.domain.catalog import ApprovalPolicy, RegionCatalog
 from shared.domain.lineage.record import RecordKind
@@ -184,3 +186,26 @@ def test_one_member_cannot_vote_twice_through_both_paths(group_only: ApprovalDep
     assert "already recorded" in again.html
     assert group_only.store.get(approval.approval_id)[0].state is ApprovalState.PENDING
     assert GROUP in group_only.store.get(approval.approval_id)[0].approver_groups
+
+
+def test_the_page_shows_pusher_owner_votes_so_far_and_a_downgrade(
+    group_only: ApprovalDeps,
+) -> None:
+    from tests.unit.domain.approval.test_view import _live
+
+    group_only.live_revision = lambda region, model: _live("9.0.0")
+    approval = open_request(request_for(pushed_by="CI@contoso.example"), group_only)
+    _signed_in_vote(group_only, approval.approval_id, principal_header(OID[ONE], ONE, TENANT))
+
+    page = review.show(
+        approval.approval_id, "", principal_header(OID[TWO], TWO, TENANT), group_only
+    )
+
+    assert "ci@contoso.example" in page.html
+    assert "not the pusher" in page.html
+    assert "id='downgrade'" in page.html
+    assert "9.0.0" in page.html and "id='changes'" in page.html
+    assert f"{ONE}: approve at" in page.html
+    card = group_only.teams.posts[0]["attachments"][0]["content"]  # type: ignore[union-attr]
+    texts = json.dumps(card)
+    assert "Downgrade" in texts and "Changes against live" in texts
