@@ -84,3 +84,37 @@ def test_two_approvers_approve_from_their_emailed_links(
     second = approve_in_browser(browser, flow.link_for(TWO))
     assert "now approved" in second
     assert flow.approval().state is ApprovalState.APPROVED
+
+
+def test_a_group_member_signs_in_and_approves_from_the_teams_button(
+    hosts: LocalStack, cell: Container, browser: Any
+) -> None:
+    """Group-only policy: no link token; the (local) Easy Auth sign-in decides eligibility."""
+    import json
+
+    from shared.local.teams_sink import read_posts
+    from tests.conftest import wait_for
+
+    flow = Flow(hosts, cell, "browser-group", "1.0.0", **{"ai.clearance.risk-tier": "critical"})
+    flow.wait_open()
+    posts = wait_for(
+        lambda: [p for p in read_posts(hosts.teams_store) if flow.approval_id in json.dumps(p)]
+    )
+    button = posts[0]["body"]["attachments"][0]["content"]["actions"][0]["url"]
+    context = browser.new_context(viewport={"width": 420, "height": 1100})
+    page = context.new_page()
+    try:
+        page.goto(button)
+        assert "Sign-in required" in page.locator("h1").inner_text()
+        login = f"{hosts.host_url('westeurope')}/.auth/login/local?as={ONE}"
+        page.goto(f"{login}&post_login_redirect_uri=/api/approvals/{flow.approval_id}/review")
+        assert page.locator("h1").inner_text().startswith("Review browser-group")
+        assert page.get_by_text("Votes so far").is_visible()
+        page.click("#approve")
+        page.wait_for_selector("#confirmation")
+    finally:
+        context.close()
+    (vote,) = flow.store.votes(flow.approval_id)
+    assert vote.approver == ONE
+    assert vote.established_by == "easy_auth"
+    assert vote.object_id is not None
