@@ -219,3 +219,41 @@ def test_the_digest_store_opens_one_window_per_address_on_table_storage(
     digest = next(m for m in inner.sent if m.to == (address,) and "digest" in m.subject)
     assert "4 message" in digest.subject
     assert store.open_window(address, now + timedelta(minutes=11))  # closed: a new window
+
+
+def test_the_azure_ml_registrant_is_read_from_the_workspace_and_cannot_approve(
+    hosts: LocalStack, cell: Container
+) -> None:
+    from shared.adapters.storage.approvals import TableApprovalStore
+    from shared.domain.approval.record import approval_id_for
+    from shared.domain.lineage.record import ArtifactRef
+    from shared.local.events import deliver, model_registered
+
+    name = "aml-registered-by-one"
+    tags = {
+        "ai.clearance.owner": "owner@contoso.example",
+        "ai.clearance.regions": "westeurope",
+        "ai.clearance.residency": "EU",
+        "ai.clearance.risk-tier": "medium",
+        "ai.clearance.rollout.strategy": "blue-green",
+    }
+    hosts.record_registrant("westeurope", name, "3", ONE)  # what the workspace recorded
+    event = model_registered("westeurope", name, 3, tags)
+    assert deliver(hosts.host_url("westeurope"), "aml_model_registered", [event]) == 202
+    artifact = ArtifactRef(kind="aml_model", workspace="mlw-westeurope", model=name, version="3")
+    store = TableApprovalStore(cell.table_service)
+    approval_id = approval_id_for(artifact, "westeurope")
+
+    def opened() -> object:
+        from shared.domain.errors import TerminalError
+
+        try:
+            return store.get(approval_id)[0]
+        except TerminalError:
+            return None
+
+    approval = wait_for(opened, timeout=30)
+    assert approval.registered_by == ONE
+    assert approval.excluded_object_ids == (SAMPLE_PEOPLE[ONE],)
+    wait_for(lambda: TWO in _mailed(hosts, approval_id), timeout=30)
+    assert ONE not in _mailed(hosts, approval_id)
