@@ -164,6 +164,11 @@ def _schedule_expiry(approval: Approval, deps: ApprovalDeps, suffix: str = "") -
     )
 
 
+def _asked(approval: Approval) -> tuple[str, ...]:
+    """Who was mailed a link (listed approvers and group members, never the excluded)."""
+    return tuple(p.mail for p in approval.askable())
+
+
 def _notify_approvers(approval: Approval, deps: ApprovalDeps, live: str | None) -> None:
     asked = approval.askable()  # never the owner, pusher or registrant: they could not vote
     for person in asked:
@@ -213,7 +218,7 @@ def _supersede(older: Approval, newer: Approval, deps: ApprovalDeps) -> None:
                 key="superseded",
                 details={"superseded_by": newer.approval_id, "by_version": newer.metadata.version},
             )
-            to = (*current.approvers, *deps.owner_recipients(current))
+            to = (*_asked(current), *deps.owner_recipients(current))
             _send(
                 deps,
                 decision_mail(
@@ -377,7 +382,7 @@ def expire_request(approval_id: str, deps: ApprovalDeps) -> Approval:
             return approval
         if deps.store.replace(expired, etag):
             voted = {v.approver for v in deps.store.votes(approval_id)}
-            silent = [a for a in approval.approvers if a not in voted]
+            silent = [a for a in _asked(approval) if a not in voted]
             _record(
                 deps,
                 expired,
@@ -389,7 +394,7 @@ def expire_request(approval_id: str, deps: ApprovalDeps) -> Approval:
                 deps,
                 decision_mail(
                     expired,
-                    (*deps.owner_recipients(expired), *expired.approvers),
+                    (*deps.owner_recipients(expired), *_asked(expired)),
                     "This approval request expired before enough approvers answered.",
                 ),
             )

@@ -209,3 +209,24 @@ def test_the_page_shows_pusher_owner_votes_so_far_and_a_downgrade(
     card = group_only.teams.posts[0]["attachments"][0]["content"]  # type: ignore[union-attr]
     texts = json.dumps(card)
     assert "Downgrade" in texts and "Changes against live" in texts
+
+
+def test_group_members_hear_of_expiry_and_the_owner_only_through_the_allow_list(
+    catalog: RegionCatalog,
+) -> None:
+    from datetime import timedelta
+
+    from shared.services.approval.requests import expire_request
+
+    deps = deps_for(catalog, ApprovalPolicy(approver_groups=(GROUP,), min_approvals=2))
+    approval = open_request(request_for(owner="someone@elsewhere.example"), deps)
+    deps.clock = lambda: approval.expires_at + timedelta(seconds=5)
+    sent_before = len(deps.mailer.sent)  # type: ignore[attr-defined]
+
+    expired = expire_request(approval.approval_id, deps)
+
+    assert expired.state is ApprovalState.EXPIRED
+    (notice,) = deps.mailer.sent[sent_before:]  # type: ignore[attr-defined]
+    assert set(notice.to) == {"platform@contoso.example", ONE, TWO, THREE}
+    record = next(r for r in deps.lineage.records if r.kind is RecordKind.APPROVAL_EXPIRED)  # type: ignore[attr-defined]
+    assert set(record.details["did_not_answer"].split(", ")) == {ONE, TWO, THREE}
