@@ -161,7 +161,9 @@ def _signed_in(approval_id: str, principal: Principal | None, deps: ApprovalDeps
     oid = principal.object_id
     known = approval.person(object_id=oid)
     groups: tuple[str, ...] = ()
-    if known is None and approval.approver_groups and deps.directory is not None:
+    if known is None and approval.approver_groups and deps.directory is None:
+        groups = principal.groups  # no directory configured: the token's group claims
+    elif known is None and approval.approver_groups and deps.directory is not None:
         try:
             groups = tuple(
                 g.lower() for g in deps.directory.member_groups(oid, approval.approver_groups)
@@ -219,8 +221,6 @@ def decide(
         return _problem(400, "Reason required", "A rejection needs a reason.")
     principal = auth.principal if auth.established_by == "easy_auth" else None
     groups = auth.groups
-    if principal is not None and not groups and deps.directory is None:
-        groups = principal.groups  # no directory configured: the token's group claims
     result = cast_vote(
         approval_id,
         auth.identity,

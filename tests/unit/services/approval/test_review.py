@@ -230,3 +230,25 @@ def test_group_members_hear_of_expiry_and_the_owner_only_through_the_allow_list(
     assert set(notice.to) == {"platform@contoso.example", ONE, TWO, THREE}
     record = next(r for r in deps.lineage.records if r.kind is RecordKind.APPROVAL_EXPIRED)  # type: ignore[attr-defined]
     assert set(record.details["did_not_answer"].split(", ")) == {ONE, TWO, THREE}
+
+
+def test_without_a_directory_the_tokens_group_claims_decide(catalog: RegionCatalog) -> None:
+    import base64
+    import json as _json
+
+    deps = deps_for(
+        catalog, ApprovalPolicy(approver_groups=(GROUP,), min_approvals=1), directory=None
+    )
+    approval = open_request(request_for(), deps)
+    doc = _json.loads(base64.b64decode(principal_header(STRANGER_OID, "m@contoso.example", TENANT)))
+    doc["claims"].append({"typ": "groups", "val": GROUP.upper()})
+    member = base64.b64encode(_json.dumps(doc).encode()).decode()
+
+    assert deps.mailer.sent == []  # type: ignore[attr-defined]  # nobody to mail without a directory
+    assert review.show(approval.approval_id, "", member, deps).status == 200
+    assert (
+        review.show(
+            approval.approval_id, "", principal_header(STRANGER_OID, None, TENANT), deps
+        ).status
+        == 403
+    )
