@@ -14,6 +14,7 @@ from functions import (
     health,
     lineage_api,
     lineage_heads,
+    mail_digests,
     rollback,
 )
 
@@ -30,3 +31,4 @@ app.register_functions(rollback.bp)
 app.register_functions(analysis_decision.bp)
 app.register_functions(lineage_api.bp)
 app.register_functions(lineage_heads.bp)
+app.register_functions(mail_digests.bp)

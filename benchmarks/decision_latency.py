@@ -68,7 +68,6 @@ def open_request(stack: LocalStack, client: object, store: TableApprovalStore, i
 
 
 def main() -> None:
-    from azure.containerregistry import ContainerRegistryClient
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--approvals", type=int, default=40)
@@ -77,12 +76,7 @@ def main() -> None:
         cell = Container(build_settings(stack.environment(REGION)))
         store = TableApprovalStore(cell.table_service)
         signer = LinkSigner({k: v.encode() for k, v in stack.state.link_keys.items()})
-        client = ContainerRegistryClient(
-            f"https://{stack.login_server(REGION)}",
-            None,
-            audience="https://containerregistry.azure.net",
-            connection_verify=str(stack.ca_file),
-        )
+        client = stack.registry_client(REGION)
         first, deciding = [], []
         for i in range(args.approvals):
             approval_id = open_request(stack, client, store, i)

@@ -42,17 +42,7 @@ ZONES = {"westeurope": "EU", "swedencentral": "SE"}
 
 
 def push_all(stack: LocalStack, count: int, regions: tuple[str, ...]) -> list[tuple[str, str, str]]:
-    from azure.containerregistry import ContainerRegistryClient
-
-    clients = {
-        r: ContainerRegistryClient(
-            f"https://{stack.login_server(r)}",
-            None,
-            audience="https://containerregistry.azure.net",
-            connection_verify=str(stack.ca_file),
-        )
-        for r in regions
-    }
+    clients = {r: stack.registry_client(r) for r in regions}
 
     def push(i: int) -> tuple[str, str, str]:
         region = regions[i % len(regions)]

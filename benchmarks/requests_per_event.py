@@ -141,20 +141,13 @@ def binding(event: dict[str, Any]) -> Any:
 
 class Bench:
     def __init__(self, stack: LocalStack, counting: Counting) -> None:
-        from azure.containerregistry import ContainerRegistryClient
-
         from shared.composition import Container
         from shared.settings import build_settings
 
         self.stack = stack
         self.counting = counting
         self.container = Container(build_settings(stack.environment(REGION)))
-        self.registry = ContainerRegistryClient(
-            f"https://{stack.login_server(REGION)}",
-            None,
-            audience="https://containerregistry.azure.net",
-            connection_verify=str(stack.ca_file),
-        )
+        self.registry = stack.registry_client(REGION)
         self.rows: dict[str, Row] = {}
 
     def run(self, kind: str, call: Callable[[], Any], *, report: bool) -> Any:

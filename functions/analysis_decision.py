@@ -14,7 +14,7 @@ import azure.functions as func
 from shared.composition import get_container
 from shared.composition.deploy import rollback_deps
 from shared.domain.approval.links import LinkSigner
-from shared.services.approval.review import principal_of
+from shared.services.approval.review import signed_in
 from shared.services.deploy.decision_page import DecisionPage, handle
 
 bp = func.Blueprint()
@@ -33,8 +33,8 @@ def _reply(page: DecisionPage) -> func.HttpResponse:
     route="models/{model}/analysis", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS
 )
 def analysis_decision(req: func.HttpRequest) -> func.HttpResponse:
-    principal = principal_of(req.headers.get("X-MS-CLIENT-PRINCIPAL"))
-    if principal is None or not principal.identities:
+    principal = signed_in(req.headers.get("X-MS-CLIENT-PRINCIPAL"))
+    if principal is None or not (principal.identities or principal.object_id):
         return _reply(DecisionPage(401, "Sign in as an approver."))
     model = req.route_params.get("model", "")
     if not _MODEL.match(model):
@@ -57,5 +57,6 @@ def analysis_decision(req: func.HttpRequest) -> func.HttpResponse:
         form,
         rollback_deps(container),
         signer,
+        object_id=principal.object_id,
     )
     return _reply(page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from urllib.parse import parse_qsl
 
 import azure.functions as func
@@ -11,6 +12,14 @@ from shared.services.approval import review
 
 bp = func.Blueprint()
 MAX_FORM_BYTES = 16 * 1024
+
+
+def _principal(req: func.HttpRequest) -> str | None:
+    """The Easy Auth principal, only when App Service Authentication is on (the platform then
+    strips any client-sent copy); with it off, the header is whatever a client wrote."""
+    if os.environ.get("WEBSITE_AUTH_ENABLED", "").lower() != "true":
+        return None
+    return req.headers.get("X-MS-CLIENT-PRINCIPAL")
 
 
 def _respond(page: review.Page) -> func.HttpResponse:
@@ -31,7 +40,7 @@ def approval_review_show(req: func.HttpRequest) -> func.HttpResponse:
     page = review.show(
         req.route_params["approval_id"],
         req.params.get("t", ""),
-        req.headers.get("X-MS-CLIENT-PRINCIPAL"),
+        _principal(req),
         get_container().approvals(),
     )
     return _respond(page)
@@ -49,7 +58,7 @@ def approval_review_decide(req: func.HttpRequest) -> func.HttpResponse:
     page = review.decide(
         req.route_params["approval_id"],
         form,
-        req.headers.get("X-MS-CLIENT-PRINCIPAL"),
+        _principal(req),
         get_container().approvals(),
     )
     return _respond(page)

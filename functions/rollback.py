@@ -15,7 +15,7 @@ import azure.functions as func
 from shared.composition import get_container
 from shared.composition.deploy import rollback_deps
 from shared.domain import bounded_json
-from shared.services.approval.review import principal_of
+from shared.services.approval.review import signed_in
 from shared.services.deploy.rollback import RollbackRefused, request_rollback
 
 bp = func.Blueprint()
@@ -34,8 +34,8 @@ def _json(status: int, doc: dict[str, object]) -> func.HttpResponse:
 @bp.function_name("rollback")
 @bp.route(route="models/{model}/rollback", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def rollback(req: func.HttpRequest) -> func.HttpResponse:
-    principal = principal_of(req.headers.get("X-MS-CLIENT-PRINCIPAL"))
-    if principal is None or not principal.identities:
+    principal = signed_in(req.headers.get("X-MS-CLIENT-PRINCIPAL"))
+    if principal is None or not (principal.identities or principal.object_id):
         return _json(401, {"error": "Sign in as an approver to roll back a model."})
     if not (req.headers.get("Content-Type") or "").startswith("application/json"):
         return _json(415, {"error": "Send the request as application/json."})
@@ -59,6 +59,7 @@ def rollback(req: func.HttpRequest) -> func.HttpResponse:
             reason,
             rollback_deps(get_container()),
             groups=principal.groups,
+            object_id=principal.object_id,
         )
     except RollbackRefused as exc:
         return _json(exc.status, {"error": str(exc)})

@@ -34,6 +34,10 @@ LOCAL_ONLY_SETTINGS = frozenset(
         "CLEARANCE_REGISTRY_ANONYMOUS",
         "CLEARANCE_SMTP_HOST",
         "CLEARANCE_SMTP_PORT",
+        # the local registries' htpasswd login and the stand-in for Azure ML's registrants
+        "CLEARANCE_REGISTRY_USERNAME",
+        "CLEARANCE_REGISTRY_PASSWORD",
+        "CLEARANCE_AML_REGISTRANTS_DIR",
     }
 )
 
@@ -72,6 +76,13 @@ class Settings(BaseSettings):
         default=None, validation_alias="CLEARANCE_REGISTRY_CA_FILE"
     )
     registry_anonymous: bool = Field(default=False, validation_alias="CLEARANCE_REGISTRY_ANONYMOUS")
+    # A registry without a token service (the local docker-registry with htpasswd users).
+    registry_username: str | None = Field(
+        default=None, validation_alias="CLEARANCE_REGISTRY_USERNAME"
+    )
+    registry_password: SecretStr | None = Field(
+        default=None, validation_alias="CLEARANCE_REGISTRY_PASSWORD"
+    )
     managed_identity_client_id: str | None = Field(
         default=None, validation_alias="CLEARANCE_MANAGED_IDENTITY_CLIENT_ID"
     )
@@ -97,6 +108,15 @@ class Settings(BaseSettings):
         default="graph", validation_alias="CLEARANCE_DIRECTORY_KIND"
     )
     directory_file: Path | None = Field(default=None, validation_alias="CLEARANCE_DIRECTORY_FILE")
+    # Rejection mails to one address: the first goes out, the rest wait for one digest after
+    # this many seconds (0: every mail goes out at once).
+    mail_digest_window_seconds: int = Field(
+        default=300, ge=0, le=86400, validation_alias="CLEARANCE_MAIL_DIGEST_WINDOW_SECONDS"
+    )
+    # Locally: a directory standing in for Azure ML's record of who registered each model.
+    aml_registrants_dir: Path | None = Field(
+        default=None, validation_alias="CLEARANCE_AML_REGISTRANTS_DIR"
+    )
     # The Entra tenant signed-in approvers must belong to (the Easy Auth principal's ``tid``).
     tenant_id: str | None = Field(
         default=None, validation_alias="CLEARANCE_TENANT_ID", pattern=r"^[0-9a-fA-F-]{36}$"

@@ -13,7 +13,7 @@ from rich.table import Table
 from shared.cli.check import read_labels_file
 from shared.composition import Container
 from shared.domain.lineage.record import INTAKE_TERMINAL, ArtifactRef, LineageRecord, RecordKind
-from shared.local.stack import LocalStack, default_root
+from shared.local.stack import SAMPLE_OWNER, SAMPLE_PEOPLE, LocalStack, default_root
 from shared.settings import build_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,24 +80,28 @@ def push_sample(
         help="with --approve: then canary a next version that is 'good' or 'bad' (the model "
         "stand-in's switch) and show the metric analysis promote or roll it back",
     ),
+    as_person: str = typer.Option(
+        SAMPLE_OWNER,
+        "--as",
+        help="the sample person who pushes (a registry user): the registry records them as "
+        f"the pusher. One of: {', '.join(SAMPLE_PEOPLE)}",
+    ),
 ) -> None:
     """Push a real sample image with the given labels and show what the cell decided."""
-    from azure.containerregistry import ContainerRegistryClient
 
     from shared.local.images import push_image
 
     stack = _stack(root)
     labels = read_labels_file(labels_file)
-    client = ContainerRegistryClient(
-        f"https://{stack.login_server(region)}",
-        None,
-        audience="https://containerregistry.azure.net",
-        connection_verify=str(stack.ca_file),
-    )
+    if as_person not in SAMPLE_PEOPLE:
+        raise typer.BadParameter(f"not a sample person: {as_person}", param_hint="--as")
+    client = stack.registry_client(region, as_person)
     pushed = push_image(
         client, repository, labels, tag=tag or labels.get("org.opencontainers.image.version")
     )
-    console.print(f"pushed {stack.login_server(region)}/{repository}@{pushed.digest}")
+    console.print(
+        f"pushed {stack.login_server(region)}/{repository}@{pushed.digest} as {as_person}"
+    )
     artifact = ArtifactRef(
         kind="image",
         registry=stack.login_server(region),
@@ -124,7 +128,6 @@ def _canary(
     wait: float,
 ) -> None:
     """Canary a next version against the live one, on real Prometheus, and follow it."""
-    from azure.containerregistry import ContainerRegistryClient
 
     from shared.local.images import push_image
     from shared.local.model_standin import write_control
@@ -148,12 +151,7 @@ def _canary(
     }
     for key in [k for k in canary_labels if k.startswith("ai.clearance.rollout.rolling.")]:
         del canary_labels[key]
-    client = ContainerRegistryClient(
-        f"https://{stack.login_server(region)}",
-        None,
-        audience="https://containerregistry.azure.net",
-        connection_verify=str(stack.ca_file),
-    )
+    client = stack.registry_client(region)
     pushed = push_image(client, repository, canary_labels, tag=version)
     console.print(f"pushed canary {stack.login_server(region)}/{repository}@{pushed.digest}")
     artifact = ArtifactRef(
@@ -175,6 +173,9 @@ def model_registered(
     schema: str = typer.Option("eventgrid", help="eventgrid or cloudevents"),
     root: Path | None = typer.Option(None),
     wait: float = typer.Option(30.0),
+    as_person: str = typer.Option(
+        SAMPLE_OWNER, "--as", help="the sample person Azure ML records as the registrant"
+    ),
 ) -> None:
     """Post a ModelRegistered event, as Azure ML and Event Grid would, to a cell."""
     from shared.local.events import deliver
@@ -182,6 +183,9 @@ def model_registered(
 
     stack = _stack(root)
     tags = read_labels_file(tags_file)
+    if as_person not in SAMPLE_PEOPLE:
+        raise typer.BadParameter(f"not a sample person: {as_person}", param_hint="--as")
+    stack.record_registrant(region, name, version, as_person)
     try:
         event = build_event(region, name, version, tags, casing=casing, schema=schema)
     except ValueError as exc:

@@ -162,10 +162,11 @@ class Container:
                 ledger=TableIntakeLedger(self.table_service),
                 lineage=self.lineage,
                 bus=self.bus,
-                mailer=self.mailer,
+                mailer=self.rejection_mailer,
                 platform_email=str(s.platform_email) if s.platform_email else None,
                 rejections=self.rejections,
                 withdraw=self._withdraw,
+                registrants=self.registrants,
             )
         return self._intake
 
@@ -179,6 +180,32 @@ class Container:
         from shared.services.approval.requests import cancel_request
 
         return cancel_request(approval_id, reason, self.approvals())
+
+    @cached_property
+    def digest_store(self) -> Any:
+        from shared.adapters.storage.mail_digests import TableDigestStore
+
+        return TableDigestStore(self.table_service)
+
+    @cached_property
+    def rejection_mailer(self) -> Mailer:
+        """Rejections are aggregated per address (a burst of pushes is not a burst of mail)."""
+        if self.settings.mail_digest_window_seconds == 0:
+            return self.mailer
+        from shared.services.mail_digest import DigestingMailer
+
+        return DigestingMailer(self.mailer, self.digest_store)
+
+    @cached_property
+    def registrants(self) -> Any:
+        """Who registered an Azure ML model: the workspace (azure-ai-ml), or a local directory."""
+        if self.settings.aml_registrants_dir is not None:
+            from shared.adapters.aml.registrant import LocalRegistrants
+
+            return LocalRegistrants(self.settings.aml_registrants_dir)
+        from shared.adapters.aml.registrant import AmlRegistrants
+
+        return AmlRegistrants(self.credential)
 
     def approvals(self) -> ApprovalDeps:
         from shared.adapters.storage.approvals import TableApprovalStore
@@ -202,6 +229,9 @@ class Container:
                 teams=_teams(url.get_secret_value()) if url else None,
                 live_now=live_summary(TableDeploymentStateStore(self.table_service)),
                 rejections=self.rejections,
+                live_revision=lambda region, model: (
+                    TableDeploymentStateStore(self.table_service).get(region, model)[0].live
+                ),
                 identity=s.catalog.identity,
                 directory=self.directory,
                 platform_email=str(s.platform_email) if s.platform_email else None,
@@ -243,6 +273,14 @@ class Container:
         if self.settings.registry_ca_file is not None:
             kwargs["connection_verify"] = str(self.settings.registry_ca_file)
         credential = None if self.settings.registry_anonymous else self.credential
+        if self.settings.registry_username and self.settings.registry_password:
+            from shared.adapters.registry.basic_auth import BasicAuthPolicy
+
+            password = self.settings.registry_password.get_secret_value()
+            kwargs["per_call_policies"] = [
+                BasicAuthPolicy(self.settings.registry_username, password)
+            ]
+            credential = None
         return ContainerRegistryClient(
             f"https://{login_server}",
             credential,

@@ -35,6 +35,18 @@ LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 LOCAL_TIME_SCALE = 1 / 60
 ANALYSIS_PARTS = ("standin", "prometheus")  # Debian's prometheus scraping the model stand-in
 SAMPLE_APPROVERS = ("approver.one@contoso.example", "approver.two@contoso.example")
+# The local directory (stands in for Entra ID): sample people with stable object ids, and one
+# approver group. Each person is also a registry user, so pushes carry who pushed.
+LOCAL_TENANT = "00000000-0000-0000-0000-00000000c1ea"
+SAMPLE_OWNER = "owner@contoso.example"
+SAMPLE_PEOPLE = {
+    "approver.one@contoso.example": "00000000-0000-0000-0001-000000000001",
+    "approver.two@contoso.example": "00000000-0000-0000-0001-000000000002",
+    "approver.three@contoso.example": "00000000-0000-0000-0001-000000000003",
+    "owner@contoso.example": "00000000-0000-0000-0001-0000000000ff",
+}
+APPROVER_GROUP = "00000000-0000-0000-0002-00000000a001"  # approver.one, .two, .three
+APP_REGISTRY_USER = "clearance"  # the cell itself reads the registry as this user
 
 
 def free_port() -> int:
@@ -78,6 +90,10 @@ def _new_link_keys() -> dict[str, str]:
     return {"k1": secrets.token_hex(32)}
 
 
+def _new_registry_passwords() -> dict[str, str]:
+    return {user: secrets.token_hex(16) for user in (APP_REGISTRY_USER, *SAMPLE_PEOPLE)}
+
+
 def account_name(region: str) -> str:
     return f"clr{region}"[:24]
 
@@ -87,6 +103,7 @@ class StackState:
     ports: StackPorts
     account_keys: dict[str, str]
     link_keys: dict[str, str] = field(default_factory=lambda: _new_link_keys())
+    registry_passwords: dict[str, str] = field(default_factory=lambda: _new_registry_passwords())
 
     @classmethod
     def new(cls, ports: StackPorts) -> StackState:
@@ -103,6 +120,7 @@ class StackState:
             ports=StackPorts(**doc["ports"]),
             account_keys=doc["account_keys"],
             link_keys=doc.get("link_keys") or _new_link_keys(),
+            registry_passwords=doc.get("registry_passwords") or _new_registry_passwords(),
         )
 
 
@@ -180,6 +198,67 @@ class LocalStack:
     def login_server(self, region: str) -> str:
         return f"127.0.0.1:{self.ports.registry[region]}"
 
+    @property
+    def aml_registrants_dir(self) -> Path:
+        return self.root / "aml-registrants"
+
+    def record_registrant(self, region: str, name: str, version: str, person: str) -> None:
+        """What Azure ML records when ``person`` registers ``name:version`` in the region's
+        workspace (``creation_context.created_by``); the intake reads it back."""
+        path = self.aml_registrants_dir / f"mlw-{region}" / name / f"{version}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        doc = {"created_by": person, "object_id": SAMPLE_PEOPLE.get(person)}
+        path.write_text(json.dumps(doc))
+
+    @property
+    def directory_file(self) -> Path:
+        return self.root / "directory.json"
+
+    def registry_credentials(self, region: str, person: str | None = None) -> tuple[str, str]:
+        """``(username, password)`` of ``person`` (a sample person's address) on ``region``'s
+        registry; without a person, the cell's own reader. Docker, skopeo, oras: basic auth."""
+        user = person or APP_REGISTRY_USER
+        if region not in self.ports.registry:
+            raise KeyError(region)
+        try:
+            return user, self.state.registry_passwords[user]
+        except KeyError:
+            raise KeyError(f"{user} is not a registry user of the local stack") from None
+
+    def registry_client(self, region: str, person: str | None = None) -> Any:
+        """An ``azure-containerregistry`` client of ``region``'s registry, signed in as
+        ``person`` (default: the sample owner, so a push records who pushed)."""
+        from azure.containerregistry import ContainerRegistryClient
+
+        from shared.adapters.registry.basic_auth import BasicAuthPolicy
+
+        user, password = self.registry_credentials(region, person or SAMPLE_OWNER)
+        return ContainerRegistryClient(
+            f"https://{self.login_server(region)}",
+            None,
+            audience="https://containerregistry.azure.net",
+            connection_verify=str(self.ca_file),
+            per_call_policies=[BasicAuthPolicy(user, password)],
+        )
+
+    def directory(self) -> dict[str, Any]:
+        users = [
+            {"object_id": oid, "mail": mail, "display_name": mail.split("@")[0]}
+            for mail, oid in SAMPLE_PEOPLE.items()
+        ]
+        members = [SAMPLE_PEOPLE[m] for m in SAMPLE_PEOPLE if m.startswith("approver.")]
+        group = {"display_name": "Model approvers", "members": members}
+        return {"tenant_id": LOCAL_TENANT, "users": users, "groups": {APPROVER_GROUP: group}}
+
+    def htpasswd(self) -> str:
+        import bcrypt  # local extra: only the local stack writes htpasswd files
+
+        lines = []
+        for user, password in sorted(self.state.registry_passwords.items()):
+            hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+            lines.append(f"{user}:{hashed}")
+        return "\n".join(lines) + "\n"
+
     def host_url(self, region: str) -> str:
         return f"http://127.0.0.1:{self.ports.host[region]}"
 
@@ -219,7 +298,11 @@ class LocalStack:
                     },
                     "service_bus": {"namespace": f"local-{region}.servicebus.invalid"},
                     "approval": {
-                        "default": {"approvers": list(SAMPLE_APPROVERS), "min_approvals": 2}
+                        "default": {"approvers": list(SAMPLE_APPROVERS), "min_approvals": 2},
+                        # critical models: group-only, as in prod (members from the directory)
+                        "by_risk_tier": {
+                            "critical": {"approver_groups": [APPROVER_GROUP], "min_approvals": 2}
+                        },
                     },
                     "aml": {
                         "subscription_id": LOCAL_SUBSCRIPTION,
@@ -265,6 +348,15 @@ class LocalStack:
                 "CLEARANCE_LINK_SIGNING_KEYS": json.dumps(self.state.link_keys),
                 "CLEARANCE_TEAMS_WEBHOOK_URL": f"http://127.0.0.1:{self.ports.teams}/webhook/{region}",
                 "CLEARANCE_DEPLOY_TIME_SCALE": str(LOCAL_TIME_SCALE),
+                "CLEARANCE_REGISTRY_USERNAME": APP_REGISTRY_USER,
+                "CLEARANCE_REGISTRY_PASSWORD": self.state.registry_passwords[APP_REGISTRY_USER],
+                "CLEARANCE_DIRECTORY_KIND": "file",
+                "CLEARANCE_DIRECTORY_FILE": str(self.directory_file),
+                "CLEARANCE_TENANT_ID": LOCAL_TENANT,
+                "CLEARANCE_LOCAL_EASY_AUTH": "true",
+                "CLEARANCE_AML_REGISTRANTS_DIR": str(self.aml_registrants_dir),
+                # tests read each rejection mail; the digest is tested on its own
+                "CLEARANCE_MAIL_DIGEST_WINDOW_SECONDS": "0",
             }
         )
         return {"IsEncrypted": False, "Values": values}
@@ -279,6 +371,12 @@ class LocalStack:
                 "storage": {
                     "filesystem": {"rootdirectory": str(data)},
                     "delete": {"enabled": True},
+                },
+                "auth": {
+                    "htpasswd": {
+                        "realm": f"clearance-local-{region}",
+                        "path": str(self.root / region / "htpasswd"),
+                    }
                 },
                 "http": {
                     "addr": f"127.0.0.1:{self.ports.registry[region]}",
@@ -313,12 +411,15 @@ class LocalStack:
         (self.root / "stack.json").chmod(0o600)
         ensure_pki(self.root / "pki")
         self.catalog_file.write_text(json.dumps(self.catalog(), indent=2))
+        self.directory_file.write_text(json.dumps(self.directory(), indent=2))
         for region in REGIONS:
             (self.root / region).mkdir(parents=True, exist_ok=True)
             settings = self.settings_file(region)
             settings.write_text(json.dumps(self.local_settings(region), indent=2))
             settings.chmod(0o600)
             (self.root / region / "registry.yml").write_text(self.registry_config(region))
+            (self.root / region / "htpasswd").write_text(self.htpasswd())
+            (self.root / region / "htpasswd").chmod(0o600)
             repo = self.gitops_repo(region)
             if not repo.exists():  # the region's GitOps repository (Flux reconciles it in Azure)
                 subprocess.run(
@@ -493,7 +594,7 @@ class LocalStack:
         )
         for region in REGIONS:
             url = f"https://{self.login_server(region)}/v2/"
-            checks[f"registry-{region}"] = lambda url=url: _http_ok(url, ctx)
+            checks[f"registry-{region}"] = lambda url=url: _http_answers(url, ctx)
         return checks
 
     def _host_checks(self) -> dict[str, Any]:
@@ -534,9 +635,9 @@ def _safe(check: Any) -> bool:
         return False
 
 
-def _http_answers(url: str) -> bool:
+def _http_answers(url: str, context: ssl.SSLContext | None = None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback probe
+        with urllib.request.urlopen(url, timeout=2, context=context):  # noqa: S310 - loopback
             return True
     except urllib.error.HTTPError:
         return True  # any HTTP answer means the server is up

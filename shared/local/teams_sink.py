@@ -72,7 +72,9 @@ def make_server(host: str, port: int, store: Path) -> QuietThreadingHTTPServer:
                 "body": body,
             }
             name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.json"
-            (store / name).write_text(json.dumps(record), encoding="utf-8")
+            partial = store / f".{name}.partial"  # readers never see a half-written post
+            partial.write_text(json.dumps(record), encoding="utf-8")
+            partial.replace(store / name)
             self._reply(202)
 
     return QuietThreadingHTTPServer((host, port), Handler)

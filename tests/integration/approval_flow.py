@@ -9,8 +9,6 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from azure.containerregistry import ContainerRegistryClient
-
 from shared.adapters.storage.approvals import TableApprovalStore
 from shared.composition import Container
 from shared.domain.approval.links import LinkSigner
@@ -34,15 +32,17 @@ class Flow:
     """One pushed model walking through approvals on the westeurope cell."""
 
     def __init__(
-        self, stack: LocalStack, cell: Container, name: str, version: str, **extra: str
+        self,
+        stack: LocalStack,
+        cell: Container,
+        name: str,
+        version: str,
+        *,
+        pushed_as: str | None = None,
+        **extra: str,
     ) -> None:
         self.stack, self.cell = stack, cell
-        client = ContainerRegistryClient(
-            f"https://{stack.login_server('westeurope')}",
-            None,
-            audience="https://containerregistry.azure.net",
-            connection_verify=str(stack.ca_file),
-        )
+        client = stack.registry_client("westeurope", pushed_as)
         self.pushed = push_image(
             client, f"models/{name}", labels(name, version, **extra), tag=version
         )
@@ -121,6 +121,29 @@ def http(
             return r.status, r.read().decode(), dict(r.headers)
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(), dict(e.headers)
+
+
+def sign_in(stack: LocalStack, person: str, region: str = "westeurope") -> dict[str, str]:
+    """Sign in on the local host's Easy Auth page as ``person``; the session cookie header."""
+    import http.client
+
+    port = stack.ports.host[region]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", f"/.auth/login/local?as={urllib.parse.quote(person)}")
+        answer = conn.getresponse()
+        answer.read()
+        assert answer.status == 302, answer.status
+        cookie = str(answer.getheader("Set-Cookie")).split(";", 1)[0]
+    finally:
+        conn.close()
+    return {"Cookie": cookie}
+
+
+def csrf_of(page: str) -> str:
+    csrf = re.search(r"name='csrf' value='([^']+)'", page)
+    assert csrf is not None, page
+    return csrf.group(1)
 
 
 def form_of(page: str) -> dict[str, str]:

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from azure.containerregistry import ContainerRegistryClient
 
 from shared.composition import Container
 from shared.domain.lineage.record import INTAKE_TERMINAL, ArtifactRef, RecordKind
@@ -74,12 +73,7 @@ def test_two_workers_share_the_port_and_handle_each_event_once(
     indexes = sorted(cmd.split("--worker-index ")[1].strip() for cmd in children.values())
     assert indexes == ["0", "1"]
 
-    client = ContainerRegistryClient(
-        f"https://{stack.login_server(REGION)}",
-        None,
-        audience="https://containerregistry.azure.net",
-        connection_verify=str(stack.ca_file),
-    )
+    client = stack.registry_client(REGION)
     images = []
     for i in range(4):
         name = f"workers-{i}"

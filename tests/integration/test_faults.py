@@ -54,12 +54,7 @@ def weu(quiet_stack: LocalStack) -> Container:
 
 
 def registry(stack: LocalStack) -> ContainerRegistryClient:
-    return ContainerRegistryClient(
-        f"https://{stack.login_server('westeurope')}",
-        None,
-        audience="https://containerregistry.azure.net",
-        connection_verify=str(stack.ca_file),
-    )
+    return stack.registry_client("westeurope")
 
 
 def event_for(stack: LocalStack, repository: str, digest: str, tag: str | None) -> dict[str, Any]:

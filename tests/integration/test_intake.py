@@ -60,12 +60,7 @@ def cells(cell_container: Callable[[str], Container]) -> Callable[[str], Contain
 
 
 def registry(stack: LocalStack, region: str) -> ContainerRegistryClient:
-    return ContainerRegistryClient(
-        f"https://{stack.login_server(region)}",
-        None,
-        audience="https://containerregistry.azure.net",
-        connection_verify=str(stack.ca_file),
-    )
+    return stack.registry_client(region)
 
 
 def image_ref(stack: LocalStack, region: str, repository: str, digest: str) -> ArtifactRef:

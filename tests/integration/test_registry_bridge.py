@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import ssl
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,7 +18,7 @@ from azure.containerregistry import ContainerRegistryClient
 from shared.composition import Container
 from shared.local.devhost.server import EVENTGRID_DEADLETTER_CONTAINER, DevHost
 from shared.local.images import push_image, push_index
-from shared.local.stack import LocalStack
+from shared.local.stack import SAMPLE_OWNER, LocalStack
 from tests.apps import probe_app
 from tests.conftest import wait_for
 
@@ -35,12 +39,7 @@ def weu_host(stack: LocalStack, cell_container: Callable[[str], Container]) -> I
 
 @pytest.fixture
 def registry(stack: LocalStack) -> ContainerRegistryClient:
-    return ContainerRegistryClient(
-        f"https://{stack.login_server('westeurope')}",
-        None,
-        audience="https://containerregistry.azure.net",
-        connection_verify=str(stack.ca_file),
-    )
+    return stack.registry_client("westeurope")
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +64,8 @@ def test_manifest_push_raises_one_schema_correct_event(
     assert event.subject == "models/fraud:v1"
     assert event.topic.endswith("/registries/clrwesteurope")
     data = event.get_json()
-    assert set(data) == {"id", "timestamp", "action", "location", "target", "request"}
+    assert set(data) == {"id", "timestamp", "action", "location", "target", "request", "actor"}
+    assert data["actor"] == {"name": SAMPLE_OWNER}  # the authenticated registry user, as ACR
     assert data["action"] == "push"
     assert data["location"] == "westeurope"
     assert data["target"] == {
@@ -123,12 +123,7 @@ def test_failing_handler_is_retried_then_dead_lettered_to_blob(
         eventgrid_retry_delays=(0.1, 0.2),
     ).start()
     try:
-        client = ContainerRegistryClient(
-            f"https://{stack.login_server('swedencentral')}",
-            None,
-            audience="https://containerregistry.azure.net",
-            connection_verify=str(stack.ca_file),
-        )
+        client = stack.registry_client("swedencentral")
         pushed = push_image(client, "models/doomed", {}, tag="v1")
         container = cell.blob_service.get_container_client(EVENTGRID_DEADLETTER_CONTAINER)
 
@@ -149,3 +144,28 @@ def test_failing_handler_is_retried_then_dead_lettered_to_blob(
         assert dead["eventType"] == "Microsoft.ContainerRegistry.ImagePushed"
     finally:
         host.stop()
+
+
+def test_an_anonymous_or_wrong_password_request_is_refused(stack: LocalStack) -> None:
+    """The local registries require authentication, so every push names its pusher."""
+    url = f"https://{stack.login_server('westeurope')}/v2/"
+    ctx = ssl.create_default_context(cafile=str(stack.ca_file))
+    user, password = stack.registry_credentials("westeurope", SAMPLE_OWNER)
+
+    def status(authorization: str | None) -> int:
+        headers = {"Authorization": authorization} if authorization else {}
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(url, headers=headers), context=ctx, timeout=5
+            ) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    def basic(u: str, p: str) -> str:
+        return "Basic " + base64.b64encode(f"{u}:{p}".encode()).decode()
+
+    assert status(None) == 401
+    assert status(basic(user, password + "x")) == 401
+    assert status(basic(user.upper(), password)) == 401  # registry users are exact
+    assert status(basic(user, password)) == 200

@@ -7,10 +7,12 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from shared.domain.approval.record import Approval, Vote
 from shared.domain.errors import TerminalError
 from shared.ports.directory import DirectoryError, DirectoryUser
+from shared.ports.mail import HeldMail
 
 
 class FakeApprovalStore:
@@ -99,3 +101,29 @@ def principal_header(
         claims.append({"typ": "preferred_username", "val": mail})
     doc = {"auth_typ": "aad", "claims": claims, "name_typ": "name", "role_typ": "roles"}
     return base64.b64encode(json.dumps(doc).encode()).decode()
+
+
+class FakeDigestStore:
+    def __init__(self) -> None:
+        self.windows: dict[str, datetime] = {}
+        self.held: dict[str, list[HeldMail]] = {}
+        self._lock = threading.Lock()
+
+    def open_window(self, address: str, now: datetime) -> bool:
+        with self._lock:
+            if address in self.windows:
+                return False
+            self.windows[address] = now
+            return True
+
+    def hold(self, address: str, held: HeldMail, now: datetime) -> None:
+        self.held.setdefault(address, []).append(held)
+
+    def due(self, opened_before: datetime) -> list[tuple[str, list[HeldMail]]]:
+        return [
+            (a, list(self.held.get(a, []))) for a, t in self.windows.items() if t < opened_before
+        ]
+
+    def close(self, address: str) -> None:
+        self.windows.pop(address, None)
+        self.held.pop(address, None)

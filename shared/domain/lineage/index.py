@@ -31,7 +31,7 @@ IDEMPOTENCY_PREFIX = "idem-"
 DEPLOYMENT_KINDS = frozenset({RecordKind.DEPLOYMENT_SUCCEEDED, RecordKind.DEPLOYMENT_ROLLED_BACK})
 SERVICE_ESTABLISHED = frozenset({"event_grid", "managed_identity", "system"})
 # details keys that list identities who were involved without acting (comma separated)
-_IDENTITY_LISTS = {"asked": "asked", "pushed_by": "pushed"}
+_IDENTITY_LISTS = {"asked": "asked", "pushed_by": "pushed", "registered_by": "pushed"}
 _SEPARATORS = re.compile(r"[,;\s]+")
 
 

@@ -124,7 +124,8 @@ def summarise(entries: list[AuditEntry]) -> ArtifactSummary:
     s = ArtifactSummary(artifact_key=entries[0].record.artifact.key)
     for e in entries:
         r = e.record
-        for who in _split(r.details.get("pushed_by", "")):
+        pushers = r.details.get("pushed_by", "") + "," + r.details.get("registered_by", "")
+        for who in _split(pushers):  # an AML model's registrant pushed it, in effect
             if who not in s.pushed_by:
                 s.pushed_by.append(who)
         if r.kind is RecordKind.APPROVAL_NOTIFIED:

@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if workers > 1 and args.worker_index is None:
         return supervise(sys.argv[1:] if argv is None else argv, workers)
     from shared.composition import Container
+    from shared.local.devhost.easy_auth import LocalEasyAuth
     from shared.local.devhost.server import DevHost
 
     container = Container()
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         eventgrid_retry_delays=[float(x) for x in args.eventgrid_retry_delays.split(",") if x],
         reuse_port=args.worker_index is not None,
         timers=not args.worker_index,  # None (a single process) or worker 0
+        easy_auth=LocalEasyAuth.from_environment(),
     ).start()
     logging.getLogger(__name__).info(
         "Clearance host for %s on %s (%d functions)",

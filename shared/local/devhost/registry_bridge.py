@@ -52,6 +52,7 @@ def to_image_pushed(
 ) -> dict[str, Any]:
     target = event.get("target") or {}
     request = event.get("request") or {}
+    actor = event.get("actor") or {}
     repository = str(target.get("repository", ""))
     tag = target.get("tag") or None
     digest = str(target.get("digest", ""))
@@ -86,6 +87,8 @@ def to_image_pushed(
                 "method": str(request.get("method", "PUT")),
                 "useragent": str(request.get("useragent", "")),
             },
+            # ACR's data.actor.name: the authenticated user (the registry's htpasswd user here)
+            **({"actor": {"name": str(actor["name"])}} if actor.get("name") else {}),
         },
     }
 

@@ -16,6 +16,7 @@ import azure.functions as func
 
 from shared.adapters.storage.resources import ensure_created
 from shared.local.devhost.app_index import FunctionIndex, index_app
+from shared.local.devhost.easy_auth import LocalEasyAuth
 from shared.local.devhost.eventgrid import WEBHOOK_PATH, EventGridWebhook
 from shared.local.devhost.http_routes import HttpRouter, Reply
 from shared.local.devhost.registry_bridge import EventGridDeliverer, RegistryBridge
@@ -49,7 +50,9 @@ class DevHost:
         eventgrid_retry_delays: Sequence[float] = (1, 2, 5, 10, 30),
         reuse_port: bool = False,
         timers: bool = True,
+        easy_auth: LocalEasyAuth | None = None,
     ) -> None:
+        self.easy_auth = easy_auth
         self.index: FunctionIndex = index_app(app)
         self.container = container
         host_json = host_json or {}
@@ -149,6 +152,10 @@ class DevHost:
                 ],
             }
             return Reply(200, [("Content-Type", "application/json")], json.dumps(doc).encode())
+        if self.easy_auth is not None:
+            if path == "/.auth/login/local" and method == "GET":
+                return Reply(*self.easy_auth.login(parts.query))
+            headers = self.easy_auth.principal_for(headers)  # as App Service: never the client's
         if self.router.handles(path):
             url = f"{self.base_url}{path_qs}"
             try:

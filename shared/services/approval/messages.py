@@ -12,17 +12,33 @@ import re
 from typing import Any
 
 from shared.domain.approval.record import Approval
+from shared.domain.approval.view import Change, people
 from shared.ports.mail import OutboundMail
 from shared.services.owner_mail import describe, header_safe
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:/&])")
+# Markdown that would act anywhere in a one-line value; line-start markers are handled apart.
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>~|])")
+_LINE_START = re.compile(r"^(\s*)([-+*]|#{1,6}|\d+[.)])(?=\s|$)")
+_AUTOLINK = re.compile(r"(?i)(https?|ftp|www)(?=[:.])")
+_WORD_JOINER = "\u2060"
 MAX_CARD_VALUE = 300
 
 
+def _escape_marker(m: re.Match[str]) -> str:
+    marker = m.group(2)
+    if marker[0].isdigit():  # "1." starts a list; "1\." does not
+        return f"{m.group(1)}{marker[:-1]}\\{marker[-1]}"
+    return f"{m.group(1)}\\{marker}"
+
+
 def card_text(value: object) -> str:
-    """Safe for Adaptive Card TextBlock/FactSet markdown: no markup, no links, one line."""
+    """Safe for Adaptive Card TextBlock/FactSet markdown: no markup, no links, one line. Only
+    characters that would act are escaped (no stray backslashes in names, versions, addresses);
+    autolinks are broken with an invisible word joiner rather than a backslash."""
     text = " ".join(str(value).split())[:MAX_CARD_VALUE]
-    return _MARKDOWN.sub(r"\\\1", text)
+    text = _MARKDOWN.sub(r"\\\1", text)
+    text = _LINE_START.sub(_escape_marker, text)
+    return _AUTOLINK.sub(lambda m: m.group(1) + _WORD_JOINER, text)
 
 
 def short_digest(digest: str | None) -> str:
@@ -39,7 +55,7 @@ def facts(approval: Approval, live_now: str | None) -> list[tuple[str, str]]:
             "Digest" if artifact.kind == "image" else "Workspace",
             short_digest(artifact.digest) if artifact.kind == "image" else artifact.workspace or "",
         ),
-        ("Owner", str(m.owner)),
+        *people(approval),
         ("Source region", approval.region),
         ("Target regions", ", ".join(m.regions)),
         ("Residency zone", m.residency),
@@ -95,8 +111,37 @@ def withdrawn_card(approval: Approval) -> dict[str, Any]:
     }
 
 
-def teams_card(approval: Approval, review_url: str, live_now: str | None) -> dict[str, Any]:
+def _change_facts(changes: list[Change]) -> list[dict[str, str]]:
+    return [
+        {"title": card_text(c.what), "value": card_text(f"{c.live} -> {c.requested}")}
+        for c in changes[:20]
+    ]
+
+
+def teams_card(
+    approval: Approval,
+    review_url: str,
+    live_now: str | None,
+    changes: list[Change] | None = None,
+    downgrade: bool = False,
+) -> dict[str, Any]:
     """A Teams Workflows webhook post carrying one Adaptive Card."""
+    extra: list[dict[str, Any]] = []
+    if downgrade:
+        extra.append(
+            {
+                "type": "TextBlock",
+                "wrap": True,
+                "color": "Attention",
+                "weight": "Bolder",
+                "text": "Downgrade: this version is lower than the one live now.",
+            }
+        )
+    if changes:
+        extra += [
+            {"type": "TextBlock", "wrap": True, "weight": "Bolder", "text": "Changes against live"},
+            {"type": "FactSet", "facts": _change_facts(changes)},
+        ]
     card = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
@@ -117,12 +162,13 @@ def teams_card(approval: Approval, review_url: str, live_now: str | None) -> dic
                     for k, v in facts(approval, live_now)
                 ],
             },
+            *extra,
             {
                 "type": "TextBlock",
                 "wrap": True,
                 "isSubtle": True,
                 "text": "Each approver receives a personal link by email; this button opens the "
-                "review page for signed-in approvers\\.",
+                "review page for approvers signed in with their work account.",
             },
         ],
         "actions": [{"type": "Action.OpenUrl", "title": "Review", "url": review_url}],

@@ -33,8 +33,10 @@ from shared.domain.approval.record import (
     version_notes,
 )
 from shared.domain.approval.request import ApprovalRequest
+from shared.domain.approval.view import changes, downgrade
 from shared.domain.catalog import RegionEntry
 from shared.domain.deploy.request import DeploymentRequest
+from shared.domain.deploy.revision import Revision
 from shared.domain.errors import TerminalError, TransientError
 from shared.domain.identity import DEFAULT_RULES, IdentityRules
 from shared.domain.lineage.record import Actor, Correlation, LineageRecord, Reason, RecordKind
@@ -73,6 +75,7 @@ class ApprovalDeps:
     directory: Directory | None = None
     platform_email: str | None = None
     tenant_id: str | None = None  # the Entra tenant signed-in approvers must belong to
+    live_revision: Callable[[str, str], Revision | None] = lambda region, model: None
 
     def owner_recipients(self, approval: Approval) -> tuple[str, ...]:
         """The owner, if their domain is on the allow-list; else the platform address (no
@@ -184,6 +187,11 @@ def _schedule_expiry(approval: Approval, deps: ApprovalDeps, suffix: str = "") -
     )
 
 
+def _asked(approval: Approval) -> tuple[str, ...]:
+    """Who was mailed a link (listed approvers and group members, never the excluded)."""
+    return tuple(p.mail for p in approval.askable())
+
+
 def _notify_approvers(approval: Approval, deps: ApprovalDeps, live: str | None) -> None:
     asked = approval.askable()  # never the owner, pusher or registrant: they could not vote
     for person in asked:
@@ -195,7 +203,16 @@ def _notify_approvers(approval: Approval, deps: ApprovalDeps, live: str | None) 
             ),
         )
     if deps.teams is not None:
-        deps.teams.post(teams_card(approval, deps.review_url(approval.approval_id), live))
+        running = deps.live_revision(deps.region, approval.metadata.name)
+        deps.teams.post(
+            teams_card(
+                approval,
+                deps.review_url(approval.approval_id),
+                live,
+                changes(approval, running),
+                downgrade(approval, running),
+            )
+        )
     _record(
         deps,
         approval,
@@ -224,7 +241,7 @@ def _supersede(older: Approval, newer: Approval, deps: ApprovalDeps) -> None:
                 key="superseded",
                 details={"superseded_by": newer.approval_id, "by_version": newer.metadata.version},
             )
-            to = (*current.approvers, *deps.owner_recipients(current))
+            to = (*_asked(current), *deps.owner_recipients(current))
             _send(
                 deps,
                 decision_mail(
@@ -431,7 +448,7 @@ def expire_request(approval_id: str, deps: ApprovalDeps) -> Approval:
             return approval
         if deps.store.replace(expired, etag):
             voted = {v.approver for v in deps.store.votes(approval_id)}
-            silent = [a for a in approval.approvers if a not in voted]
+            silent = [a for a in _asked(approval) if a not in voted]
             _record(
                 deps,
                 expired,
@@ -443,7 +460,7 @@ def expire_request(approval_id: str, deps: ApprovalDeps) -> Approval:
                 deps,
                 decision_mail(
                     expired,
-                    (*deps.owner_recipients(expired), *expired.approvers),
+                    (*deps.owner_recipients(expired), *_asked(expired)),
                     "This approval request expired before enough approvers answered.",
                 ),
             )

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from shared.domain import bounded_json
 from shared.domain.approval.links import LinkError, LinkProblem
 from shared.domain.approval.record import Approval, Refusal, eligibility, normalise
+from shared.domain.approval.view import changes, downgrade, vote_rows
 from shared.domain.errors import TerminalError
+from shared.domain.identity import identity_problem
 from shared.ports.directory import DirectoryError
 from shared.services.approval import review_page
 from shared.services.approval.requests import ApprovalDeps, cast_vote
@@ -76,9 +79,24 @@ def principal_of(header: str | None) -> Principal | None:
         claims = [(str(c["typ"]), str(c["val"])) for c in doc.get("claims", [])]
     except (ValueError, KeyError, TypeError, binascii.Error):
         return None
-    ids = frozenset(normalise(v) for t, v in claims if t in EMAIL_CLAIMS and v)
+    # A claim that is itself a look-alike (letters of two scripts, fullwidth forms) names no
+    # one: folding it would let approver.one spelt with a Cyrillic o act as approver.one.
+    # Folding is for separation of duties (excluding more people), never for granting a right.
+    ids = frozenset(
+        normalise(v) for t, v in claims if t in EMAIL_CLAIMS and v and identity_problem(v) is None
+    )
     groups = tuple(v.lower() for t, v in claims if t == "groups")
     return Principal(ids, groups, _guid(claims, OID_CLAIMS), _guid(claims, TID_CLAIMS))
+
+
+def signed_in(header: str | None, environ: Mapping[str, str] | None = None) -> Principal | None:
+    """The Easy Auth principal, only when App Service Authentication is on
+    (``WEBSITE_AUTH_ENABLED``: the platform then strips any client-sent copy of the header);
+    with it off the header is whatever a client wrote, and nobody is signed in."""
+    env = os.environ if environ is None else environ
+    if env.get("WEBSITE_AUTH_ENABLED", "").lower() != "true":
+        return None
+    return principal_of(header)
 
 
 def _problem(status: int, title: str, message: str) -> Page:
@@ -160,7 +178,9 @@ def _signed_in(approval_id: str, principal: Principal | None, deps: ApprovalDeps
     oid = principal.object_id
     known = approval.person(object_id=oid)
     groups: tuple[str, ...] = ()
-    if known is None and approval.approver_groups and deps.directory is not None:
+    if known is None and approval.approver_groups and deps.directory is None:
+        groups = principal.groups  # no directory configured: the token's group claims
+    elif known is None and approval.approver_groups and deps.directory is not None:
         try:
             groups = tuple(
                 g.lower() for g in deps.directory.member_groups(oid, approval.approver_groups)
@@ -186,12 +206,18 @@ def show(approval_id: str, token: str, principal_header: str | None, deps: Appro
         return Page(200, review_page.decided(approval))
     if not token and auth.principal is not None:
         refusal = eligibility(approval, auth.identity, auth.groups, auth.principal.object_id)
-        if refusal in _NOT_ASKED:
+        if refusal is not None:  # the signed-in path shows a form only to someone who may vote
             return Page(403, review_page.vote_recorded(approval, False, refusal))
     csrf = deps.signer.csrf_token(auth.csrf_subject)
+    running = deps.live_revision(deps.region, approval.metadata.name)
+    context = review_page.Context(
+        changes=changes(approval, running),
+        downgrade=downgrade(approval, running),
+        votes=vote_rows(deps.store.votes(approval_id)),
+    )
     return Page(
         200,
-        review_page.review(approval, auth.identity, token, csrf, _action(approval_id)),
+        review_page.review(approval, auth.identity, token, csrf, _action(approval_id), context),
     )
 
 
@@ -212,8 +238,6 @@ def decide(
         return _problem(400, "Reason required", "A rejection needs a reason.")
     principal = auth.principal if auth.established_by == "easy_auth" else None
     groups = auth.groups
-    if principal is not None and not groups and deps.directory is None:
-        groups = principal.groups  # no directory configured: the token's group claims
     result = cast_vote(
         approval_id,
         auth.identity,

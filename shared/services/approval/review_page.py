@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass, field
 
 from shared.domain.approval.record import Approval, ApprovalState, Refusal
+from shared.domain.approval.view import Change
 from shared.services.approval.messages import facts
 from shared.services.owner_mail import describe
 
@@ -46,7 +48,47 @@ def _facts_table(approval: Approval) -> str:
     return f"<table>{rows}</table>"
 
 
-def review(approval: Approval, approver: str, token: str, csrf: str, action: str) -> str:
+@dataclass(frozen=True)
+class Context:
+    """What the page shows beyond the record: the diff against live, and the votes so far."""
+
+    changes: list[Change] = field(default_factory=list)
+    downgrade: bool = False
+    votes: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _context_html(context: Context) -> str:
+    parts = []
+    if context.downgrade:
+        parts.append(
+            "<p class='bad' id='downgrade'><strong>Downgrade:</strong> this version is lower "
+            "than the one live now.</p>"
+        )
+    if context.changes:
+        rows = "".join(
+            f"<tr><th>{html.escape(c.what)}</th><td><del>{html.escape(c.live)}</del></td>"
+            f"<td><ins>{html.escape(c.requested)}</ins></td></tr>"
+            for c in context.changes
+        )
+        parts.append(
+            "<h2>Changes against the live version</h2><table id='changes'>"
+            f"<tr><th>What</th><th>Live</th><th>Requested</th></tr>{rows}</table>"
+        )
+    votes = "".join(
+        f"<li>{html.escape(who)}: {html.escape(what)}</li>" for who, what in context.votes
+    )
+    parts.append(f"<h2>Votes so far</h2><ul id='votes'>{votes or '<li>none yet</li>'}</ul>")
+    return "".join(parts)
+
+
+def review(
+    approval: Approval,
+    approver: str,
+    token: str,
+    csrf: str,
+    action: str,
+    context: Context | None = None,
+) -> str:
     m = approval.metadata
     hidden = (
         f"<input type='hidden' name='t' value='{html.escape(token, quote=True)}'>"
@@ -57,7 +99,7 @@ def review(approval: Approval, approver: str, token: str, csrf: str, action: str
         f"<p>You are asked, as <strong>{html.escape(approver)}</strong>, to approve "
         f"<code>{html.escape(describe(approval.artifact))}</code> for region "
         f"<strong>{html.escape(approval.region)}</strong>.</p>{description}"
-        f"{_facts_table(approval)}"
+        f"{_facts_table(approval)}{_context_html(context or Context())}"
         "<p class='ok'>Validation: passed (metadata contract and residency policy).</p>"
         f"<p>Replaces: {html.escape(approval.replaces or 'nothing (first deployment)')}</p>"
         f"<form method='post' action='{html.escape(action, quote=True)}'>{hidden}"

@@ -53,6 +53,8 @@ def handle(
     form: Mapping[str, str],
     deps: RollbackDeps,
     signer: LinkSigner,
+    *,
+    object_id: str | None = None,
 ) -> DecisionPage:
     state, _ = deps.state.get(deps.cell.name, model)
     rollout = state.rollout
@@ -60,12 +62,12 @@ def handle(
     if rollout is None or a is None or a.paused_until is None or a.resumed_by is not None:
         return _page("Nothing to decide", f"<p>No rollout of {html.escape(model)} waits.</p>", 404)
     try:
-        identity = _authorise(identities, groups, rollout.plan.release, deps.cell)
+        identity = _authorise(identities, groups, object_id, rollout.plan.release, deps.cell)
     except RollbackRefused as exc:
         return _page("Not an approver", f"<p>{html.escape(str(exc))}</p>", exc.status)
     binding = _binding(identity, rollout.deployment_id, a.step, a.tick)
     if method == "POST":
-        return _decide(model, identity, identities, groups, form, deps, signer, binding)
+        return _decide(model, identity, identities, groups, form, deps, signer, binding, object_id)
     rows = "".join(
         f"<tr><th>{html.escape(m.check)}</th><td>{html.escape(m.outcome.value)}</td>"
         f"<td>{html.escape(m.note)}</td></tr>"
@@ -97,6 +99,7 @@ def _decide(
     deps: RollbackDeps,
     signer: LinkSigner,
     binding: str,
+    object_id: str | None = None,
 ) -> DecisionPage:
     if not signer.check_csrf(binding, form.get("csrf", "")):
         return _page("Form expired", "<p>Reload the analysis page and decide again.</p>", 403)
@@ -104,10 +107,14 @@ def _decide(
     action = form.get("action")
     try:
         if action == "continue":
-            done = continue_rollout(model, [identity], "easy_auth", reason, deps, groups=groups)
+            done = continue_rollout(
+                model, [identity], "easy_auth", reason, deps, groups=groups, object_id=object_id
+            )
             return _page("Continued", f"<p>Step {done.step + 1} runs now.</p>", 202)
         if action == "rollback":
-            request_rollback(model, [identity], "easy_auth", reason, deps, groups=groups)
+            request_rollback(
+                model, [identity], "easy_auth", reason, deps, groups=groups, object_id=object_id
+            )
             return _page("Rolling back", "<p>The previous version is being restored.</p>", 202)
     except RollbackRefused as exc:
         return _page("Refused", f"<p>{html.escape(str(exc))}</p>", exc.status)

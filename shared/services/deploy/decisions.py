@@ -43,6 +43,7 @@ def continue_rollout(
     *,
     groups: Sequence[str] = (),
     deployment_id: str | None = None,
+    object_id: str | None = None,
 ) -> Continued:
     """Let the paused rollout of ``model`` run its next step. Raises ``RollbackRefused``."""
     region, now = deps.cell.name, deps.clock()
@@ -54,7 +55,7 @@ def continue_rollout(
     if deployment_id is not None and deployment_id != rollout.deployment_id:
         raise RollbackRefused(409, "That rollout is over; another one waits now.")
     plan = rollout.plan
-    identity = _authorise(identities, groups, plan.release, deps.cell)
+    identity = _authorise(identities, groups, object_id, plan.release, deps.cell)
     if a.resumed_by is not None:
         return Continued(plan.deployment_id, model, a.step, a.resumed_by, already=True)
     if now >= a.paused_until:

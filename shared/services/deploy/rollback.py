@@ -12,11 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from shared.domain.catalog import RegionEntry
+from shared.domain.catalog import ApprovalPolicy, RegionEntry
 from shared.domain.deploy.plan import deployment_id_for
 from shared.domain.deploy.request import DeploymentRequest
 from shared.domain.deploy.revision import Revision
 from shared.domain.errors import ClearanceError, Violation
+from shared.domain.identity import canonical_identity, identity_problem
 from shared.domain.lineage.record import (
     Actor,
     Correlation,
@@ -66,11 +67,18 @@ def request_rollback(
     deps: RollbackDeps,
     *,
     groups: Sequence[str] = (),
+    object_id: str | None = None,
 ) -> RollbackTicket:
     """Queue the rollback of ``model`` in this cell's region for the caller known by
     ``identities`` (and Entra ``groups``). Raises ``RollbackRefused``."""
     region = deps.cell.name
+    # Authorise before looking anything up: a caller who approves nothing here learns nothing
+    # (not even whether the model runs), and gets the very answer an unknown model gets.
+    if not _approver_anywhere(identities, groups, object_id, deps.cell):
+        raise _not_yours(model, region)
     state, _ = deps.state.get(region, model)
+    if state.live is None and state.rollout is None:
+        raise _not_yours(model, region)
     rollout = state.rollout
     if rollout is not None:
         target: Revision = rollout.plan.release
@@ -79,13 +87,13 @@ def request_rollback(
     elif state.live is not None and state.previous is not None:
         target, restoring = state.live, state.previous
         restores = restoring.summary()
-    elif state.live is not None:
-        raise RollbackRefused(409, f"{model} has no previous revision in {region} to restore.")
     else:
-        raise RollbackRefused(404, f"{model} does not run in {region}.")
-    actor = Actor(
-        identity=_authorise(identities, groups, target, deps.cell), established_by=established_by
-    )
+        target = state.live  # type: ignore[assignment]  # live is set: checked above
+        restoring, restores = target, "nothing"
+    identity = _authorise(identities, groups, object_id, target, deps.cell)
+    if rollout is None and state.previous is None:
+        raise RollbackRefused(409, f"{model} has no previous revision in {region} to restore.")
+    actor = Actor(identity=identity, established_by=established_by)
     request = DeploymentRequest(
         approval_id=restoring.approval_id,
         region=region,
@@ -135,20 +143,58 @@ def request_rollback(
     )
 
 
+def _not_yours(model: str, region: str) -> RollbackRefused:
+    return RollbackRefused(404, f"There is no model {model} in {region} that you may roll back.")
+
+
+def _may_approve(
+    identities: Sequence[str],
+    groups: Sequence[str],
+    object_id: str | None,
+    policy: ApprovalPolicy,
+) -> str | None:
+    """The caller's identity that makes them an approver under ``policy``, or None. An object
+    id the policy lists decides on its own; a mail claim counts only for approvers the policy
+    gives no object id."""
+    # a look-alike claim names no one (see shared.services.approval.review.principal_of)
+    known = sorted(
+        {canonical_identity(i) for i in identities if i.strip() and identity_problem(i) is None}
+    )
+    ids = {canonical_identity(str(a)): oid.lower() for a, oid in policy.approver_object_ids.items()}
+    if object_id is not None:
+        for mail, oid in ids.items():
+            if oid == object_id.lower():
+                return mail
+    approvers = {canonical_identity(str(a)) for a in policy.approvers}
+    for identity in known:
+        if identity in approvers and identity not in ids:
+            return identity
+    wanted = {g.lower() for g in policy.approver_groups}
+    if (known or object_id) and {g.lower() for g in groups} & wanted:
+        return known[0] if known else f"oid:{object_id}"
+    return None
+
+
+def _policies(cell: RegionEntry) -> list[ApprovalPolicy]:
+    return [cell.approval.default, *cell.approval.by_risk_tier.values()]
+
+
+def _approver_anywhere(
+    identities: Sequence[str], groups: Sequence[str], object_id: str | None, cell: RegionEntry
+) -> bool:
+    return any(_may_approve(identities, groups, object_id, p) for p in _policies(cell))
+
+
 def _authorise(
-    identities: Sequence[str], groups: Sequence[str], target: Revision, cell: RegionEntry
+    identities: Sequence[str],
+    groups: Sequence[str],
+    object_id: str | None,
+    target: Revision,
+    cell: RegionEntry,
 ) -> str:
     """The caller's identity that makes them an approver for ``target``'s risk tier."""
     policy = cell.approval.for_tier(target.metadata.risk_tier)
-    approvers = {str(a).lower() for a in policy.approvers}
-    known = sorted(i.strip().lower() for i in identities if i.strip())
-    for identity in known:
-        if identity in approvers:
-            return identity
-    if known and set(groups) & set(policy.approver_groups):
-        return known[0]
-    raise RollbackRefused(
-        403,
-        f"Only approvers of {target.metadata.risk_tier} risk models in {cell.name} may roll "
-        f"back {target.metadata.name}.",
-    )
+    identity = _may_approve(identities, groups, object_id, policy)
+    if identity is None:
+        raise _not_yours(target.metadata.name, cell.name)
+    return identity

@@ -20,6 +20,7 @@ from shared.domain.approval.request import ApprovalRequest
 from shared.domain.artifact import AmlModelArtifact, ImageArtifact
 from shared.domain.catalog import RegionCatalog
 from shared.domain.errors import InputError, TerminalError, Violation
+from shared.domain.identity import identity_problem
 from shared.domain.intake.codes import IntakeCode
 from shared.domain.intake.events import (
     IMAGE_PUSHED,
@@ -48,6 +49,7 @@ from shared.ports.intake import IntakeLedger, RejectionRegistry
 from shared.ports.lineage import LineageWriter
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus, OutboundMessage
+from shared.ports.registrant import Registrant, RegistrantLookup
 from shared.ports.registry import RegistryReader
 from shared.queues import APPROVAL_REQUESTS
 from shared.services.intake.binding import IncomingEvent
@@ -72,6 +74,7 @@ class IntakeDeps:
     rejections: RejectionRegistry | None = None
     # Withdraws the open approval request with this id (approvals' ``cancel_request``).
     withdraw: Callable[[str, Reason], object] | None = None
+    registrants: RegistrantLookup | None = None  # who registered an Azure ML model
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,10 @@ class _Run:
         if self.deps.mailer is None:
             return
         owner = owner_address(labels)
-        if owner is not None and not self.deps.catalog.identity.owner_domain_allowed(owner):
+        if owner is not None and (
+            identity_problem(owner) is not None
+            or not self.deps.catalog.identity.owner_domain_allowed(owner)
+        ):
             owner = None  # no relay: only the organisation's own domains are mailed directly
         to = owner or self.deps.platform_email
         if to is None:
@@ -238,7 +244,13 @@ def handle_model_registered(event: IncomingEvent, deps: IntakeDeps) -> IntakeOut
     claim = deps.ledger.claim(artifact.key, event.id)
     if claim.state is not ClaimState.NEW:
         return _repeat(run, claim, None)
-    run.record(RecordKind.ARTIFACT_RECEIVED)
+    registrant = _registrant(registered, deps)
+    received = {}
+    if registrant is not None and registrant.name:
+        received["registered_by"] = registrant.name[:320]
+    if registrant is not None and registrant.object_id:
+        received["registered_by_object_id"] = registrant.object_id
+    run.record(RecordKind.ARTIFACT_RECEIVED, details=received)
     labels = {**registered.properties, **registered.tags}
     model = AmlModelArtifact(
         source_region=deps.region,
@@ -247,7 +259,20 @@ def handle_model_registered(event: IncomingEvent, deps: IntakeDeps) -> IntakeOut
         workspace=registered.workspace,
     )
     return _validate_and_request(
-        run, None, labels, ArtifactKind.AML_MODEL, model, [], registered, ()
+        run, None, labels, ArtifactKind.AML_MODEL, model, [], registered, (), registrant
+    )
+
+
+def _registrant(registered: ModelRegistered, deps: IntakeDeps) -> Registrant | None:
+    """The workspace's record of who registered the model (the event does not say)."""
+    if deps.registrants is None:
+        return None
+    return deps.registrants.registrant(
+        registered.subscription_id,
+        registered.resource_group,
+        registered.workspace,
+        registered.name,
+        registered.version,
     )
 
 
@@ -306,6 +331,7 @@ def _validate_and_request(
     violations: list[Violation],
     source: ImagePushed | ModelRegistered,
     platform_digests: tuple[str, ...],
+    registrant: Registrant | None = None,
 ) -> IntakeOutcome:
     deps, key = run.deps, run.artifact.key
     metadata: ModelMetadata | None = None
@@ -358,6 +384,8 @@ def _validate_and_request(
         source_region=deps.region,
         metadata=metadata,
         pushed_by=source.pushed_by if isinstance(source, ImagePushed) else None,
+        registered_by=registrant.name[:320] if registrant and registrant.name else None,
+        registered_by_object_id=registrant.object_id if registrant else None,
         event_id=run.event.id,
         received_at=run.event.time or now,
         validated_at=now,

@@ -52,6 +52,8 @@ locals {
     CLEARANCE_DIRECTORY_KIND = "graph"
     # Bake times and analysis intervals as labelled (the local stack shortens them).
     CLEARANCE_DEPLOY_TIME_SCALE = "1"
+    # Rejection mails per address: one now, the rest in one digest after this window.
+    CLEARANCE_MAIL_DIGEST_WINDOW_SECONDS = "300"
     CLEARANCE_TENANT_ID      = var.tenant_id
     FUNCTIONS_WORKER_PROCESS_COUNT = tostring(var.worker.process_count)
     PYTHON_THREADPOOL_THREAD_COUNT = tostring(var.worker.thread_count)

@@ -46,7 +46,7 @@ def test_rollback_command_queues_and_reports_the_restore(world: World) -> None:
 def test_rollback_by_someone_else_is_refused(world: World) -> None:
     args = ["rollback", "fraud-detector", "--region", "westeurope", "--as", "x@contoso.example"]
     result = CliRunner().invoke(app(), args)
-    assert result.exit_code == 1 and "refused (403)" in result.output
+    assert result.exit_code == 1 and "refused (404)" in result.output  # as unknown
 
 
 def test_deployments_lists_what_is_live(world: World) -> None:

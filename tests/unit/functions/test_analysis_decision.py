@@ -6,8 +6,14 @@ import base64
 import json
 
 import azure.functions as func
+import pytest
 
 from functions import analysis_decision
+
+
+@pytest.fixture(autouse=True)
+def easy_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")
 
 
 def call(method: str, model: str, headers: dict[str, str], body: bytes = b"") -> int:
@@ -36,3 +42,12 @@ def test_strangers_bad_names_and_json_bodies_are_refused() -> None:
     assert call("POST", "fraud-detector", json_body, b'{"action": "continue"}') == 415
     form = {**who, "Content-Type": "application/x-www-form-urlencoded"}
     assert call("POST", "fraud-detector", form, b"a=" + b"x" * 9000) == 415
+
+
+def test_a_forged_principal_without_easy_auth_is_not_signed_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With App Service Authentication off, X-MS-CLIENT-PRINCIPAL is whatever a client wrote."""
+    monkeypatch.delenv("WEBSITE_AUTH_ENABLED")
+    who = {"X-MS-CLIENT-PRINCIPAL": principal("approver.one@contoso.example")}
+    assert call("GET", "fraud-detector", who) == 401

@@ -29,6 +29,7 @@ def world(cell: RegionEntry, monkeypatch: pytest.MonkeyPatch) -> World:
     monkeypatch.setattr(sb_trigger, "get_container", lambda: None)
     monkeypatch.setattr(http_trigger, "rollback_deps", lambda container: w.rollback_deps)
     monkeypatch.setattr(http_trigger, "get_container", lambda: None)
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")  # App Service Authentication is on
     return w
 
 
@@ -112,7 +113,7 @@ def test_an_approver_rolls_back_over_http(world: World) -> None:
     ("model", "body", "who", "content_type", "status"),
     [
         ("fraud-detector", {}, None, "application/json", 401),
-        ("fraud-detector", {}, "owner@contoso.example", "application/json", 403),
+        ("fraud-detector", {}, "owner@contoso.example", "application/json", 404),
         ("fraud-detector", {}, "approver.one@contoso.example", "text/plain", 415),
         ("Fraud_Detector", {}, "approver.one@contoso.example", "application/json", 400),
         ("unknown-model", {}, "approver.one@contoso.example", "application/json", 404),
@@ -127,3 +128,33 @@ def test_rollback_refusals(
     response = post(model, body, principal(who) if who else None, content_type)
     assert response.status_code == status
     assert len(world.bus.sent) == sent
+
+
+def test_a_non_approver_cannot_tell_a_live_model_from_an_unknown_one(world: World) -> None:
+    _two_versions(world)
+    stranger = principal("owner@contoso.example")
+
+    live = post("fraud-detector", {}, stranger)
+    unknown = post("no-such-model", {}, stranger)
+
+    assert live.status_code == unknown.status_code == 404
+    body_live = json.loads(live.get_body())["error"].replace("fraud-detector", "M")
+    assert body_live == json.loads(unknown.get_body())["error"].replace("no-such-model", "M")
+
+
+def test_a_forged_principal_without_easy_auth_is_not_signed_in(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _two_versions(world)
+    monkeypatch.delenv("WEBSITE_AUTH_ENABLED")
+
+    assert post("fraud-detector", {}, principal("approver.one@contoso.example")).status_code == 401
+
+
+def test_an_approver_variant_of_the_address_is_the_approver(world: World) -> None:
+    _two_versions(world)
+
+    assert (
+        post("fraud-detector", {}, principal(" APPROVER.ONE+ops@contoso.example")).status_code
+        == 202
+    )

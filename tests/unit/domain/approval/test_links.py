@@ -87,3 +87,39 @@ def test_secrets_are_compared_in_constant_time() -> None:
     ]
     assert mac_compares == []
     assert source.count("hmac.compare_digest") >= 3
+
+
+def _flip_last_bits(part: str) -> str:
+    """The same bytes, another spelling: unused trailing bits set (base64 ignores them)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return part[:-1] + alphabet[alphabet.index(part[-1]) | 1]
+
+
+@pytest.mark.parametrize(
+    "respell",
+    [
+        lambda p, s: f"{p}.{s}=",  # padding
+        lambda p, s: f"{p}=.{s}",
+        lambda p, s: f"{p}.{s}!!",  # ignored junk
+        lambda p, s: f"{p}.{s.replace('-', '+').replace('_', '/')}",  # standard alphabet
+        lambda p, s: f"{p.replace('-', '+').replace('_', '/')}.{s}",
+        lambda p, s: f"{p}.{_flip_last_bits(s)}",  # non-zero trailing bits
+        lambda p, s: f"{p}.{s[:4]}\n{s[4:]}",
+    ],
+)
+def test_only_the_canonical_spelling_of_a_token_verifies(respell: object) -> None:
+    signer = LinkSigner({"k1": KEY1})
+    # Find a token whose parts contain characters the variants change.
+    for i in range(5000):
+        token = signer.sign(
+            f"apr-{i}", f"{'~' * (i % 5)}a?{i}>@x.example", NOW + timedelta(hours=1)
+        )
+        payload, signature = token.split(".")
+        both = all(any(c in part for c in "-_") for part in (payload, signature))
+        if both and len(signature) % 4 != 0:
+            break
+    variant = respell(payload, signature)  # type: ignore[operator]
+    assert variant != token
+    with pytest.raises(LinkError) as err:
+        signer.verify(variant, f"apr-{i}", NOW)
+    assert err.value.problem is LinkProblem.MALFORMED

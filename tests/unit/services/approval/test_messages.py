@@ -39,3 +39,10 @@ def test_pages_escape_html() -> None:
     page = problem("<script>t</script>", "<img src=x onerror=alert(1)>")
     assert "<script>" not in page
     assert "<img" not in page
+
+
+def test_card_text_shows_ordinary_values_without_stray_backslashes() -> None:
+    for value in ("fraud-detector", "1.4.2", "approver.one@contoso.example", "EU", "2026-12-02"):
+        assert card_text(value) == value
+    assert card_text("1. not a list") == "1\\. not a list"
+    assert card_text("- not a list") == "\\- not a list"

@@ -3,6 +3,10 @@ immutable object ids, tenants and CSRF, and the attacker's variants of each."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from shared.domain.approval.record import ApprovalState
 from shared.domain.catalog import ApprovalPolicy, RegionCatalog
 from shared.domain.lineage.record import RecordKind
@@ -131,14 +135,21 @@ def test_the_signed_in_path_still_needs_its_csrf_token(group_only: ApprovalDeps)
     assert group_only.store.votes(approval.approval_id) == []
 
 
-def test_the_owner_in_the_group_can_sign_in_but_not_approve(group_only: ApprovalDeps) -> None:
+def test_the_owner_in_the_group_is_shown_no_form_and_cannot_post_one(
+    group_only: ApprovalDeps,
+) -> None:
     approval = open_request(request_for(owner="Approver.Three+x@contoso.example"), group_only)
+    three = principal_header(OID[THREE], THREE, TENANT)
+    csrf = group_only.signer.csrf_token(f"easyauth|{approval.approval_id}|{OID[THREE]}")
 
-    page = _signed_in_vote(
-        group_only, approval.approval_id, principal_header(OID[THREE], THREE, TENANT)
+    shown = review.show(approval.approval_id, "", three, group_only)
+    posted = review.decide(
+        approval.approval_id, {"csrf": csrf, "decision": "approve"}, three, group_only
     )
 
-    assert "separation of duties" in page.html
+    assert shown.status == 403
+    assert "separation of duties" in shown.html
+    assert "separation of duties" in posted.html
     assert group_only.store.votes(approval.approval_id) == []
 
 
@@ -177,3 +188,91 @@ def test_one_member_cannot_vote_twice_through_both_paths(group_only: ApprovalDep
     assert "already recorded" in again.html
     assert group_only.store.get(approval.approval_id)[0].state is ApprovalState.PENDING
     assert GROUP in group_only.store.get(approval.approval_id)[0].approver_groups
+
+
+def test_the_page_shows_pusher_owner_votes_so_far_and_a_downgrade(
+    group_only: ApprovalDeps,
+) -> None:
+    from tests.unit.domain.approval.test_view import _live
+
+    group_only.live_revision = lambda region, model: _live("9.0.0")
+    approval = open_request(request_for(pushed_by="CI@contoso.example"), group_only)
+    _signed_in_vote(group_only, approval.approval_id, principal_header(OID[ONE], ONE, TENANT))
+
+    page = review.show(
+        approval.approval_id, "", principal_header(OID[TWO], TWO, TENANT), group_only
+    )
+
+    assert "ci@contoso.example" in page.html
+    assert "not the pusher" in page.html
+    assert "id='downgrade'" in page.html
+    assert "9.0.0" in page.html and "id='changes'" in page.html
+    assert f"{ONE}: approve at" in page.html
+    card = group_only.teams.posts[0]["attachments"][0]["content"]  # type: ignore[union-attr]
+    texts = json.dumps(card)
+    assert "Downgrade" in texts and "Changes against live" in texts
+
+
+def test_group_members_hear_of_expiry_and_the_owner_only_through_the_allow_list(
+    catalog: RegionCatalog,
+) -> None:
+    from datetime import timedelta
+
+    from shared.services.approval.requests import expire_request
+
+    deps = deps_for(catalog, ApprovalPolicy(approver_groups=(GROUP,), min_approvals=2))
+    approval = open_request(request_for(owner="someone@elsewhere.example"), deps)
+    deps.clock = lambda: approval.expires_at + timedelta(seconds=5)
+    sent_before = len(deps.mailer.sent)  # type: ignore[attr-defined]
+
+    expired = expire_request(approval.approval_id, deps)
+
+    assert expired.state is ApprovalState.EXPIRED
+    (notice,) = deps.mailer.sent[sent_before:]  # type: ignore[attr-defined]
+    assert set(notice.to) == {"platform@contoso.example", ONE, TWO, THREE}
+    record = next(r for r in deps.lineage.records if r.kind is RecordKind.APPROVAL_EXPIRED)  # type: ignore[attr-defined]
+    assert set(record.details["did_not_answer"].split(", ")) == {ONE, TWO, THREE}
+
+
+def test_without_a_directory_the_tokens_group_claims_decide(catalog: RegionCatalog) -> None:
+    import base64
+    import json as _json
+
+    deps = deps_for(
+        catalog, ApprovalPolicy(approver_groups=(GROUP,), min_approvals=1), directory=None
+    )
+    approval = open_request(request_for(), deps)
+    doc = _json.loads(base64.b64decode(principal_header(STRANGER_OID, "m@contoso.example", TENANT)))
+    doc["claims"].append({"typ": "groups", "val": GROUP.upper()})
+    member = base64.b64encode(_json.dumps(doc).encode()).decode()
+
+    assert deps.mailer.sent == []  # type: ignore[attr-defined]  # nobody to mail without a directory
+    assert review.show(approval.approval_id, "", member, deps).status == 200
+    assert (
+        review.show(
+            approval.approval_id, "", principal_header(STRANGER_OID, None, TENANT), deps
+        ).status
+        == 403
+    )
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "appr\u043ever.one@contoso.example",  # Cyrillic o
+        "\uff41pprover.one@contoso.example",  # fullwidth a
+        "appro\u03bde r.one@contoso.example".replace(" ", ""),  # Greek nu for v
+    ],
+)
+def test_a_look_alike_sign_in_claim_is_nobody(claim: str) -> None:
+    """Easy Auth says who signed in; a directory account named like an approver with one
+    look-alike letter must not be folded into that approver (it is someone else)."""
+    import base64
+    import json
+
+    from shared.services.approval.review import principal_of
+
+    doc = {"claims": [{"typ": "preferred_username", "val": claim}]}
+    principal = principal_of(base64.b64encode(json.dumps(doc).encode()).decode())
+    assert principal is not None
+    assert principal.identities == frozenset()

@@ -266,3 +266,52 @@ def test_index_annotations_carry_labels_for_the_index(deps: IntakeDeps) -> None:
     outcome = handle_image_pushed(pushed(deps, index, event_id="e2"), deps)
     assert outcome.kind is RecordKind.APPROVAL_REQUESTED
     assert deps.lineage.records[-1].artifact.digest == index
+
+
+def _registered(deps: IntakeDeps, tags: dict[str, str]) -> IncomingEvent:
+    aml = deps.catalog.region("westeurope").aml
+    assert aml is not None
+    topic = (
+        f"/subscriptions/{aml.subscription_id}/resourceGroups/{aml.resource_group}"
+        f"/providers/Microsoft.MachineLearningServices/workspaces/{aml.workspace}"
+    )
+    return IncomingEvent(
+        id="aml-1",
+        type="Microsoft.MachineLearningServices.ModelRegistered",
+        source=topic,
+        subject="models/scorer/versions/3",
+        time=None,
+        data={"ModelName": "scorer", "ModelVersion": 3, "ModelTags": tags},
+        schema="eventgrid",
+    )
+
+
+def test_an_aml_model_carries_the_workspaces_registrant_not_a_tag(
+    deps: IntakeDeps, tmp_path: Path, aml_tags: dict[str, str]
+) -> None:
+    from shared.adapters.aml.registrant import LocalRegistrants
+
+    (tmp_path / "reg" / "mlw-westeurope" / "scorer").mkdir(parents=True)
+    (tmp_path / "reg" / "mlw-westeurope" / "scorer" / "3.json").write_text(
+        json.dumps({"created_by": "approver.one@contoso.example", "object_id": "oid-1"})
+    )
+    deps.registrants = LocalRegistrants(tmp_path / "reg")
+    outcome = handle_model_registered(_registered(deps, aml_tags), deps)
+
+    assert outcome.kind is RecordKind.APPROVAL_REQUESTED, outcome.reasons
+    ((_, message),) = deps.bus.sent
+    request = json.loads(message.body)
+    assert request["registered_by"] == "approver.one@contoso.example"
+    assert request["registered_by_object_id"] == "oid-1"
+    received = next(r for r in deps.lineage.records if r.kind is RecordKind.ARTIFACT_RECEIVED)
+    assert received.details["registered_by"] == "approver.one@contoso.example"
+
+
+def test_a_registrant_path_cannot_escape_its_directory(tmp_path: Path) -> None:
+    from shared.adapters.aml.registrant import LocalRegistrants
+
+    (tmp_path / "secret.json").write_text(json.dumps({"created_by": "x"}))
+    lookup = LocalRegistrants(tmp_path / "reg")
+
+    assert lookup.registrant("s", "r", "..", "..", "secret") is None
+    assert lookup.registrant("s", "r", "ws", "../..", "secret") is None

@@ -58,3 +58,14 @@ def test_every_value_is_escaped() -> None:
     assert "&lt;script&gt;alert(document.cookie)&lt;/script&gt;" in page
     assert "onerror=alert(1)&gt;" in page  # inert text, not an attribute
     assert "did not answer</dt><dd>bob@x.example</dd>" in page
+
+
+def test_the_page_shows_who_registered_an_azure_ml_model() -> None:
+    entries = timeline()
+    first = entries[0].record.model_copy(
+        update={"details": {"registered_by": "registrant@contoso.example"}}
+    )
+    entry = AuditEntry.of("westeurope", ART.key_hash, Link.after(None, first))
+
+    assert summarise([entry]).pushed_by == ["registrant@contoso.example"]
+    assert "registrant@contoso.example" in render_audit_page([entry])
