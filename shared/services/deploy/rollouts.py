@@ -28,6 +28,7 @@ from shared.ports.deploy import (
     DeployerFactory,
     DeploymentStateStore,
     Health,
+    StepPending,
     StepReport,
 )
 from shared.ports.lineage import LineageWriter
@@ -53,6 +54,8 @@ class DeployDeps:
     max_deliveries: int = 5
     busy_retry: timedelta = timedelta(minutes=5)
     max_waits: int = 288  # a day of waiting for another rollout of the same model
+    pending_retry: timedelta = timedelta(minutes=1)  # a step whose target is still working
+    max_pending: int = 12  # then the step did not roll out in time
 
 
 class DeployOutcome(StrEnum):
@@ -62,6 +65,7 @@ class DeployOutcome(StrEnum):
     ROLLED_BACK = "rolled-back"
     FAILED = "failed"
     WAITING = "waiting"  # another rollout of the model is under way; retried later
+    PENDING = "pending"  # the step's target is still working; the same step runs again later
     SKIPPED = "skipped"  # a stale or repeated step message
 
 
@@ -73,7 +77,9 @@ def handle_deployment_request(
     run = _Run(request, deps, delivery_count)
     try:
         return run.handle()
-    except TransientError as exc:
+    except Exception as exc:
+        # TransientError, or an SDK error no adapter translated: on the last delivery the
+        # rollout must not stay claimed ("rolling out") behind a dead-lettered message.
         if delivery_count >= deps.max_deliveries:
             run.give_up(exc)
         raise
@@ -182,6 +188,8 @@ class _Run:
             return self._roll_back(plan, state, etag, step.name, why)
         try:
             report = driver.run_step(plan, index)
+        except StepPending as exc:
+            return self._pending(plan, state, etag, step.name, index, exc)
         except RolloutFailed as exc:
             return self._roll_back(plan, state, etag, step.name, exc.violation)
         except PlanError as exc:
@@ -239,7 +247,9 @@ class _Run:
         now = self.deps.clock()
         due = rollout.next_at if rollout.next_at and rollout.next_at > now else None
         self._send(
-            self.request.model_copy(update={"step": index}), f"{plan.deployment_id}-s{index}", due
+            self.request.model_copy(update={"step": index, "waits": 0}),
+            f"{plan.deployment_id}-s{index}",
+            due,
         )
 
     def _send(self, request: DeploymentRequest, message_id: str, due: datetime | None) -> None:
@@ -257,6 +267,35 @@ class _Run:
                 scheduled_enqueue_time=due,
             ),
         )
+
+    def _pending(
+        self,
+        plan: DeploymentPlan,
+        state: DeploymentState,
+        etag: str | None,
+        step: str,
+        index: int,
+        exc: StepPending,
+    ) -> DeployOutcome:
+        """The target is still working on the step: run the same step again in a while (a
+        fresh function invocation, so no wait outlives functionTimeout), a bounded number of
+        times; after that the step did not roll out in time."""
+        request = self.request
+        if request.waits >= self.deps.max_pending:
+            why = Violation(
+                DeployCode.TIMEOUT,
+                f"{step} was still not finished after {request.waits + 1} waits: {exc}",
+            )
+            return self._roll_back(plan, state, etag, step, why)
+        waits = request.waits + 1
+        due = self.deps.clock() + self.deps.pending_retry
+        self._send(
+            request.model_copy(update={"waits": waits, "step": index}),
+            f"{plan.deployment_id}-s{index}-p{waits}",
+            due,
+        )
+        log.info("%s step %d pending (%d): %s", self.deployment_id, index, waits, exc)
+        return DeployOutcome.PENDING
 
     def _wait(self, rollout: Rollout) -> DeployOutcome:
         request = self.request
@@ -371,9 +410,10 @@ class _Run:
         tell(self.deps.mailer, outcome_mail(owners, plan or self.request, headline, (why, *extra)))
         return DeployOutcome.FAILED
 
-    def give_up(self, exc: TransientError) -> None:
-        """The last delivery failed transiently: record why, release the model, tell people.
-        The message then goes to the dead-letter queue with the same cause."""
+    def give_up(self, exc: Exception) -> None:
+        """The last delivery failed (transiently, or with an error nobody translated): record
+        why, release the model, tell people. The message then goes to the dead-letter queue
+        with the same cause."""
         why = Violation(
             DeployCode.DEAD_LETTERED,
             f"Gave up after {self.delivery} deliveries (the message is dead-lettered): {exc}",
@@ -403,7 +443,7 @@ class _Run:
         plan = rollout.plan
         try:
             self.deps.drivers(plan.driver).restore(plan)
-        except ClearanceError as exc:
+        except Exception as exc:  # noqa: BLE001 - giving up: the model must be released anyway
             log.error("%s: restore while giving up failed: %s", self.deployment_id, exc)
         self.deps.state.put(
             state.restore(plan.release, plan.replaces, rollback=plan.is_rollback), etag
