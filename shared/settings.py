@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -33,6 +34,7 @@ LOCAL_ONLY_SETTINGS = frozenset(
         "CLEARANCE_REGISTRY_ANONYMOUS",
         "CLEARANCE_SMTP_HOST",
         "CLEARANCE_SMTP_PORT",
+        "CLEARANCE_TIMERS_RUN_ON_STARTUP",
     }
 )
 
@@ -89,6 +91,9 @@ class Settings(BaseSettings):
     )
     teams_webhook_url: SecretStr | None = Field(
         default=None, validation_alias="CLEARANCE_TEAMS_WEBHOOK_URL"
+    )
+    timers_run_on_startup: bool = Field(
+        default=False, validation_alias="CLEARANCE_TIMERS_RUN_ON_STARTUP"
     )
 
     @model_validator(mode="after")
@@ -188,3 +193,13 @@ def build_settings(environ: dict[str, str] | None = None) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, validated on first use."""
     return build_settings()
+
+
+def timers_run_on_startup(environ: Mapping[str, str] | None = None) -> bool:
+    """``run_on_startup`` for timer triggers, read at import (decorators), so from the raw
+    environment: only when CLEARANCE_TIMERS_RUN_ON_STARTUP is true and never in Azure (the
+    Functions host sets WEBSITE_INSTANCE_ID), where it would fire on every scale-out."""
+    env = os.environ if environ is None else environ
+    if env.get("WEBSITE_INSTANCE_ID"):
+        return False
+    return env.get("CLEARANCE_TIMERS_RUN_ON_STARTUP", "").strip().lower() in ("1", "true", "yes")
