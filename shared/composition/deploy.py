@@ -70,7 +70,7 @@ class Drivers:
         if kind is DriverKind.GITOPS:
             return GitOpsDeployer(self._repository, self._observer)
         if kind is DriverKind.KUBERNETES:
-            return KubernetesDeployer(self._cluster)
+            return KubernetesDeployer(self._cluster, rollout_timeout=step_budget())
         return AmlDeployer(self._aml)
 
     def _cached(self, key: str, build: Any) -> Any:

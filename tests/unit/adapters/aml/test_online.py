@@ -4,6 +4,7 @@ do against Azure (long-running operations in progress, done, failed; throttling)
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -61,7 +62,32 @@ def deployment_body(state: str = "Succeeded") -> Any:
 ACCEPTED = {"Azure-AsyncOperation": OP, "Retry-After": "0"}
 
 
+OPEN: list[WireTransport] = []
+
+
+@pytest.fixture(autouse=True)
+def finish_operations() -> Any:
+    """Pollers left running by a pending step poll on in their threads (as they would in the
+    worker, until Azure ML finishes): finish every operation so no thread outlives the test."""
+    yield
+    for transport in OPEN:
+        transport.add("GET", r"/operations/op-1$", Reply(200, {"status": "Succeeded"}))
+    OPEN.clear()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        t.name.startswith("LROPoller") for t in threading.enumerate()
+    ):
+        time.sleep(0.05)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("LROPoller")]
+
+
 def wire(*extra: Route) -> WireTransport:
+    transport = _wire(*extra)
+    OPEN.append(transport)
+    return transport
+
+
+def _wire(*extra: Route) -> WireTransport:
     return WireTransport(
         *extra,
         Route(
