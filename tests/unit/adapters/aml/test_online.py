@@ -330,3 +330,46 @@ def test_an_sdk_validation_error_is_a_plan_error() -> None:
 
     with pytest.raises(PlanError, match="malformed"):
         AmlOnlineEndpoints(Client()).get_traffic("churn-model")
+
+
+def test_through_the_driver_traffic_never_moves_to_a_deployment_still_provisioning() -> None:
+    """The finding end to end: the deployment's operation outlives the step's budget; the
+    step is pending and the endpoint is never PUT with traffic to it."""
+    from shared.services.deploy.drivers.aml import AmlDeployer
+
+    t = wire(
+        Route(
+            "GET",
+            r"/onlineEndpoints/churn-model$",
+            [error(404, "NotFound", "new endpoint"), Reply(200, endpoint_body())],
+        ),
+        Route(
+            "PUT",
+            r"/onlineEndpoints/churn-model$",
+            [
+                Reply(
+                    201,
+                    endpoint_body("Creating"),
+                    {"Azure-AsyncOperation": OP + "-ep", "Retry-After": "0"},
+                )
+            ],
+        ),
+        Route("GET", r"/operations/op-1-ep$", [Reply(200, {"status": "Succeeded"})]),
+        Route("GET", r"/operations/op-1$", [Reply(200, {"status": "InProgress"}, delay=0.05)]),
+        Route(
+            "GET",
+            r"/deployments/blue$",
+            [error(404, "NotFound", "new deployment"), Reply(200, deployment_body("Creating"))],
+        ),
+    )
+    client = ml_client(StaticCredential(), "sub", "rg", "ws", transport=t, polling_interval=0.05)
+    driver = AmlDeployer(lambda p: AmlOnlineEndpoints(client, budget=1.0, state_poll=0.05))
+    cell = s.cell()
+    plan = build_plan(s.aml_request(cell, s.aml_metadata("rolling", "3")), cell, None)
+    with pytest.raises(StepPending):
+        driver.run_step(plan, 0)
+    traffic = [
+        r.json()["properties"].get("traffic")
+        for r in t.requests("PUT", r"/onlineEndpoints/churn-model$")
+    ]
+    assert traffic == [{}]  # created without traffic; never pointed at "blue"
