@@ -41,6 +41,7 @@ class Request:
     query: dict[str, list[str]]
     content_type: str
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
     def manifest(self) -> Any:
         return yaml.safe_load(self.body)
@@ -227,6 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=parse_qs(parts.query),
             content_type=self.headers.get("Content-Type", ""),
             body=self.rfile.read(length) if length else b"",
+            headers={k.lower(): v for k, v in self.headers.items()},
         )
         result = self.server.fake.handle(request)
         if isinstance(result, tuple):
