@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -38,6 +39,7 @@ LOCAL_ONLY_SETTINGS = frozenset(
         "CLEARANCE_REGISTRY_USERNAME",
         "CLEARANCE_REGISTRY_PASSWORD",
         "CLEARANCE_AML_REGISTRANTS_DIR",
+        "CLEARANCE_TIMERS_RUN_ON_STARTUP",
     }
 )
 
@@ -125,6 +127,9 @@ class Settings(BaseSettings):
     # second); 1 in Azure.
     deploy_time_scale: float = Field(
         default=1.0, gt=0, le=1, validation_alias="CLEARANCE_DEPLOY_TIME_SCALE"
+    )
+    timers_run_on_startup: bool = Field(
+        default=False, validation_alias="CLEARANCE_TIMERS_RUN_ON_STARTUP"
     )
 
     @model_validator(mode="after")
@@ -224,3 +229,13 @@ def build_settings(environ: dict[str, str] | None = None) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, validated on first use."""
     return build_settings()
+
+
+def timers_run_on_startup(environ: Mapping[str, str] | None = None) -> bool:
+    """``run_on_startup`` for timer triggers, read at import (decorators), so from the raw
+    environment: only when CLEARANCE_TIMERS_RUN_ON_STARTUP is true and never in Azure (the
+    Functions host sets WEBSITE_INSTANCE_ID), where it would fire on every scale-out."""
+    env = os.environ if environ is None else environ
+    if env.get("WEBSITE_INSTANCE_ID"):
+        return False
+    return env.get("CLEARANCE_TIMERS_RUN_ON_STARTUP", "").strip().lower() in ("1", "true", "yes")

@@ -93,20 +93,19 @@ class Container:
         return ServiceBusMessageBus(self._servicebus_client())
 
     def _servicebus_client(self) -> Any:
-        from azure.servicebus import ServiceBusClient
-
         with self._lock:
             if self._sb_client is None:
-                conn = self.settings.servicebus_connection_string
-                if conn is not None:
-                    self._sb_client = ServiceBusClient.from_connection_string(
-                        conn.get_secret_value()
-                    )
-                else:
-                    self._sb_client = ServiceBusClient(
-                        self.settings.cell.service_bus.namespace, self.credential
-                    )
+                self._sb_client = self._new_servicebus_client()
             return self._sb_client
+
+    def _new_servicebus_client(self) -> Any:
+        """A client of its own (SDK clients are not thread-safe): the dead-letter reader's."""
+        from azure.servicebus import ServiceBusClient
+
+        conn = self.settings.servicebus_connection_string
+        if conn is not None:
+            return ServiceBusClient.from_connection_string(conn.get_secret_value())
+        return ServiceBusClient(self.settings.cell.service_bus.namespace, self.credential)
 
     @cached_property
     def mailer(self) -> Mailer:
@@ -146,7 +145,7 @@ class Container:
 
         if self.settings.bus_kind is BusKind.STORAGE_QUEUE:
             return StorageQueueDeadLetters(self.queue_service)
-        return ServiceBusDeadLetters(self._servicebus_client())
+        return ServiceBusDeadLetters(self._new_servicebus_client)
 
     def intake(self) -> IntakeDeps:
         from shared.adapters.registry.acr import AcrRegistryReader

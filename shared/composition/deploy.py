@@ -41,6 +41,19 @@ def delivery_limit(host_json: Path = REPO / "host.json") -> int:
         return 5
 
 
+@lru_cache(maxsize=1)
+def step_budget(host_json: Path = REPO / "host.json", margin: float = 180.0) -> float:
+    """Seconds a deployment step may spend waiting on a target: host.json ``functionTimeout``
+    minus ``margin`` (state, lineage and mail after the waits), never under a minute."""
+    try:
+        host = json.loads(host_json.read_text(encoding="utf-8"))
+        hours, minutes, seconds = str(host["functionTimeout"]).split(":")
+        timeout = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except (OSError, ValueError, KeyError, TypeError):
+        timeout = 600.0
+    return max(60.0, timeout - margin)
+
+
 class Drivers:
     """The ``DeployerFactory``: one driver per kind, each caching its clients per target."""
 
@@ -59,7 +72,7 @@ class Drivers:
         if kind is DriverKind.GITOPS:
             return GitOpsDeployer(self._repository, self._observer)
         if kind is DriverKind.KUBERNETES:
-            return KubernetesDeployer(self._cluster)
+            return KubernetesDeployer(self._cluster, rollout_timeout=step_budget())
         return AmlDeployer(self._aml)
 
     def _cached(self, key: str, build: Any) -> Any:
@@ -116,14 +129,14 @@ class Drivers:
         aml = plan.aml
         if aml is None:
             raise ValueError("aml plan without an aml target")
-        return self._cached(
+        client = self._cached(
             f"aml|{aml.workspace}",
-            lambda: AmlOnlineEndpoints(
-                ml_client(
-                    self._credential(), aml.subscription_id, aml.resource_group, aml.workspace
-                )
+            lambda: ml_client(
+                self._credential(), aml.subscription_id, aml.resource_group, aml.workspace
             ),
         )
+        # One adapter per step: its waits share one budget below functionTimeout.
+        return AmlOnlineEndpoints(client, budget=step_budget())
 
 
 def gitops_workdir(region: str) -> Path:

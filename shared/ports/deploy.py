@@ -55,6 +55,12 @@ class DeployerFactory(Protocol):
     def __call__(self, kind: DriverKind, /) -> Deployer: ...
 
 
+class StepPending(TransientError):
+    """The step's work was started but is not finished within the step's wait budget (kept
+    below the Functions ``functionTimeout``). The service runs the same step again later; the
+    driver then waits on what is already under way instead of starting it twice."""
+
+
 class StateConflict(TransientError):
     """Someone else changed the model's state since it was read; retry from a fresh read."""
 

@@ -7,7 +7,9 @@ imported here, on the kubernetes path only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from shared.domain.deploy.codes import DeployCode, PlanError
@@ -16,13 +18,30 @@ from shared.domain.deploy.manifests.objects import FIELD_MANAGER, Manifest, Obje
 from shared.domain.errors import TransientError
 
 REQUEST_TIMEOUT = 30
+WATCH_WINDOW = 50  # server-side timeoutSeconds of one watch request
+WATCH_READ_TIMEOUT = 65.0  # no byte for this long: a half-open connection; start again
+
+
+class _Restart(Exception):
+    """The watch stream ended before the deadline (closed early, expired, timed out)."""
 
 
 class KubernetesCluster:
-    def __init__(self, api_client: Any, *, cluster: str = "cluster") -> None:
+    def __init__(
+        self,
+        api_client: Any,
+        *,
+        cluster: str = "cluster",
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        watch_window: int = WATCH_WINDOW,
+        watch_read_timeout: float = WATCH_READ_TIMEOUT,
+    ) -> None:
         self._api = api_client
         self._cluster = cluster
         self._dynamic: Any = None
+        self._clock, self._sleep = clock, sleep
+        self._window, self._read_timeout = watch_window, watch_read_timeout
 
     def _resources(self) -> Any:
         if self._dynamic is None:
@@ -93,46 +112,97 @@ class KubernetesCluster:
     def watch_deployment(
         self, namespace: str, name: str, timeout_seconds: float
     ) -> Iterator[DeploymentStatus]:
+        """The status, then each change, until ``timeout_seconds`` have passed. A stream the
+        API server or a load balancer closes early, an expired resource version (410) or a
+        silent connection (read timeout) starts a new watch after a fresh read."""
         from kubernetes import client, watch
 
         apps = client.AppsV1Api(self._api)
-        current = self.deployment_status(namespace, name)
-        if current is not None:
-            yield current
-        stream = watch.Watch().stream(
-            apps.list_namespaced_deployment,
-            namespace,
-            field_selector=f"metadata.name={name}",
-            timeout_seconds=max(1, int(timeout_seconds)),
-        )
-        iterator = iter(stream)
+        deadline = self._clock() + timeout_seconds
         while True:
-            event = self._translate(lambda: next(iterator, None), f"watch Deployment/{name}")
-            if event is None:
+            started = self._clock()
+            current = self.deployment_status(namespace, name)  # nothing missed between watches
+            if current is not None:
+                yield current
+            remaining = deadline - self._clock()
+            if remaining < 1:
                 return
-            if event.get("type") in ("ADDED", "MODIFIED"):
-                yield to_status(event["object"])
+            stream = watch.Watch().stream(
+                apps.list_namespaced_deployment,
+                namespace,
+                field_selector=f"metadata.name={name}",
+                timeout_seconds=max(1, int(min(remaining, self._window))),
+                _request_timeout=(REQUEST_TIMEOUT, self._read_timeout),
+            )
+            iterator = iter(stream)
+            try:
+                while True:
+                    event = self._translate(
+                        functools.partial(self._next_event, iterator), f"watch Deployment/{name}"
+                    )
+                    if event.get("type") in ("ADDED", "MODIFIED"):
+                        yield to_status(event["object"])
+            except _Restart:
+                pass
+            if self._clock() - started < 1:  # a stream that closes at once: do not spin
+                self._sleep(1)
+
+    @staticmethod
+    def _next_event(iterator: Iterator[Any]) -> Any:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import ProtocolError, ReadTimeoutError
+
+        try:
+            event = next(iterator, None)
+        except (ReadTimeoutError, ProtocolError) as exc:
+            raise _Restart() from exc
+        except ApiException as exc:
+            if exc.status == 410:
+                raise _Restart() from exc
+            raise
+        if event is None:
+            raise _Restart()
+        return event
 
     def _translate(self, action: Any, what: str) -> Any:
         """Unreachable or overloaded API server: transient. A refusal: the plan is wrong."""
         from kubernetes.client.exceptions import ApiException
-        from kubernetes.dynamic.exceptions import DynamicApiError
+        from kubernetes.dynamic.exceptions import (
+            DynamicApiError,
+            ResourceNotFoundError,
+            ResourceNotUniqueError,
+        )
         from urllib3.exceptions import HTTPError
 
         try:
             return action()
+        except _Restart:
+            raise
+        except (ResourceNotFoundError, ResourceNotUniqueError) as exc:
+            # Discovery does not know the kind (a CRD not installed, a removed API version).
+            # A plain Exception in kubernetes.dynamic; the port promises PlanError.
+            raise PlanError(
+                DeployCode.INVALID_MANIFEST,
+                f"{self._cluster}: {what}: the API server does not serve this kind: {exc}",
+            ) from exc
         except (HTTPError, OSError) as exc:
             raise TransientError(f"{self._cluster}: {what}: API server unreachable: {exc}") from exc
         except (ApiException, DynamicApiError) as exc:
             status = int(getattr(exc, "status", 0) or 0)
-            if status in (0, 408, 429) or status >= 500:
+            if status in (0, 408, 409, 429) or status >= 500:
+                # 409: someone changed the object between read and write; a retry re-applies.
                 raise TransientError(
                     f"{self._cluster}: {what}: API server answered {status}"
                 ) from exc
             reason = getattr(exc, "reason", "") or ""
+            hint = ""
+            if status == 404:
+                hint = " (is the namespace there? Terraform creates each model team's namespace)"
+            if status == 403:
+                hint = " (Clearance's identity lacks the RBAC role for it)"
             raise PlanError(
                 DeployCode.INVALID_MANIFEST,
-                f"{self._cluster}: {what} was refused ({status} {reason}): "
+                f"{self._cluster}: {what} was refused ({status} {reason}){hint}: "
                 f"{str(getattr(exc, 'body', '') or '')[:300]}",
             ) from exc
 

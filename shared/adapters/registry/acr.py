@@ -1,8 +1,10 @@
 """RegistryReader over azure-containerregistry: manifests and config blobs, read by digest.
 
 Managed identity in Azure; anonymous with the local CA on the local stack (composition root).
-SDK errors become Clearance errors here: unreachable -> TransientError, unknown digest ->
-TerminalError.
+SDK errors become Clearance errors here: unreachable, throttled or refused credentials ->
+TransientError (the event is replayable once the role is fixed); unknown digest, a manifest
+over the SDK's 4 MB limit or content that does not match its digest (``ValueError`` /
+``DigestValidationError``, raised by the SDK's own checks) -> TerminalError.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class AcrRegistryReader:
             result = self._client_for(login_server).get_manifest(repository, digest)
         except ResourceNotFoundError as exc:
             raise TerminalError(f"{repository}@{digest} does not exist in {login_server}") from exc
+        except ValueError as exc:  # DigestValidationError, or larger than 4 MB
+            raise TerminalError(f"{repository}@{digest} refused: {exc}") from exc
         except AzureError as exc:
             raise TransientError(f"registry {login_server} unreachable: {exc}") from exc
         manifest = dict(result.manifest)
@@ -46,6 +50,8 @@ class AcrRegistryReader:
                     raise TerminalError(f"blob {digest} is larger than {max_bytes} bytes")
         except ResourceNotFoundError as exc:
             raise TerminalError(f"blob {digest} does not exist in {login_server}") from exc
+        except ValueError as exc:  # DigestValidationError while streaming
+            raise TerminalError(f"blob {digest} refused: {exc}") from exc
         except AzureError as exc:
             raise TransientError(f"registry {login_server} unreachable: {exc}") from exc
         algorithm, _, expected = digest.partition(":")

@@ -62,18 +62,25 @@ class StorageQueueDeadLetters:
 
 
 class ServiceBusDeadLetters:
-    def __init__(self, client: Any) -> None:
-        self._client = client
+    """Reads through a client of its own, built for each drain and closed after it: the SDK's
+    clients are not thread-safe, and the bus's client is in use by the triggers' threads."""
+
+    def __init__(self, new_client: Callable[[], Any]) -> None:
+        self._new_client = new_client
 
     def drain(self, queue: str, handle: Handler, max_messages: int = 100) -> int:
         from azure.servicebus import ServiceBusSubQueue
-        from azure.servicebus.exceptions import ServiceBusError
+
+        from shared.adapters.servicebus.bus import translate
 
         handled = 0
         try:
-            with self._client.get_queue_receiver(
-                queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER, max_wait_time=5
-            ) as receiver:
+            with (
+                self._new_client() as client,
+                client.get_queue_receiver(
+                    queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER, max_wait_time=5
+                ) as receiver,
+            ):
                 for message in receiver.receive_messages(max_message_count=max_messages):
                     handle(
                         DeadMessage(
@@ -86,6 +93,11 @@ class ServiceBusDeadLetters:
                     )
                     receiver.complete_message(message)
                     handled += 1
-        except ServiceBusError as exc:
-            raise TransientError(f"dead-letter queue of {queue} unavailable: {exc}") from exc
+        except TransientError:
+            raise
+        except Exception as exc:
+            translated = translate(exc, f"dead-letter queue of {queue}")
+            if translated is exc:
+                raise
+            raise translated from exc
         return handled

@@ -22,12 +22,13 @@ from shared.domain.deploy.request import DeploymentRequest
 from shared.domain.deploy.revision import Revision, artifact_identity
 from shared.domain.deploy.state import DeploymentState, Rollout
 from shared.domain.deploy.steps import steps_for
-from shared.domain.errors import ClearanceError, TransientError, Violation
+from shared.domain.errors import TransientError, Violation
 from shared.domain.lineage.record import RecordKind
 from shared.ports.deploy import (
     DeployerFactory,
     DeploymentStateStore,
     Health,
+    StepPending,
     StepReport,
 )
 from shared.ports.intake import RejectionRegistry
@@ -59,6 +60,8 @@ class DeployDeps:
     rejections: RejectionRegistry | None = None
     analysis: analysis.AnalysisDeps | None = None  # metric analysis at the gates
     time_scale: float = 1.0  # bake times and analysis intervals (locally: seconds per minute)
+    pending_retry: timedelta = timedelta(minutes=1)  # a step whose target is still working
+    max_pending: int = 12  # then the step did not roll out in time
 
 
 class DeployOutcome(StrEnum):
@@ -68,6 +71,7 @@ class DeployOutcome(StrEnum):
     ROLLED_BACK = "rolled-back"
     FAILED = "failed"
     WAITING = "waiting"  # another rollout of the model is under way; retried later
+    PENDING = "pending"  # the step's target is still working; the same step runs again later
     SKIPPED = "skipped"  # a stale or repeated step message
     ANALYSING = "analysing"  # a gate measured the candidate; the next measurement is due
     PAUSED = "paused"  # the analysis was inconclusive; an approver decides (or it rolls back)
@@ -81,7 +85,9 @@ def handle_deployment_request(
     run = _Run(request, deps, delivery_count)
     try:
         return run.handle()
-    except TransientError as exc:
+    except Exception as exc:
+        # TransientError, or an SDK error no adapter translated: on the last delivery the
+        # rollout must not stay claimed ("rolling out") behind a dead-lettered message.
         if delivery_count >= deps.max_deliveries:
             run.give_up(exc)
         raise
@@ -218,6 +224,8 @@ class _Run:
             return self._roll_back(plan, state, etag, step.name, why)
         try:
             report = driver.run_step(plan, index)
+        except StepPending as exc:
+            return self._pending(plan, state, etag, step.name, index, exc)
         except RolloutFailed as exc:
             return self._roll_back(plan, state, etag, step.name, exc.violation)
         except PlanError as exc:
@@ -276,7 +284,7 @@ class _Run:
         now = self.deps.clock()
         due = rollout.next_at if rollout.next_at and rollout.next_at > now else None
         self._send(
-            self.request.model_copy(update={"step": index, "tick": 0}),
+            self.request.model_copy(update={"step": index, "tick": 0, "waits": 0}),
             f"{plan.deployment_id}-s{index}",
             due,
         )
@@ -296,6 +304,35 @@ class _Run:
                 scheduled_enqueue_time=due,
             ),
         )
+
+    def _pending(
+        self,
+        plan: DeploymentPlan,
+        state: DeploymentState,
+        etag: str | None,
+        step: str,
+        index: int,
+        exc: StepPending,
+    ) -> DeployOutcome:
+        """The target is still working on the step: run the same step again in a while (a
+        fresh function invocation, so no wait outlives functionTimeout), a bounded number of
+        times; after that the step did not roll out in time."""
+        request = self.request
+        if request.waits >= self.deps.max_pending:
+            why = Violation(
+                DeployCode.TIMEOUT,
+                f"{step} was still not finished after {request.waits + 1} waits: {exc}",
+            )
+            return self._roll_back(plan, state, etag, step, why)
+        waits = request.waits + 1
+        due = self.deps.clock() + self.deps.pending_retry
+        self._send(
+            request.model_copy(update={"waits": waits, "step": index}),
+            f"{plan.deployment_id}-s{index}-p{waits}",
+            due,
+        )
+        log.info("%s step %d pending (%d): %s", self.deployment_id, index, waits, exc)
+        return DeployOutcome.PENDING
 
     def _wait(self, rollout: Rollout) -> DeployOutcome:
         request = self.request
@@ -410,9 +447,10 @@ class _Run:
         tell(self.deps.mailer, outcome_mail(owners, plan or self.request, headline, (why, *extra)))
         return DeployOutcome.FAILED
 
-    def give_up(self, exc: TransientError) -> None:
-        """The last delivery failed transiently: record why, release the model, tell people.
-        The message then goes to the dead-letter queue with the same cause."""
+    def give_up(self, exc: Exception) -> None:
+        """The last delivery failed (transiently, or with an error nobody translated): record
+        why, release the model, tell people. The message then goes to the dead-letter queue
+        with the same cause."""
         why = Violation(
             DeployCode.DEAD_LETTERED,
             f"Gave up after {self.delivery} deliveries (the message is dead-lettered): {exc}",
@@ -423,11 +461,11 @@ class _Run:
                 f"failed|dead-letter|{self.request.step}",
                 reasons=(why,),
             )
-        except TransientError:
+        except Exception:  # noqa: BLE001 - giving up: release the model whatever lineage does
             log.error("%s: lineage unavailable while giving up: %s", self.deployment_id, exc)
         try:
             self._release()
-        except ClearanceError as release_error:
+        except Exception as release_error:  # noqa: BLE001 - logged; the message dead-letters
             log.error("%s: could not release the rollout: %s", self.deployment_id, release_error)
         to = [str(self.request.metadata.owner)]
         if self.deps.platform_email:
@@ -442,7 +480,7 @@ class _Run:
         plan = rollout.plan
         try:
             self.deps.drivers(plan.driver).restore(plan)
-        except ClearanceError as exc:
+        except Exception as exc:  # noqa: BLE001 - giving up: the model must be released anyway
             log.error("%s: restore while giving up failed: %s", self.deployment_id, exc)
         self.deps.state.put(
             state.restore(plan.release, plan.replaces, rollback=plan.is_rollback), etag

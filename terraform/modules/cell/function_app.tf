@@ -43,10 +43,9 @@ locals {
     # the cell's Log Analytics workspace (its workspace id, the GUID queries take).
     CLEARANCE_PROMETHEUS_QUERY_URL       = var.prometheus_query_endpoint
     CLEARANCE_LOG_ANALYTICS_WORKSPACE_ID = azurerm_log_analytics_workspace.this.workspace_id
-    # Timers (issue 20): never fire a timer function at host start in Azure. Flex Consumption
-    # starts hosts on every scale-out, so run_on_startup would run the minute timers once per
-    # new instance; explicit here, not left to the app's default.
-    CLEARANCE_TIMERS_RUN_ON_STARTUP = "false"
+    # Timers: no CLEARANCE_TIMERS_RUN_ON_STARTUP here. It is a local-only setting: the app
+    # never runs a timer at host start in Azure (WEBSITE_INSTANCE_ID is set), because Flex
+    # Consumption starts a host on every scale-out.
     # Approver groups through Microsoft Graph (GroupMember.Read.All, a first-apply step in
     # docs/operators.md); signed-in approvers must belong to this tenant.
     CLEARANCE_DIRECTORY_KIND = "graph"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from shared.domain.deploy.codes import DeployCode, RolloutFailed
 from shared.domain.deploy.k8s_status import healthy, rollout_progress
+from shared.domain.deploy.manifests.objects import Manifest
 from shared.domain.deploy.manifests.phases import K8sPhase, phase_for, restore_phase
 from shared.domain.deploy.manifests.validation import validate_manifests
 from shared.domain.deploy.plan import DeploymentPlan
@@ -19,7 +20,7 @@ from shared.ports.deploy import Cluster, Health, StepReport
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ROLLOUT_TIMEOUT = 540.0  # below the Function timeout (10 min) and above the deadline
+DEFAULT_ROLLOUT_TIMEOUT = 420.0  # below the Function timeout (10 min) and above the deadline
 
 
 class KubernetesDeployer:
@@ -29,10 +30,16 @@ class KubernetesDeployer:
         *,
         rollout_timeout: float = DEFAULT_ROLLOUT_TIMEOUT,
         monotonic: Callable[[], float] = time.monotonic,
+        apply_namespaces: bool = False,
     ) -> None:
+        """``apply_namespaces``: off in Azure, where Terraform creates each model team's
+        namespace and Clearance's identity holds a namespace-scoped role only (a cluster-scoped
+        ``Namespace`` apply would be refused with 403). The namespace is still validated and
+        kept in the GitOps rendering; only this driver leaves it out."""
         self._cluster_for = cluster_for
         self._timeout = rollout_timeout
         self._monotonic = monotonic
+        self._apply_namespaces = apply_namespaces
 
     def run_step(self, plan: DeploymentPlan, index: int) -> StepReport:
         return self._execute(plan, phase_for(plan, index))
@@ -51,11 +58,11 @@ class KubernetesDeployer:
     def _execute(self, plan: DeploymentPlan, phase: K8sPhase) -> StepReport:
         validate_manifests(phase.desired, plan.kubernetes_version)
         cluster = self._cluster_for(plan)
-        for manifest in phase.first:
+        for manifest in self._applied(phase.first):
             cluster.apply(manifest)
         for name in phase.ready:
             self._wait(cluster, plan.namespace, name)
-        for manifest in phase.then:
+        for manifest in self._applied(phase.then):
             cluster.apply(manifest)
         deleted = [ref for ref in phase.delete if cluster.delete(ref)]
         where = {"namespace": plan.namespace, "workload": plan.release.workload}
@@ -69,6 +76,11 @@ class KubernetesDeployer:
                 "deleted": ", ".join(f"{r.kind}/{r.name}" for r in deleted),
             },
         )
+
+    def _applied(self, manifests: tuple[Manifest, ...]) -> tuple[Manifest, ...]:
+        if self._apply_namespaces:
+            return manifests
+        return tuple(m for m in manifests if m.get("kind") != "Namespace")
 
     def _wait(self, cluster: Cluster, namespace: str, name: str) -> None:
         """Until the Deployment is rolled out; ``RolloutFailed`` on its progress deadline or

@@ -251,3 +251,72 @@ def test_only_approvers_of_the_models_risk_tier_may_roll_back(world: World) -> N
     with pytest.raises(RollbackRefused) as missing:
         request_rollback("other-model", APPROVER, "easy_auth", None, world.rollback_deps)
     assert missing.value.status == 404
+
+
+class Scripted:
+    """The world's driver, except that ``run_step`` first raises the scripted errors."""
+
+    def __init__(self, inner: object, *errors: Exception) -> None:
+        self.inner, self.errors = inner, list(errors)
+
+    def run_step(self, plan, index):  # type: ignore[no-untyped-def]
+        if self.errors:
+            raise self.errors.pop(0)
+        return self.inner.run_step(plan, index)  # type: ignore[attr-defined]
+
+    def check_health(self, plan, index):  # type: ignore[no-untyped-def]
+        return self.inner.check_health(plan, index)  # type: ignore[attr-defined]
+
+    def restore(self, plan):  # type: ignore[no-untyped-def]
+        return self.inner.restore(plan)  # type: ignore[attr-defined]
+
+
+def test_a_step_still_provisioning_runs_again_later_instead_of_moving_on(world: World) -> None:
+    from shared.ports.deploy import StepPending
+
+    world.driver = Scripted(world.driver, StepPending("still provisioning"))
+    start = world.clock.now
+    request = v(world, "1")
+    assert world.deliver(request) == DeployOutcome.PENDING
+    (again,) = world.pending()
+    assert again.step == 0 and again.waits == 1
+    assert world.bus.sent[-1][1].scheduled_enqueue_time == start + timedelta(minutes=1)
+    state = world.state()
+    assert state.rollout is not None and state.live is None  # nothing serves yet
+    assert world.drain() == [DeployOutcome.SUCCEEDED]
+    assert world.state().live is not None
+
+
+def test_a_step_pending_for_too_long_rolls_back(world: World) -> None:
+    from shared.ports.deploy import StepPending
+
+    world.deps.max_pending = 2
+    world.driver = Scripted(world.driver, *[StepPending("still provisioning")] * 5)
+    outcomes = world.run(v(world, "1"))
+    assert outcomes == [DeployOutcome.PENDING, DeployOutcome.PENDING, DeployOutcome.ROLLED_BACK]
+    assert world.state().rollout is None
+    rolled = world.lineage.records[-1]
+    assert rolled.kind == RecordKind.DEPLOYMENT_ROLLED_BACK
+    assert rolled.reasons[0].code == DeployCode.TIMEOUT
+
+
+def test_an_untranslated_sdk_error_on_the_last_delivery_still_gives_up(world: World) -> None:
+    """``kubernetes.dynamic`` raises plain ``Exception`` subclasses; an adapter that misses one
+    must not leave the model claimed ("rolling out") behind a dead-lettered message."""
+
+    class ResourceNotFoundError(Exception):  # the shape of kubernetes.dynamic's
+        pass
+
+    world.driver = Scripted(world.driver, *[ResourceNotFoundError("no kind Foo")] * 3)
+    request = v(world, "1")
+    for delivery in (1, 2):
+        with pytest.raises(ResourceNotFoundError):
+            world.deliver(request, delivery=delivery)
+        assert world.state().rollout is not None  # retried: still claimed
+    with pytest.raises(ResourceNotFoundError):
+        world.deliver(request, delivery=3)
+    assert world.state().rollout is None
+    failed = world.lineage.records[-1]
+    assert failed.kind == RecordKind.DEPLOYMENT_FAILED
+    assert failed.reasons[0].code == DeployCode.DEAD_LETTERED
+    assert any("gave up" in m.subject.lower() for m in world.mailer.sent)

@@ -56,7 +56,7 @@ def test_rolling_applies_waits_and_points_the_service_at_the_workload(
     assert cluster.selector(NS, "fraud-detector") == {"clearance.ai/workload": "fraud-detector"}
     assert cluster.names("HorizontalPodAutoscaler") == ["fraud-detector"]
     assert cluster.names("PodDisruptionBudget") == ["fraud-detector"]
-    assert cluster.names("Namespace") == [NS]
+    assert cluster.names("Namespace") == []  # pre-created by Terraform per model team
     assert report.where == {"namespace": NS, "workload": "fraud-detector",
                             "cluster": "aks-westeurope"}  # fmt: skip
     # the Service is switched only after the Deployment was applied and waited for
@@ -112,7 +112,7 @@ def test_restore_of_a_first_deployment_removes_it(cell: RegionEntry) -> None:
     d.restore(plan)
     assert cluster.names("Deployment") == []
     assert cluster.names("Service") == []
-    assert cluster.names("Namespace") == [NS]  # namespaces are never deleted
+    assert "Namespace" not in {ref.kind for ref in cluster.deleted}  # never deleted
 
 
 def test_blue_green_keeps_the_old_colour_until_retired(cell: RegionEntry) -> None:
@@ -208,7 +208,7 @@ def test_an_unreachable_api_server_is_transient(cell: RegionEntry) -> None:
 
 def test_a_refused_object_is_a_plan_error(cell: RegionEntry) -> None:
     cluster = FakeCluster()
-    cluster.forbidden_kinds.add("Namespace")
+    cluster.forbidden_kinds.add("Service")
     with pytest.raises(PlanError):
         driver(cluster).run_step(plan_v2(cell, None, "rolling"), 0)
 
@@ -245,3 +245,15 @@ def test_the_adapter_reads_a_v1_deployment_as_the_drivers_status() -> None:
     from shared.domain.deploy.k8s_status import rollout_progress
 
     assert rollout_progress(status).message == "1 old replicas pending termination"
+
+
+def test_the_driver_never_applies_a_namespace_unless_told(cell: RegionEntry) -> None:
+    """Clearance's AKS role is namespace-scoped: a cluster-scoped Namespace apply is a 403."""
+    cluster = FakeCluster()
+    cluster.forbidden_kinds.add("Namespace")
+    plan = plan_v2(cell, None, "rolling")
+    driver(cluster).run_step(plan, 0)
+    assert "Namespace" not in {ref.kind for ref in cluster.applied}
+    told = FakeCluster()
+    KubernetesDeployer(lambda p: told, monotonic=Ticks(), apply_namespaces=True).run_step(plan, 0)
+    assert told.names("Namespace") == [NS]
