@@ -90,6 +90,17 @@ class Settings(BaseSettings):
     teams_webhook_url: SecretStr | None = Field(
         default=None, validation_alias="CLEARANCE_TEAMS_WEBHOOK_URL"
     )
+    checkpoint_key_id: str | None = Field(
+        default=None,
+        validation_alias="CLEARANCE_CHECKPOINT_KEY_ID",
+        pattern=r"^https://[A-Za-z0-9.-]+/keys/[A-Za-z0-9-]+/?$",
+    )
+    checkpoint_key_file: Path | None = Field(
+        default=None, validation_alias="CLEARANCE_CHECKPOINT_KEY_FILE"
+    )
+    checkpoint_public_key_file: Path | None = Field(
+        default=None, validation_alias="CLEARANCE_CHECKPOINT_PUBLIC_KEY_FILE"
+    )
 
     @model_validator(mode="after")
     def _one_catalog_source(self) -> Settings:

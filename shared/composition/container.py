@@ -12,7 +12,7 @@ import threading
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from shared.ports.lineage import LineageWriter
+from shared.ports.lineage import CheckpointSigner, CheckpointVerifier, LineageWriter
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus
 from shared.settings import BusKind, ConfigurationError, MailKind, Settings, get_settings
@@ -130,6 +130,42 @@ class Container:
         from shared.adapters.storage.lineage.writer import TableLineageWriter
 
         return TableLineageWriter(self.table_service, region=self.settings.cell.name)
+
+    @cached_property
+    def checkpoint_signer(self) -> CheckpointSigner:
+        """Key Vault (``CLEARANCE_CHECKPOINT_KEY_ID``) or, locally, a key file."""
+        s = self.settings
+        if s.checkpoint_key_id:
+            from shared.adapters.signing.keyvault import KeyVaultSigner
+
+            return KeyVaultSigner(s.checkpoint_key_id, self.credential)
+        if s.checkpoint_key_file is not None:
+            from shared.adapters.signing.es256 import KeyFileSigner
+
+            return KeyFileSigner(s.checkpoint_key_file)
+        raise ConfigurationError(
+            "CLEARANCE_CHECKPOINT_KEY_ID (or CLEARANCE_CHECKPOINT_KEY_FILE): missing "
+            "(needed to sign lineage checkpoints)"
+        )
+
+    @cached_property
+    def checkpoint_verifier(self) -> CheckpointVerifier:
+        """The public key: a PEM file if configured, else the Key Vault key, else the key file's."""
+        s = self.settings
+        from shared.adapters.signing.es256 import KeyFileSigner, PublicKeyVerifier
+
+        if s.checkpoint_public_key_file is not None:
+            return PublicKeyVerifier.from_file(s.checkpoint_public_key_file)
+        if s.checkpoint_key_id:
+            from shared.adapters.signing.keyvault import key_vault_public_key
+
+            return key_vault_public_key(s.checkpoint_key_id, self.credential)
+        if s.checkpoint_key_file is not None:
+            return KeyFileSigner(s.checkpoint_key_file).verifier()
+        raise ConfigurationError(
+            "CLEARANCE_CHECKPOINT_PUBLIC_KEY_FILE (or CLEARANCE_CHECKPOINT_KEY_ID): missing "
+            "(needed to verify lineage checkpoints)"
+        )
 
     @cached_property
     def dead_letters(self) -> BlobDeadLetters:

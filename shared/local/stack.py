@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared.adapters.signing.es256 import PRIVATE_FILE, PUBLIC_FILE, ensure_key_pair
 from shared.local.pki import ensure_pki
 from shared.local.processes import ProcessTable
 
@@ -224,9 +225,19 @@ class LocalStack:
                 "CLEARANCE_SMTP_PORT": str(self.ports.smtp),
                 "CLEARANCE_LINK_SIGNING_KEYS": json.dumps(self.state.link_keys),
                 "CLEARANCE_TEAMS_WEBHOOK_URL": f"http://127.0.0.1:{self.ports.teams}/webhook/{region}",
+                "CLEARANCE_CHECKPOINT_KEY_FILE": str(
+                    self.checkpoint_key_dir(region) / PRIVATE_FILE
+                ),
             }
         )
         return {"IsEncrypted": False, "Values": values}
+
+    def checkpoint_key_dir(self, region: str) -> Path:
+        """The cell's checkpoint key pair: outside the Azurite data, as Key Vault is in Azure."""
+        return self.root / "keys" / region
+
+    def checkpoint_public_key(self, region: str) -> Path:
+        return self.checkpoint_key_dir(region) / PUBLIC_FILE
 
     def registry_config(self, region: str) -> str:
         data = self.root / region / "registry-data"
@@ -274,6 +285,7 @@ class LocalStack:
         self.catalog_file.write_text(json.dumps(self.catalog(), indent=2))
         for region in REGIONS:
             (self.root / region).mkdir(parents=True, exist_ok=True)
+            ensure_key_pair(self.checkpoint_key_dir(region))
             settings = self.settings_file(region)
             settings.write_text(json.dumps(self.local_settings(region), indent=2))
             settings.chmod(0o600)

@@ -8,8 +8,9 @@ if TYPE_CHECKING:
     from shared.domain.lineage.record import LineageRecord
 from collections.abc import Iterable, Iterator
 
+from shared.domain.errors import TransientError
 from shared.domain.lineage.chain import HeadMark
-from shared.domain.lineage.heads import HeadsSnapshot
+from shared.domain.lineage.index_check import IndexRow
 from shared.domain.lineage.verify import StoredLink
 from shared.domain.lineage.views import AuditEntry, IndexedArtifact, LiveEntry
 
@@ -33,9 +34,46 @@ class ChainIndex(Protocol):
     def hash_at(self, key_hash: str, seq: int) -> str | None: ...
 
 
-class HeadsStore(Protocol):
-    def latest(self) -> tuple[str, HeadsSnapshot, str] | None: ...
-    def write(self, snapshot: HeadsSnapshot) -> str: ...
+class IndexSource(Protocol):
+    """Every index row (time, by-actor, deployment) and every live row, as stored."""
+
+    def index_rows(self) -> Iterator[IndexRow]: ...
+    def live_rows(self) -> Iterator[IndexRow]: ...
+
+
+class CheckpointStore(Protocol):
+    """The cell's checkpoint blobs: what is stored under ``heads/``, and adding one."""
+
+    def blobs(self) -> Iterator[tuple[str, bytes]]:
+        """Every blob under the prefix as (name, content), in no promised order."""
+        ...
+
+    def create(self, name: str, data: bytes) -> None:
+        """Create a new blob; never overwrites."""
+        ...
+
+
+class CheckpointSigner(Protocol):
+    """Signs checkpoint payloads with a key the storage account cannot reach (ES256)."""
+
+    @property
+    def key_id(self) -> str:
+        """The key's stable id (Key Vault: the versionless key id), written into checkpoints."""
+        ...
+
+    def sign(self, data: bytes) -> tuple[bytes, str]:
+        """The raw ``r || s`` ES256 signature of ``data`` and the signing key's id."""
+        ...
+
+
+class CheckpointVerifier(Protocol):
+    """Checks a checkpoint signature with the cell's public key."""
+
+    def verify(self, data: bytes, signature: bytes, key_id: str) -> bool: ...
+
+
+class KeyUnavailable(TransientError):
+    """The signing or public key cannot be read (missing file, Key Vault refused or down)."""
 
 
 class ChainSource(ChainIndex, Protocol):

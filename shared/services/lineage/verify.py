@@ -1,22 +1,53 @@
-"""``verify``: check every chain of a region against itself, its head and the last snapshot."""
+"""``verify``: every chain of a region against itself, its head and the newest signed checkpoint.
+
+Three outcomes (``Outcome``): OK; TAMPERED (a chain, a checkpoint blob or an index row is not
+what was written); CANNOT_VERIFY (no signed checkpoint yet, so a truncated or deleted chain
+would go unnoticed; the key or the storage unreachable is raised as ``KeyUnavailable`` /
+``TransientError`` by the adapters and reported the same way by the CLI).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from threading import Lock
 
-from shared.domain.lineage.chain import HeadMark
-from shared.domain.lineage.heads import HeadsSnapshot
+from shared.domain.lineage.chain import HeadMark, Link
+from shared.domain.lineage.evidence import read_evidence
+from shared.domain.lineage.heads import Checkpoint
+from shared.domain.lineage.index_check import ChainIndexView, IndexFault, check_indexes
+from shared.domain.lineage.trail import CheckpointTrail, resolve_trail
 from shared.domain.lineage.verify import ChainCheck, verify_chain
-from shared.ports.lineage import ChainSource, HeadsStore
+from shared.ports.lineage import ChainSource, CheckpointStore, CheckpointVerifier, IndexSource
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    TAMPERED = "tampered"
+    CANNOT_VERIFY = "cannot_verify"
 
 
 @dataclass(frozen=True)
 class RegionVerification:
     region: str
-    snapshot: str | None  # the blob the chains were anchored to; None: no snapshot yet
+    trail: CheckpointTrail
     checks: list[ChainCheck]
+    index_faults: list[IndexFault] = field(default_factory=list)
+    index_rows: int | None = None  # None: indexes not checked
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        newest = self.trail.newest
+        return newest.checkpoint if newest else None
+
+    @property
+    def snapshot(self) -> str | None:
+        """The blob the chains were anchored to; None: no signed checkpoint yet."""
+        newest = self.trail.newest
+        return newest.name if newest else None
 
     @property
     def broken(self) -> list[ChainCheck]:
@@ -26,33 +57,94 @@ class RegionVerification:
     def records(self) -> int:
         return sum(c.records for c in self.checks)
 
+    @property
+    def outcome(self) -> Outcome:
+        if self.broken or self.trail.anomalies or self.index_faults:
+            return Outcome.TAMPERED
+        if self.trail.newest is None:
+            return Outcome.CANNOT_VERIFY
+        return Outcome.OK
+
+    def coverage(self, key_hash: str) -> tuple[int, datetime] | None:
+        """(records covered, checkpoint time) of a chain by the newest signed checkpoint."""
+        checkpoint = self.checkpoint
+        anchor = checkpoint.anchor(key_hash) if checkpoint else None
+        return None if anchor is None or checkpoint is None else (anchor.seq, checkpoint.taken_at)
+
+
+def checkpoint_trail(
+    checkpoints: CheckpointStore, verifier: CheckpointVerifier, region: str
+) -> CheckpointTrail:
+    return resolve_trail(checkpoints.blobs(), region, verifier.verify)
+
 
 def verify_region(
     chains: ChainSource,
-    heads: HeadsStore | None,
+    checkpoints: CheckpointStore,
+    verifier: CheckpointVerifier,
     region: str,
     key_hashes: Iterable[str] | None = None,
     on_chain: Callable[[ChainCheck], None] | None = None,
     workers: int = 8,
+    indexes: IndexSource | None = None,
 ) -> RegionVerification:
-    """Verify the given chains (default: every chain the index or the snapshot knows)."""
-    latest = heads.latest() if heads is not None else None
-    snapshot: HeadsSnapshot | None = latest[1] if latest else None
+    """Verify the given chains (default: every chain the index or the checkpoint knows);
+    with ``indexes``, also every index row of those chains against the chain."""
+    trail = checkpoint_trail(checkpoints, verifier, region)
+    checkpoint = trail.newest.checkpoint if trail.newest else None
     if key_hashes is None:
         wanted = {a.key_hash for a in chains.artifacts()}
-        wanted |= set(snapshot.chains) if snapshot else set()
+        wanted |= set(checkpoint.chains) if checkpoint else set()
     else:
         wanted = set(key_hashes)
+    view, lock = ChainIndexView.empty(), Lock()
 
     def check(key_hash: str) -> ChainCheck:
-        anchor: HeadMark | None = snapshot.anchor(key_hash) if snapshot else None
+        anchor: HeadMark | None = checkpoint.anchor(key_hash) if checkpoint else None
+        decoded: list[Link] = []
         result = verify_chain(
-            key_hash, chains.stored_links(key_hash), chains.head(key_hash), anchor
+            key_hash,
+            chains.stored_links(key_hash),
+            chains.head(key_hash),
+            anchor,
+            on_link=decoded.append if indexes is not None else None,
         )
+        if decoded:
+            with lock:
+                for link in decoded:
+                    view.add(key_hash, link)
         if on_chain is not None:
             on_chain(result)
         return result
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         checks = list(pool.map(check, sorted(wanted)))
-    return RegionVerification(region, latest[0] if latest else None, checks)
+    if indexes is None:
+        return RegionVerification(region, trail, checks)
+    rows = (r for r in indexes.index_rows() if r.key_hash in wanted)
+    live = (r for r in indexes.live_rows() if r.key_hash in wanted)
+    count, faults = check_indexes(view, rows, live)
+    return RegionVerification(region, trail, checks, faults, count)
+
+
+def verify_evidence(
+    lines: Iterable[str], verifier: CheckpointVerifier
+) -> Iterator[RegionVerification]:
+    """Verify an evidence export offline, region by region (see ``domain.lineage.evidence``).
+
+    Raises ``EvidenceFormatError`` for a file whose structure is not an export's.
+    """
+    for section in read_evidence(lines):
+        trail = resolve_trail(section.blobs, section.region, verifier.verify)
+        checkpoint = trail.newest.checkpoint if trail.newest else None
+        checks, seen = [], set()
+        for chain in section.chains:
+            seen.add(chain.key_hash)
+            last = chain.links[-1] if chain.links else None
+            head = HeadMark(len(chain.links), last.stored_hash) if last else None
+            anchor = checkpoint.anchor(chain.key_hash) if checkpoint else None
+            checks.append(verify_chain(chain.key_hash, chain.links, head, anchor))
+        if checkpoint is not None:
+            for key_hash in sorted(set(checkpoint.chains) - seen):
+                checks.append(verify_chain(key_hash, [], None, checkpoint.anchor(key_hash)))
+        yield RegionVerification(section.region, trail, checks)
