@@ -8,6 +8,7 @@ property that needs them.
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,8 @@ from shared.ports.lineage import CheckpointSigner, CheckpointVerifier, LineageWr
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus
 from shared.settings import BusKind, ConfigurationError, MailKind, Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from shared.adapters.storage.dead_letter_blobs import BlobDeadLetters
@@ -224,8 +227,29 @@ class Container:
                 signer=LinkSigner(s.link_signing_keys()),
                 teams=_teams(url.get_secret_value()) if url else None,
                 live_now=live_summary(TableDeploymentStateStore(self.table_service)),
+                after_decision=self.checkpoint_now,
             )
         return self._approvals
+
+    def checkpoint_now(self) -> None:
+        """Sign a lineage checkpoint now (after a decision); the timer retries any failure."""
+        from shared.adapters.storage.lineage.regions import region_lineage
+        from shared.domain.errors import ClearanceError
+        from shared.services.lineage.heads import take_checkpoint
+
+        region = self.settings.cell.name
+        own = region_lineage(region, self.table_service, self.blob_service)
+        try:
+            take_checkpoint(
+                own.reader,
+                own.heads,
+                self.checkpoint_signer,
+                self.checkpoint_verifier,
+                region,
+                lineage=self.lineage,
+            )
+        except (ClearanceError, ConfigurationError) as exc:
+            log.warning("no lineage checkpoint after the decision (the timer will sign): %s", exc)
 
     def registry_client(self, login_server: str) -> Any:
         """A ContainerRegistryClient for one registry of the catalog, cached per server."""

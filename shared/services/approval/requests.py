@@ -54,6 +54,8 @@ class ApprovalDeps:
     teams: Teams | None = None
     live_now: Callable[[str, str], str | None] = lambda region, model: None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # a signed lineage checkpoint right after a decision (shrinks the blind window)
+    after_decision: Callable[[], None] = lambda: None
 
     @property
     def region(self) -> str:
@@ -247,6 +249,8 @@ def _announce(approval: Approval, deps: ApprovalDeps) -> None:
             ),
         )
         deps.mailer.send(decision_mail(approval, (approval.owner,), "Your model was rejected."))
+    if approval.state in (ApprovalState.APPROVED, ApprovalState.REJECTED):
+        deps.after_decision()
 
 
 def _ensure_dispatched(approval: Approval, deps: ApprovalDeps) -> Approval:
