@@ -70,7 +70,8 @@ def key_vault_public_key(key_id: str, credential: Any, **client_kwargs: Any) -> 
     except AzureError as exc:
         raise KeyUnavailable(f"cannot read the checkpoint key from Key Vault: {exc}") from exc
     jwk: Any = key.key
-    if str(jwk.kty) not in ("EC", "EC-HSM") or str(jwk.crv) != "P-256" or not jwk.x or not jwk.y:
+    kty, crv = (str(getattr(v, "value", v)) for v in (jwk.kty, jwk.crv))
+    if kty not in ("EC", "EC-HSM") or crv != "P-256" or not jwk.x or not jwk.y:
         raise KeyUnavailable(f"the checkpoint key {name} is not an EC P-256 key")
     from cryptography.hazmat.primitives.asymmetric import ec
 
