@@ -549,3 +549,50 @@ def test_a_decision_is_covered_by_a_signed_checkpoint_at_once(
     assert result.coverage(artifact.key_hash) is not None
     covered, _ = result.coverage(artifact.key_hash) or (0, None)
     assert covered == head.seq  # the decision record is covered, with no timer run
+
+
+def test_the_audit_page_badge_needs_the_chain_the_checkpoint_and_the_indexes(
+    stores: Stores,
+) -> None:
+    from shared.services.lineage.http_api import answer
+    from shared.services.lineage.queries import AuditQueries
+    from shared.services.lineage.verify import verify_artifact
+
+    def page() -> str:
+        result = answer(
+            "audit",
+            stores.artifact.key_hash,
+            {},
+            AuditQueries({REGION: stores.reader}),
+            REGION,
+            lambda key_hash: verify_artifact(
+                stores.reader,
+                stores.reader,
+                stores.heads,
+                stores.cell.checkpoint_verifier,
+                REGION,
+                key_hash,
+            ),
+        )
+        assert result.status == 200, result.body
+        return result.body
+
+    assert "NOT verified" in page() and "No signed checkpoint covers" in page()
+    stores.checkpoint()
+    assert "badge verified" in page() and "Records 1-8 are covered" in page()
+    stores.writer.append(record(stores.artifact, RecordKind.DEPLOYMENT_STARTED, REGION))
+    assert "1 newer record(s) are not covered yet" in page()
+    stores.blobs.upload_blob("heads/0000000000000-<script>.json", b"junk")
+    html = page()
+    assert "not genuine" in html and "<script>" not in html and "&lt;script&gt;" in html
+    pk = actor_partition("ann@contoso.example")
+    vote = next(
+        dict(r)
+        for r in stores.client.query_entities("PartitionKey eq @pk", parameters={"pk": pk})
+        if r["KeyHash"] == stores.artifact.key_hash and r["Kind"] == "approval.vote"
+    )
+    vote["Body"] = vote["Body"].replace('"decision":"approve"', '"decision":"reject"')
+    vote["Hash"] = hashlib.sha256(vote["Body"].encode()).hexdigest()
+    stores.put(vote)
+    html = page()
+    assert "NOT verified" in html and f"diverging index row {pk} / " in html

@@ -18,7 +18,13 @@ from threading import Lock
 from shared.domain.lineage.chain import HeadMark, Link
 from shared.domain.lineage.evidence import read_evidence
 from shared.domain.lineage.heads import Checkpoint
-from shared.domain.lineage.index_check import ChainIndexView, IndexFault, check_indexes
+from shared.domain.lineage.index_check import (
+    ChainIndexView,
+    IndexFault,
+    check_copy,
+    check_indexes,
+    index_addresses,
+)
 from shared.domain.lineage.trail import CheckpointTrail, resolve_trail
 from shared.domain.lineage.verify import ChainCheck, verify_chain
 from shared.ports.lineage import ChainSource, CheckpointStore, CheckpointVerifier, IndexSource
@@ -125,6 +131,56 @@ def verify_region(
     live = (r for r in indexes.live_rows() if r.key_hash in wanted)
     count, faults = check_indexes(view, rows, live)
     return RegionVerification(region, trail, checks, faults, count)
+
+
+@dataclass(frozen=True)
+class ArtifactVerdict:
+    """What the audit page says about one chain: intact, covered, its index copies, anomalies."""
+
+    check: ChainCheck
+    covered: tuple[int, datetime] | None  # (records covered, when) by the newest checkpoint
+    index_faults: list[IndexFault]
+    anomalies: list[str]  # checkpoint blobs that are not genuine (names, described)
+
+    @property
+    def verified(self) -> bool:
+        """The badge: the chain and its index copies both check out, under a checkpoint."""
+        return self.check.ok and self.covered is not None and not self.index_faults
+
+    @property
+    def uncovered(self) -> int:
+        """Records newer than the newest checkpoint: the blind window, right now."""
+        return self.check.records - (self.covered[0] if self.covered else 0)
+
+
+def verify_artifact(
+    chains: ChainSource,
+    indexes: IndexSource,
+    checkpoints: CheckpointStore,
+    verifier: CheckpointVerifier,
+    region: str,
+    key_hash: str,
+) -> ArtifactVerdict:
+    """One chain and every index row it implies (point reads), for the audit page."""
+    trail = checkpoint_trail(checkpoints, verifier, region)
+    checkpoint = trail.newest.checkpoint if trail.newest else None
+    anchor = checkpoint.anchor(key_hash) if checkpoint else None
+    decoded: list[Link] = []
+    check = verify_chain(
+        key_hash, chains.stored_links(key_hash), chains.head(key_hash), anchor, decoded.append
+    )
+    faults = []
+    for link in decoded:
+        for partition, row_key in index_addresses(key_hash, link):
+            row = indexes.index_row(partition, row_key)
+            if row is None:
+                faults.append(IndexFault(partition, row_key, "missing"))
+                continue
+            fault = check_copy(row, link.hash if row.seq == link.seq else None)
+            if fault is not None:
+                faults.append(fault)
+    covered = (anchor.seq, checkpoint.taken_at) if anchor and checkpoint and check.ok else None
+    return ArtifactVerdict(check, covered, faults, [a.describe() for a in trail.anomalies])
 
 
 def verify_evidence(

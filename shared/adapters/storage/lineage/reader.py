@@ -185,6 +185,10 @@ class TableLineageReader:
             for e in self._query(flt, {"lo": prefix, "hi": upper}, MAX_PAGE):
                 yield _index_row(e)
 
+    def index_row(self, partition: str, row_key: str) -> IndexRow | None:
+        e = self.get(partition, row_key)
+        return None if e is None else _index_row(e)
+
     def live_rows(self) -> Iterator[IndexRow]:
         for e in self._query("PartitionKey eq @pk", {"pk": LIVE}, MAX_PAGE):
             yield _index_row(e)
