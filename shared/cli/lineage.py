@@ -337,6 +337,9 @@ def verify(
         None, "--export", help="verify an evidence export offline (needs --public-key)"
     ),
     public_key: Path | None = PublicKeyOpt,
+    region_keys: list[str] = typer.Option(
+        [], "--region-key", help="REGION=PEM: that region's public key (an export of several)"
+    ),
     region: str | None = RegionOpt,
     root: Path | None = RootOpt,
     catalog: Path | None = CatalogOpt,
@@ -351,7 +354,7 @@ def verify(
             raise typer.BadParameter(
                 "an export is verified with --public-key", param_hint="--export"
             )
-        _finish(_verify_export(export_file, public_key))
+        _finish(_verify_export(export_file, public_key, region_keys))
     if (model is None) == (not all_chains):
         raise typer.BadParameter("name a model, or pass --all")
     if catalog is not None and public_key is None:
@@ -384,12 +387,20 @@ def verify(
     _finish(results)
 
 
-def _verify_export(path: Path, public_key: Path) -> list[RegionVerification]:
+def _verify_export(
+    path: Path, public_key: Path, region_keys: list[str]
+) -> list[RegionVerification]:
     results = []
     try:
-        verifier = _verifier(public_key, None, "")
+        default = _verifier(public_key, None, "")
+        named = {}
+        for item in region_keys:
+            name, _, pem = item.partition("=")
+            if not pem:
+                raise typer.BadParameter("REGION=PEM", param_hint="--region-key")
+            named[name] = _verifier(Path(pem), None, name)
         with path.open(encoding="utf-8", errors="replace") as lines:
-            for result in verify_evidence(lines, verifier):
+            for result in verify_evidence(lines, lambda r: named.get(r, default)):
                 _report(result, {})
                 results.append(result)
     except KeyUnavailable as exc:

@@ -47,7 +47,15 @@ def record_line(stored_hash: str, body: str) -> str:
 @dataclass
 class EvidenceChain:
     key_hash: str
-    links: list[StoredLink] = field(default_factory=list)
+    records: list[tuple[str, str]] = field(default_factory=list)  # (hash, body) in order
+
+    @property
+    def links(self) -> list[StoredLink]:
+        """The records as stored links (for the detailed check of a chain that fails)."""
+        return [
+            StoredLink(seq_row_key(i), body, stored_hash, body[9:73])
+            for i, (stored_hash, body) in enumerate(self.records, start=1)
+        ]
 
 
 @dataclass
@@ -66,9 +74,7 @@ def read_evidence(lines: Iterable[str]) -> Iterator[EvidenceRegion]:
         if len(line) > 65 and line[64] == " ":
             if chain is None:
                 raise EvidenceFormatError(f"line {number}: a record outside any chain")
-            chain.links.append(
-                StoredLink(seq_row_key(len(chain.links) + 1), line[65:], line[:64], line[74:138])
-            )
+            chain.records.append((line[:64], line[65:]))
             continue
         if not line.strip():
             continue

@@ -99,6 +99,45 @@ def verify_chain(
     return ChainCheck(key_hash, count, last, _check_ends(last, head, anchor, at_anchor))
 
 
+def verify_records(
+    key_hash: str, records: list[tuple[str, str]], anchor: HeadMark | None
+) -> ChainCheck:
+    """An exported chain, (hash, body) in order: the tight loop of offline verification.
+
+    Every body must hash to its hash, name the previous hash and its own position; the last
+    must reach what the checkpoint signed. The first record that does not is handed to
+    ``verify_chain`` to say exactly what is wrong.
+    """
+    sha256, prev, seq = hashlib.sha256, GENESIS, 0
+    for seq, (stored_hash, body) in enumerate(records, start=1):
+        if (
+            body[9:73] != prev
+            or not body.endswith(f',"seq":{seq},"v":1}}')
+            or body[73:84] != _RECORD
+            or not body.startswith(_HEAD)
+            or sha256(body.encode("utf-8")).hexdigest() != stored_hash
+        ):
+            break
+        prev = stored_hash
+    else:
+        head = HeadMark(seq, prev) if seq else None
+        return ChainCheck(
+            key_hash, seq, head, _check_ends(head, head, anchor, _at(records, anchor))
+        )
+    links = (
+        StoredLink(seq_row_key(i), body, h, body[9:73])
+        for i, (h, body) in enumerate(records, start=1)
+    )
+    last = HeadMark(len(records), records[-1][0]) if records else None
+    return verify_chain(key_hash, links, last, anchor)
+
+
+def _at(records: list[tuple[str, str]], anchor: HeadMark | None) -> HeadMark | None:
+    if anchor is None or not 1 <= anchor.seq <= len(records):
+        return None
+    return HeadMark(anchor.seq, records[anchor.seq - 1][0])
+
+
 _HEAD, _TAIL, _SEQ, _RECORD = '{"prev":"', ',"v":1}', ',"seq":', '","record":'
 
 
@@ -108,11 +147,7 @@ def _intact(stored: StoredLink, expected: int, predecessor: str) -> bool:
     body = stored.body
     if not (body.startswith(_HEAD) and body.endswith(_TAIL)):
         return False
-    if (
-        body[9:73] != predecessor
-        or body[73:85] != '","record":'
-        or stored.stored_prev != predecessor
-    ):
+    if body[9:73] != predecessor or body[73:84] != _RECORD or stored.stored_prev != predecessor:
         return False
     at = body.rfind(_SEQ, 0, len(body) - len(_TAIL))
     if at < 0 or body[at + len(_SEQ) : len(body) - len(_TAIL)] != str(expected):

@@ -26,7 +26,7 @@ from shared.domain.lineage.index_check import (
     index_addresses,
 )
 from shared.domain.lineage.trail import CheckpointTrail, resolve_trail
-from shared.domain.lineage.verify import ChainCheck, verify_chain
+from shared.domain.lineage.verify import ChainCheck, verify_chain, verify_records
 from shared.ports.lineage import ChainSource, CheckpointStore, CheckpointVerifier, IndexSource
 
 
@@ -184,22 +184,21 @@ def verify_artifact(
 
 
 def verify_evidence(
-    lines: Iterable[str], verifier: CheckpointVerifier
+    lines: Iterable[str], verifier_for: Callable[[str], CheckpointVerifier]
 ) -> Iterator[RegionVerification]:
-    """Verify an evidence export offline, region by region (see ``domain.lineage.evidence``).
-
-    Raises ``EvidenceFormatError`` for a file whose structure is not an export's.
+    """Verify an evidence export offline, region by region (see ``domain.lineage.evidence``),
+    each with its cell's public key. Raises ``EvidenceFormatError`` for a file whose structure
+    is not an export's.
     """
     for section in read_evidence(lines):
+        verifier = verifier_for(section.region)
         trail = resolve_trail(section.blobs, section.region, verifier.verify)
         checkpoint = trail.newest.checkpoint if trail.newest else None
         checks, seen = [], set()
         for chain in section.chains:
             seen.add(chain.key_hash)
-            last = chain.links[-1] if chain.links else None
-            head = HeadMark(len(chain.links), last.stored_hash) if last else None
             anchor = checkpoint.anchor(chain.key_hash) if checkpoint else None
-            checks.append(verify_chain(chain.key_hash, chain.links, head, anchor))
+            checks.append(verify_records(chain.key_hash, chain.records, anchor))
         if checkpoint is not None:
             for key_hash in sorted(set(checkpoint.chains) - seen):
                 checks.append(verify_chain(key_hash, [], None, checkpoint.anchor(key_hash)))

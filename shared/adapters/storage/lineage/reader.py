@@ -28,6 +28,7 @@ from shared.domain.lineage.views import AuditEntry, IndexedArtifact, LiveEntry
 log = logging.getLogger(__name__)
 TABLE = "lineage"
 MAX_PAGE = 1000
+_LINK_PROPERTIES = ["RowKey", "Hash", "PrevHash", "Body", "Body1"]
 
 
 class LineageCorrupted(TerminalError):
@@ -151,15 +152,30 @@ class TableLineageReader:
 
     # -- chains --------------------------------------------------------------------------
     def stored_links(self, key_hash: str) -> Iterator[StoredLink]:
+        """The chain's rows, only the properties verify reads (a body split over more than
+        two properties is read whole, row by row: records that large are rare)."""
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
         flt = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
-        params = {"pk": chain_partition(key_hash), "lo": SEQ_PREFIX, "hi": "seq."}
-        for e in self._query(flt, params, MAX_PAGE):
-            yield StoredLink(
-                row_key=str(e["RowKey"]),
-                body=body_of(e),
-                stored_hash=str(e.get("Hash", "")),
-                stored_prev=str(e.get("PrevHash", "")),
+        pk = chain_partition(key_hash)
+        params = {"pk": pk, "lo": SEQ_PREFIX, "hi": "seq."}
+        try:
+            rows = self._table.query_entities(
+                flt, parameters=params, results_per_page=MAX_PAGE, select=_LINK_PROPERTIES
             )
+            for e in rows:
+                if e.get("Body1") is not None:
+                    e = self.get(pk, str(e["RowKey"])) or e
+                yield StoredLink(
+                    row_key=str(e["RowKey"]),
+                    body=body_of(e),
+                    stored_hash=str(e.get("Hash") or ""),
+                    stored_prev=str(e.get("PrevHash") or ""),
+                )
+        except ResourceNotFoundError:
+            return
+        except AzureError as exc:
+            raise TransientError(f"lineage store unavailable: {exc}") from exc
 
     def chain(self, region: str, key_hash: str) -> list[AuditEntry]:
         rows, _ = self.rows(chain_partition(key_hash), lo=SEQ_PREFIX, hi="seq.")
