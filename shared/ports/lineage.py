@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from shared.domain.lineage.record import LineageRecord
@@ -79,6 +79,17 @@ class KeyUnavailable(TransientError):
 
 class ChainSource(ChainIndex, Protocol):
     def stored_links(self, key_hash: str) -> Iterator[StoredLink]: ...
+
+
+@runtime_checkable
+class BulkChainSource(Protocol):
+    """Every chain at once (one range query), for ``verify --all`` on a large store."""
+
+    def all_links(self) -> Iterator[tuple[str, StoredLink]]:
+        """(key hash, link) chain by chain, each chain in row order."""
+        ...
+
+    def all_heads(self) -> dict[str, HeadMark]: ...
 
 
 class RegionReader(Protocol):

@@ -13,7 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from itertools import groupby
+from operator import itemgetter
 from threading import Lock
+from typing import Literal
 
 from shared.domain.lineage.chain import HeadMark, Link
 from shared.domain.lineage.evidence import read_evidence
@@ -26,8 +29,14 @@ from shared.domain.lineage.index_check import (
     index_addresses,
 )
 from shared.domain.lineage.trail import CheckpointTrail, resolve_trail
-from shared.domain.lineage.verify import ChainCheck, verify_chain, verify_records
-from shared.ports.lineage import ChainSource, CheckpointStore, CheckpointVerifier, IndexSource
+from shared.domain.lineage.verify import ChainCheck, StoredLink, verify_chain, verify_records
+from shared.ports.lineage import (
+    BulkChainSource,
+    ChainSource,
+    CheckpointStore,
+    CheckpointVerifier,
+    IndexSource,
+)
 
 
 class Outcome(StrEnum):
@@ -105,13 +114,17 @@ def verify_region(
         wanted = set(key_hashes)
     view, lock = ChainIndexView.empty(), Lock()
 
-    def check(key_hash: str) -> ChainCheck:
+    def check(
+        key_hash: str,
+        links: Iterable[StoredLink] | None = None,
+        head: HeadMark | Literal["read"] | None = "read",
+    ) -> ChainCheck:
         anchor: HeadMark | None = checkpoint.anchor(key_hash) if checkpoint else None
         decoded: list[Link] = []
         result = verify_chain(
             key_hash,
-            chains.stored_links(key_hash),
-            chains.head(key_hash),
+            chains.stored_links(key_hash) if links is None else links,
+            chains.head(key_hash) if head == "read" else head,
             anchor,
             on_link=decoded.append if indexes is not None else None,
         )
@@ -123,8 +136,19 @@ def verify_region(
             on_chain(result)
         return result
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        checks = list(pool.map(check, sorted(wanted)))
+    if key_hashes is None and isinstance(chains, BulkChainSource):
+        heads = chains.all_heads()
+        checks = []
+        for key_hash, group in groupby(chains.all_links(), key=itemgetter(0)):
+            checks.append(check(key_hash, (link for _, link in group), heads.get(key_hash)))
+        seen = {c.key_hash for c in checks}
+        for key_hash in sorted((wanted | set(heads)) - seen):
+            checks.append(check(key_hash, [], heads.get(key_hash)))
+        checks.sort(key=lambda c: c.key_hash)
+        wanted |= seen
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            checks = list(pool.map(check, sorted(wanted)))
     if indexes is None:
         return RegionVerification(region, trail, checks)
     rows = (r for r in indexes.index_rows() if r.key_hash in wanted)
