@@ -53,6 +53,14 @@ class CheckpointStore(Protocol):
         """Create a new blob; never overwrites."""
         ...
 
+    def names(self) -> list[str]:
+        """The names under the prefix (a listing, no content)."""
+        ...
+
+    def read(self, name: str) -> bytes:
+        """One blob's content (empty when it is gone or too large to be a checkpoint)."""
+        ...
+
 
 class CheckpointSigner(Protocol):
     """Signs checkpoint payloads with a key the storage account cannot reach (ES256)."""

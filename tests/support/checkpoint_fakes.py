@@ -21,6 +21,12 @@ class MemoryCheckpoints:
         assert name not in self.stored, "checkpoints are never overwritten"
         self.stored[name] = data
 
+    def names(self) -> list[str]:
+        return list(self.stored)
+
+    def read(self, name: str) -> bytes:
+        return self.stored.get(name, b"")
+
     def put(self, name: str, data: bytes) -> None:
         self.stored[name] = data
 

@@ -15,6 +15,7 @@ the cell's own lineage and skipped.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from shared.domain.lineage.chain import HeadMark
 from shared.domain.lineage.heads import ChainHead, Checkpoint, SignedCheckpoint
 from shared.domain.lineage.record import Actor, ArtifactRef, LineageRecord, RecordKind
-from shared.domain.lineage.trail import CheckpointTrail, TrailAnomaly, resolve_trail
+from shared.domain.lineage.trail import Anomaly, CheckpointTrail, TrailAnomaly, resolve_trail
 from shared.ports.lineage import (
     ChainIndex,
     CheckpointSigner,
@@ -34,6 +35,7 @@ from shared.ports.lineage import (
 
 log = logging.getLogger(__name__)
 CHECKPOINT_SCHEDULE = "*/20 * * * * *"  # NCRONTAB: every 20 s (blind window <= 20 s + one run)
+_ON_ARRIVAL = frozenset({Anomaly.FORGED, Anomaly.REPLAYED, Anomaly.FORK})
 MAX_ANOMALY_RECORDS = 50  # per run: a flood of junk blobs cannot flood the lineage
 ANOMALIES = ArtifactRef(kind="unknown", repository="clearance/lineage-checkpoints")
 SYSTEM = Actor(identity="clearance-checkpoints", established_by="system")
@@ -59,8 +61,9 @@ def take_checkpoint(
     force: bool = False,
     workers: int = 8,
 ) -> CheckpointResult:
-    trail = resolve_trail(store.blobs(), region, verifier.verify)
     scope = f"{region}|{getattr(store, 'container_name', '')}"
+    key = f"{scope}|{getattr(verifier, 'fingerprint', id(verifier))}"
+    trail = _trail(store, verifier, region, key)
     recorded = _record_anomalies(trail.anomalies, lineage, scope, region, clock) if lineage else 0
     before = trail.newest.checkpoint if trail.newest else None
     known = {a.key_hash for a in index.artifacts()}
@@ -96,11 +99,48 @@ def take_checkpoint(
     signature, _ = signer.sign(checkpoint.payload())
     signed = SignedCheckpoint.of(checkpoint, signature)
     store.create(signed.name, signed.to_blob())
+    with _lock:
+        memo = _known.get(key)
+        if memo is not None:
+            _known[key] = (memo[0] | {signed.name}, signed)
     log.info("lineage checkpoint %s: %d chains", signed.name, len(chains))
     return CheckpointResult(signed, trail, suspicious, recorded)
 
 
 _recorded: set[tuple[str, str]] = set()
+_known: dict[str, tuple[frozenset[str], SignedCheckpoint | None]] = {}
+_lock = threading.Lock()
+
+
+def _trail(
+    store: CheckpointStore, verifier: CheckpointVerifier, region: str, scope: str
+) -> CheckpointTrail:
+    """The newest genuine checkpoint without re-reading every checkpoint on every run.
+
+    The first run of a process reads and judges every blob (the full trail). Later runs list
+    the names and judge only blobs not seen before, together with the newest genuine one:
+    checkpoints accumulate forever (immutable storage), a run every 20 s must not grow with
+    them. The whole trail (gaps, orphans) is ``verify``'s job.
+    """
+    with _lock:
+        known = _known.get(scope)
+    if known is None:
+        listed = list(store.blobs())
+        trail = resolve_trail(listed, region, verifier.verify)
+        with _lock:
+            _known[scope] = (frozenset(n for n, _ in listed), trail.newest)
+        return trail
+    seen, newest = known
+    current = store.names()
+    fresh = [(n, store.read(n)) for n in current if n not in seen]
+    if not fresh:
+        return CheckpointTrail([newest] if newest else [], [], len(current))
+    base = [(newest.name, newest.to_blob())] if newest else []
+    trail = resolve_trail(base + fresh, region, verifier.verify)
+    anomalies = [a for a in trail.anomalies if a.kind in _ON_ARRIVAL]
+    with _lock:
+        _known[scope] = (seen | {n for n, _ in fresh}, trail.newest)
+    return CheckpointTrail(trail.trail[:1], anomalies, len(current))
 
 
 def _record_anomalies(

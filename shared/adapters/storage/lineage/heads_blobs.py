@@ -80,6 +80,30 @@ class BlobCheckpoints:
         with ThreadPoolExecutor(max_workers=self._workers) as pool:
             return iter(list(pool.map(read, listed)))
 
+    def names(self) -> list[str]:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        try:
+            return [b.name for b in self._container().list_blobs(name_starts_with=PREFIX)]
+        except ResourceNotFoundError:
+            return []
+        except AzureError as exc:
+            raise TransientError(f"lineage-heads container unavailable: {exc}") from exc
+
+    def read(self, name: str) -> bytes:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        try:
+            blob = self._container().get_blob_client(name)
+            if int(blob.get_blob_properties().size or 0) > MAX_BLOB:
+                return b""
+            data: bytes = blob.download_blob().readall()
+        except ResourceNotFoundError:
+            return b""
+        except AzureError as exc:
+            raise TransientError(f"cannot read checkpoint {name}: {exc}") from exc
+        return data
+
     def create(self, name: str, data: bytes) -> None:
         """Create the checkpoint's blob (never overwrites)."""
         from azure.core.exceptions import AzureError
