@@ -64,7 +64,11 @@ def take_checkpoint(
     scope = f"{region}|{getattr(store, 'container_name', '')}"
     key = f"{scope}|{getattr(verifier, 'fingerprint', id(verifier))}"
     trail = _trail(store, verifier, region, key)
-    recorded = _record_anomalies(trail.anomalies, lineage, scope, region, clock) if lineage else 0
+    recorded = 0
+    if lineage is not None:
+        with _lock:
+            waiting = _pending.pop(scope, [])
+        recorded = _record_anomalies(waiting + trail.anomalies, lineage, scope, region, clock)
     before = trail.newest.checkpoint if trail.newest else None
     known = {a.key_hash for a in index.artifacts()}
     if before is not None:
@@ -108,6 +112,7 @@ def take_checkpoint(
 
 
 _recorded: set[tuple[str, str]] = set()
+_pending: dict[str, list[TrailAnomaly]] = {}  # anomalies beyond one run's budget
 _known: dict[str, tuple[frozenset[str], SignedCheckpoint | None]] = {}
 _lock = threading.Lock()
 
@@ -152,12 +157,14 @@ def _record_anomalies(
 ) -> int:
     """One ``lineage.anomaly`` record per anomalous blob, ever (idempotency key by name)."""
     count = 0
-    for anomaly in anomalies:
+    for index, anomaly in enumerate(anomalies):
         memo = (scope, f"{anomaly.kind}|{anomaly.name}")
         if memo in _recorded:
             continue
         if count >= MAX_ANOMALY_RECORDS:
             log.error("more than %d checkpoint anomalies; the rest next run", count)
+            with _lock:
+                _pending[scope] = anomalies[index:]
             break
         record = LineageRecord(
             kind=RecordKind.LINEAGE_ANOMALY,

@@ -121,3 +121,20 @@ def test_junk_and_forgeries_are_recorded_once_and_never_stop_the_timer() -> None
     assert {r.kind for r in lineage.records} == {RecordKind.LINEAGE_ANOMALY}
     newest = parse_blob("", written(result).to_blob())
     assert newest.checkpoint.previous is not None
+
+
+def test_a_flood_of_junk_is_recorded_a_bounded_number_per_run_and_all_in_the_end() -> None:
+    from shared.services.lineage.heads import MAX_ANOMALY_RECORDS
+
+    chains = Chains({"a": HeadMark(1, H["a"])})
+    blobs, signer, lineage = MemoryCheckpoints(), MemorySigner(), FakeLineage()
+    take_checkpoint(chains, blobs, signer, signer.verifier(), "westeurope", clock=lambda: at(0))
+    for i in range(MAX_ANOMALY_RECORDS + 20):
+        blobs.put(f"heads/junk-{i:03d}", b"junk")
+    runs = []
+    for minute in (1, 2, 3):
+        result = take_checkpoint(chains, blobs, signer, signer.verifier(), "westeurope",
+                                 lineage=lineage, clock=lambda m=minute: at(m))  # fmt: skip
+        runs.append(result.anomalies_recorded)
+    assert runs == [MAX_ANOMALY_RECORDS, 20, 0]
+    assert len({r.details["blob"] for r in lineage.records}) == MAX_ANOMALY_RECORDS + 20
