@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
+from shared.adapters.storage.lineage.checkpoint_lock import TableCheckpointLock
 from shared.adapters.storage.lineage.regions import region_lineage
 from shared.composition import get_container
 from shared.services.lineage.heads import CHECKPOINT_SCHEDULE, take_checkpoint
@@ -24,4 +25,5 @@ def lineage_heads(timer: func.TimerRequest) -> None:
         container.checkpoint_verifier,
         region,
         lineage=container.lineage,
+        lock=TableCheckpointLock(container.table_service),
     )

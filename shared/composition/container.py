@@ -233,6 +233,7 @@ class Container:
 
     def checkpoint_now(self) -> None:
         """Sign a lineage checkpoint now (after a decision); the timer retries any failure."""
+        from shared.adapters.storage.lineage.checkpoint_lock import TableCheckpointLock
         from shared.adapters.storage.lineage.regions import region_lineage
         from shared.domain.errors import ClearanceError
         from shared.services.lineage.heads import take_checkpoint
@@ -247,6 +248,7 @@ class Container:
                 self.checkpoint_verifier,
                 region,
                 lineage=self.lineage,
+                lock=TableCheckpointLock(self.table_service),
             )
         except (ClearanceError, ConfigurationError) as exc:
             log.warning("no lineage checkpoint after the decision (the timer will sign): %s", exc)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from shared.domain.lineage.record import LineageRecord
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 
 from shared.domain.errors import TransientError
 from shared.domain.lineage.chain import HeadMark
@@ -59,6 +60,14 @@ class CheckpointStore(Protocol):
 
     def read(self, name: str) -> bytes:
         """One blob's content (empty when it is gone or too large to be a checkpoint)."""
+        ...
+
+
+class CheckpointLock(Protocol):
+    """One checkpoint writer at a time per cell (across instances)."""
+
+    def held(self) -> AbstractContextManager[bool]:
+        """Held for the block; False inside when it could not be taken in time."""
         ...
 
 

@@ -23,6 +23,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from shared.adapters.storage.lineage.checkpoint_lock import TableCheckpointLock
 from shared.adapters.storage.lineage.heads_blobs import BlobCheckpoints
 from shared.adapters.storage.lineage.reader import TableLineageReader
 from shared.adapters.storage.lineage.writer import TableLineageWriter
@@ -89,6 +90,7 @@ class Stores:
             self.cell.checkpoint_verifier,
             REGION,
             lineage=self.writer,
+            lock=TableCheckpointLock(self.cell.table_service, self.table),
         )
 
     def verify(self, *, indexes: bool = False) -> RegionVerification:
@@ -596,3 +598,17 @@ def test_the_audit_page_badge_needs_the_chain_the_checkpoint_and_the_indexes(
     stores.put(vote)
     html = page()
     assert "NOT verified" in html and f"diverging index row {pk} / " in html
+
+
+def test_concurrent_checkpoint_writers_never_fork(stores: Stores) -> None:
+    """The timer on one instance and a decision on another sign at the same moment."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stores.checkpoint()
+    for round_ in range(3):
+        stores.writer.append(record(stores.artifact, RecordKind.DEPLOYMENT_STARTED, REGION))
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            list(pool.map(lambda _: stores.checkpoint(), range(3)))
+        result = stores.verify()
+        assert result.trail.anomalies == [], (round_, result.trail.anomalies)
+        assert result.outcome is Outcome.OK

@@ -27,6 +27,7 @@ from shared.domain.lineage.record import Actor, ArtifactRef, LineageRecord, Reco
 from shared.domain.lineage.trail import Anomaly, CheckpointTrail, TrailAnomaly, resolve_trail
 from shared.ports.lineage import (
     ChainIndex,
+    CheckpointLock,
     CheckpointSigner,
     CheckpointStore,
     CheckpointVerifier,
@@ -60,6 +61,26 @@ def take_checkpoint(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     force: bool = False,
     workers: int = 8,
+    lock: CheckpointLock | None = None,
+) -> CheckpointResult:
+    """Sign a checkpoint if any head moved (see the module doc); ``lock`` serialises writers
+    across instances, so two never name the same predecessor."""
+    if lock is None:
+        return _take(index, store, signer, verifier, region, lineage, clock, force, workers)
+    with lock.held():
+        return _take(index, store, signer, verifier, region, lineage, clock, force, workers)
+
+
+def _take(
+    index: ChainIndex,
+    store: CheckpointStore,
+    signer: CheckpointSigner,
+    verifier: CheckpointVerifier,
+    region: str,
+    lineage: LineageWriter | None,
+    clock: Callable[[], datetime],
+    force: bool,
+    workers: int,
 ) -> CheckpointResult:
     scope = f"{region}|{getattr(store, 'container_name', '')}"
     key = f"{scope}|{getattr(verifier, 'fingerprint', id(verifier))}"
