@@ -11,6 +11,7 @@ from shared.adapters.storage.lineage.regions import region_lineage
 from shared.composition import get_container
 from shared.services.lineage.http_api import answer
 from shared.services.lineage.queries import AuditQueries
+from shared.services.lineage.verify import verify_artifact
 
 bp = func.Blueprint()
 
@@ -27,6 +28,9 @@ def lineage_api(req: func.HttpRequest) -> func.HttpResponse:
         dict(req.params),
         AuditQueries({region: own.reader}),
         region,
+        lambda key_hash: verify_artifact(
+            own.reader, own.reader, own.heads, container.checkpoint_verifier, region, key_hash
+        ),
     )
     return func.HttpResponse(
         result.body,

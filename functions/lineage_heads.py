@@ -1,20 +1,17 @@
-"""Timer: every 15 minutes, snapshot every lineage chain's head into immutable blob storage."""
+"""Timer: every 20 s, sign a checkpoint of every lineage chain's head if any head moved."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
-from shared.adapters.storage.lineage.regions import region_lineage
 from shared.composition import get_container
-from shared.services.lineage.heads import snapshot_heads
+from shared.services.lineage.heads import CHECKPOINT_SCHEDULE
+from shared.settings import timers_run_on_startup
 
 bp = func.Blueprint()
 
 
 @bp.function_name("lineage_heads")
-@bp.schedule(schedule="0 */15 * * * *", arg_name="timer", run_on_startup=False)
+@bp.schedule(schedule=CHECKPOINT_SCHEDULE, arg_name="timer", run_on_startup=timers_run_on_startup())
 def lineage_heads(timer: func.TimerRequest) -> None:
-    container = get_container()
-    region = container.settings.cell.name
-    own = region_lineage(region, container.table_service, container.blob_service)
-    snapshot_heads(own.reader, own.heads, region)
+    get_container().take_checkpoint()

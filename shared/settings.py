@@ -39,6 +39,9 @@ LOCAL_ONLY_SETTINGS = frozenset(
         "CLEARANCE_REGISTRY_USERNAME",
         "CLEARANCE_REGISTRY_PASSWORD",
         "CLEARANCE_AML_REGISTRANTS_DIR",
+        # the local checkpoint key pair (in Azure: the Key Vault key CLEARANCE_CHECKPOINT_KEY_ID)
+        "CLEARANCE_CHECKPOINT_KEY_FILE",
+        "CLEARANCE_CHECKPOINT_PUBLIC_KEY_FILE",
         "CLEARANCE_TIMERS_RUN_ON_STARTUP",
     }
 )
@@ -130,6 +133,17 @@ class Settings(BaseSettings):
     )
     timers_run_on_startup: bool = Field(
         default=False, validation_alias="CLEARANCE_TIMERS_RUN_ON_STARTUP"
+    )
+    checkpoint_key_id: str | None = Field(
+        default=None,
+        validation_alias="CLEARANCE_CHECKPOINT_KEY_ID",
+        pattern=r"^https://[A-Za-z0-9.-]+/keys/[A-Za-z0-9-]+/?$",
+    )
+    checkpoint_key_file: Path | None = Field(
+        default=None, validation_alias="CLEARANCE_CHECKPOINT_KEY_FILE"
+    )
+    checkpoint_public_key_file: Path | None = Field(
+        default=None, validation_alias="CLEARANCE_CHECKPOINT_PUBLIC_KEY_FILE"
     )
 
     @model_validator(mode="after")

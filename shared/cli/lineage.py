@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import typer
 from rich.console import Console
@@ -27,11 +27,25 @@ from rich.progress import (
 from shared.adapters.storage.lineage.regions import RegionLineage, catalog_regions, region_lineage
 from shared.cli.lineage_output import write_entries, write_live
 from shared.domain.errors import ClearanceError, InputError
+from shared.domain.lineage.evidence import (
+    EvidenceFormatError,
+    chain_line,
+    record_line,
+    region_line,
+)
 from shared.domain.lineage.export import FORMATS
+from shared.domain.lineage.trail import Anomaly
+from shared.domain.lineage.verify import Fault
 from shared.domain.lineage.views import AuditEntry, IndexedArtifact
+from shared.ports.lineage import CheckpointVerifier, KeyUnavailable
 from shared.services.lineage.http_api import parse_time
 from shared.services.lineage.queries import AuditQueries, every
-from shared.services.lineage.verify import RegionVerification, verify_region
+from shared.services.lineage.verify import (
+    Outcome,
+    RegionVerification,
+    verify_evidence,
+    verify_region,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = 1000
@@ -222,7 +236,16 @@ def export(
     root: Path | None = RootOpt,
     catalog: Path | None = CatalogOpt,
 ) -> None:
-    """Every record (chain by chain), or a time window, with hashes: verifiable offline."""
+    """Every record (chain by chain), or a time window, with hashes: verifiable offline.
+
+    ``--format evidence`` writes every chain with its stored bytes plus every checkpoint and
+    its signature: ``clearance lineage verify --export FILE --public-key KEY`` checks it.
+    """
+    if fmt == "evidence":
+        if since or until:
+            raise typer.BadParameter("an evidence export holds every chain: no --since/--until")
+        _export_evidence(open_regions(root, catalog, region), output)
+        return
     fmt = _format(fmt)
     q = _queries(root, catalog, region)
     out: TextIO = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
@@ -256,6 +279,26 @@ def export(
     err.print(f"exported {count} record(s){f' to {output}' if output else ''}")
 
 
+def _export_evidence(regions: dict[str, RegionLineage], output: Path | None) -> None:
+    out: TextIO = output.open("w", encoding="utf-8", newline="\n") if output else sys.stdout
+    count = 0
+    try:
+        with _answering():
+            for name, stores in regions.items():
+                out.write(region_line(name, sorted(stores.heads.blobs())))
+                for art in stores.reader.artifacts():
+                    links = list(stores.reader.stored_links(art.key_hash))
+                    out.write(chain_line(art.key_hash, len(links)))
+                    out.writelines(record_line(x.stored_hash, x.body) for x in links)
+                    count += len(links)
+    finally:
+        if output:
+            out.close()
+    err.print(
+        f"exported {count} record(s) with their checkpoints{f' to {output}' if output else ''}"
+    )
+
+
 def _counted(
     entries: Iterator[AuditEntry], progress: Progress, task: TaskID
 ) -> Iterator[AuditEntry]:
@@ -279,49 +322,187 @@ def _chain(q: AuditQueries, region: str, key_hash: str) -> Iterator[AuditEntry]:
     return every(lambda t: q.chain(key_hash, region, limit=PAGE, token=t))
 
 
+EXIT_OK, EXIT_TAMPERED, EXIT_CANNOT_VERIFY = 0, 1, 3
+PublicKeyOpt = typer.Option(
+    None,
+    "--public-key",
+    help="the cell's checkpoint public key (PEM); default: the local stack's key of each region",
+)
+_FAULT_CLASS = {
+    Fault.EDITED: "edited",
+    Fault.UNREADABLE: "edited",
+    Fault.BROKEN_LINK: "broken link",
+    Fault.MOVED: "moved",
+    Fault.SEQUENCE_GAP: "deleted record",
+    Fault.TRUNCATED: "truncated",
+    Fault.REWRITTEN: "rewritten",
+    Fault.HEAD_MISMATCH: "head moved",
+    Fault.MISSING_CHAIN: "deleted chain",
+}
+_ANOMALY_CLASS = {
+    Anomaly.FORGED: "forged checkpoint",
+    Anomaly.REPLAYED: "forged checkpoint",
+    Anomaly.FORK: "checkpoint fork",
+    Anomaly.ORPHAN: "checkpoint off the trail",
+    Anomaly.GAP: "checkpoint deleted",
+}
+
+
+def _verifier(public_key: Path | None, root: Path | None, region: str) -> CheckpointVerifier:
+    from shared.adapters.signing.es256 import PublicKeyVerifier
+
+    if public_key is not None:
+        return PublicKeyVerifier.from_file(public_key)
+    from shared.local.stack import LocalStack, default_root
+
+    stack = LocalStack(root or default_root(REPO), REPO)
+    return PublicKeyVerifier.from_file(stack.checkpoint_public_key(region))
+
+
 @app.command()
 def verify(
     model: str | None = typer.Argument(None, help="verify this model's chains"),
     all_chains: bool = typer.Option(False, "--all", help="verify every chain"),
+    indexes: bool = typer.Option(
+        False, "--indexes", help="also check every index row against the chain record it copies"
+    ),
+    export_file: Path | None = typer.Option(
+        None, "--export", help="verify an evidence export offline (needs --public-key)"
+    ),
+    public_key: Path | None = PublicKeyOpt,
+    region_keys: list[str] = typer.Option(
+        [], "--region-key", help="REGION=PEM: that region's public key (an export of several)"
+    ),
     region: str | None = RegionOpt,
     root: Path | None = RootOpt,
     catalog: Path | None = CatalogOpt,
 ) -> None:
-    """Recompute every hash; compare with the head rows and the newest chain-head snapshot.
+    """Recompute every hash; compare with the head rows and the newest signed checkpoint.
 
-    Prints OK, or the first broken link of each damaged chain; exits 1 on any damage or a
-    missing chain.
+    Ends with one line: OK (exit 0), TAMPERED with what and where (exit 1), or CANNOT VERIFY
+    (exit 3: no checkpoint yet, key unavailable, storage unreachable).
     """
+    if export_file is not None:
+        if public_key is None:
+            raise typer.BadParameter(
+                "an export is verified with --public-key", param_hint="--export"
+            )
+        _finish(_verify_export(export_file, public_key, region_keys))
     if (model is None) == (not all_chains):
         raise typer.BadParameter("name a model, or pass --all")
-    regions = open_regions(root, catalog, region)
-    q = AuditQueries({n: r.reader for n, r in regions.items()})
-    damaged = 0
+    if catalog is not None and public_key is None:
+        raise typer.BadParameter("give the cell's --public-key with --catalog")
+    results: list[RegionVerification] = []
     try:
+        regions = open_regions(root, catalog, region)
+        q = AuditQueries({n: r.reader for n, r in regions.items()})
         named = q.named(model) if model else None
         if named is not None and not named:
-            err.print(f"[red]no chains recorded for {model!r}[/red]")
-            raise typer.Exit(1)
+            _cannot(f"no chains recorded for {model!r}")
         for name, stores in regions.items():
             keys = [a.key_hash for r, a in named if r == name] if named is not None else None
             if keys is not None and not keys:
                 continue
-            result = verify_region(stores.reader, stores.heads, name, keys)
-            damaged += _report(result, {a.key_hash: a.artifact.key for _, a in q.artifacts(name)})
+            result = verify_region(
+                stores.reader,
+                stores.heads,
+                _verifier(public_key, root, name),
+                name,
+                keys,
+                indexes=stores.reader if indexes else None,
+            )
+            _report(result, {a.key_hash: a.artifact.key for _, a in q.artifacts(name)})
+            results.append(result)
+    except KeyUnavailable as exc:
+        _cannot(f"key unavailable: {exc}")
     except ClearanceError as exc:
-        err.print(f"[red]cannot verify: {exc}[/red]")
-        raise typer.Exit(2) from exc
-    if damaged:
-        raise typer.Exit(1)
+        _cannot(f"storage unreachable: {exc}")
+    _finish(results)
 
 
-def _report(result: RegionVerification, keys: dict[str, str]) -> int:
-    anchor = result.snapshot or "no chain-head snapshot yet (deleted chains go unnoticed)"
+def _verify_export(
+    path: Path, public_key: Path, region_keys: list[str]
+) -> list[RegionVerification]:
+    results = []
+    try:
+        default = _verifier(public_key, None, "")
+        named = {}
+        for item in region_keys:
+            name, _, pem = item.partition("=")
+            if not pem:
+                raise typer.BadParameter("REGION=PEM", param_hint="--region-key")
+            named[name] = _verifier(Path(pem), None, name)
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for result in verify_evidence(lines, lambda r: named.get(r, default)):
+                _report(result, {})
+                results.append(result)
+    except KeyUnavailable as exc:
+        _cannot(f"key unavailable: {exc}")
+    except OSError as exc:
+        _cannot(f"cannot read {path}: {exc.strerror}")
+    except EvidenceFormatError as exc:
+        print(f"TAMPERED: the export's structure: {exc}")
+        raise typer.Exit(EXIT_TAMPERED) from exc
+    return results
+
+
+def _cannot(why: str) -> NoReturn:
+    print(f"CANNOT VERIFY: {why}")
+    raise typer.Exit(EXIT_CANNOT_VERIFY)
+
+
+def _finish(results: list[RegionVerification]) -> NoReturn:
+    """The one-line summary and the exit code."""
+    tampered: dict[str, int] = {}
+    for r in results:
+        for check in r.broken:
+            assert check.fault is not None
+            what = _FAULT_CLASS[check.fault.fault]
+            tampered[what] = tampered.get(what, 0) + 1
+        for anomaly in r.trail.anomalies:
+            what = _ANOMALY_CLASS[anomaly.kind]
+            tampered[what] = tampered.get(what, 0) + 1
+        if r.index_faults:
+            tampered["diverging index"] = tampered.get("diverging index", 0) + len(r.index_faults)
+    if tampered:
+        what = ", ".join(f"{k} ({n})" for k, n in sorted(tampered.items()))
+        print(f"TAMPERED: {what}")
+        raise typer.Exit(EXIT_TAMPERED)
+    bare = [r.region for r in results if r.outcome is Outcome.CANNOT_VERIFY]
+    if bare or not results:
+        _cannot(f"no signed checkpoint yet in {', '.join(bare) or 'any region'}")
+    records = sum(r.records for r in results)
+    chains = sum(len(r.checks) for r in results)
+    print(f"OK: {chains} chain(s), {records} record(s) intact and covered by signed checkpoints")
+    raise typer.Exit(EXIT_OK)
+
+
+def _report(result: RegionVerification, keys: dict[str, str]) -> None:
+    cp = result.checkpoint
+    anchor = (
+        f"signed checkpoint {result.snapshot} ({cp.taken_at:%Y-%m-%d %H:%M:%S} UTC, "
+        f"{result.trail.blobs} blob(s), {len(result.trail.trail)} on the trail)"
+        if cp is not None
+        else "no signed checkpoint yet (truncated or deleted chains go unnoticed)"
+    )
     print(f"{result.region}: {len(result.checks)} chain(s), {result.records} record(s); {anchor}")
+    for anomaly in result.trail.anomalies:
+        print(f"  CHECKPOINT {_plain(anomaly.describe())}")
     for check in result.broken:
         assert check.fault is not None
-        who = keys.get(check.key_hash, "(not in the artifacts index)")
-        print(f"  BROKEN {who} [{check.key_hash}]: {check.fault.describe()}")
-    if not result.broken:
+        who = keys.get(check.key_hash, "(not in the artifacts index)") if keys else "chain"
+        print(f"  BROKEN {_plain(who)} [{check.key_hash}]: {_plain(check.fault.describe())}")
+    for fault in result.index_faults[:100]:
+        print(f"  INDEX {_plain(fault.describe())}")
+    if len(result.index_faults) > 100:
+        print(f"  INDEX … and {len(result.index_faults) - 100} more diverging row(s)")
+    if result.index_rows is not None and not result.index_faults:
+        print(f"  indexes: {result.index_rows} row(s) match the chains")
+    if result.outcome is Outcome.OK:
         print("  OK")
-    return len(result.broken)
+
+
+def _plain(text: str) -> str:
+    """Attacker-written names printed as inert text: no control characters, bounded length."""
+    cleaned = "".join(c if c.isprintable() else "?" for c in text)
+    return cleaned[:400]

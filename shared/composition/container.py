@@ -8,14 +8,17 @@ property that needs them.
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from shared.ports.lineage import LineageWriter
+from shared.ports.lineage import CheckpointSigner, CheckpointVerifier, LineageWriter
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus
 from shared.settings import BusKind, ConfigurationError, MailKind, Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from shared.adapters.storage.dead_letter_blobs import BlobDeadLetters
@@ -131,6 +134,42 @@ class Container:
         return TableLineageWriter(self.table_service, region=self.settings.cell.name)
 
     @cached_property
+    def checkpoint_signer(self) -> CheckpointSigner:
+        """Key Vault (``CLEARANCE_CHECKPOINT_KEY_ID``) or, locally, a key file."""
+        s = self.settings
+        if s.checkpoint_key_id:
+            from shared.adapters.signing.keyvault import KeyVaultSigner
+
+            return KeyVaultSigner(s.checkpoint_key_id, self.credential)
+        if s.checkpoint_key_file is not None:
+            from shared.adapters.signing.es256 import KeyFileSigner
+
+            return KeyFileSigner(s.checkpoint_key_file)
+        raise ConfigurationError(
+            "CLEARANCE_CHECKPOINT_KEY_ID (or CLEARANCE_CHECKPOINT_KEY_FILE): missing "
+            "(needed to sign lineage checkpoints)"
+        )
+
+    @cached_property
+    def checkpoint_verifier(self) -> CheckpointVerifier:
+        """The public key: a PEM file if configured, else the Key Vault key, else the key file's."""
+        s = self.settings
+        from shared.adapters.signing.es256 import KeyFileSigner, PublicKeyVerifier
+
+        if s.checkpoint_public_key_file is not None:
+            return PublicKeyVerifier.from_file(s.checkpoint_public_key_file)
+        if s.checkpoint_key_id:
+            from shared.adapters.signing.keyvault import key_vault_public_key
+
+            return key_vault_public_key(s.checkpoint_key_id, self.credential)
+        if s.checkpoint_key_file is not None:
+            return KeyFileSigner(s.checkpoint_key_file).verifier()
+        raise ConfigurationError(
+            "CLEARANCE_CHECKPOINT_PUBLIC_KEY_FILE (or CLEARANCE_CHECKPOINT_KEY_ID): missing "
+            "(needed to verify lineage checkpoints)"
+        )
+
+    @cached_property
     def dead_letters(self) -> BlobDeadLetters:
         from shared.adapters.storage.dead_letter_blobs import BlobDeadLetters
 
@@ -235,6 +274,7 @@ class Container:
                 directory=self.directory,
                 platform_email=str(s.platform_email) if s.platform_email else None,
                 tenant_id=s.tenant_id.lower() if s.tenant_id else None,
+                after_decision=self.checkpoint_now,
             )
         return self._approvals
 
@@ -255,6 +295,33 @@ class Container:
         from shared.adapters.directory.graph import GraphDirectory
 
         return GraphDirectory(self.credential)
+
+    def take_checkpoint(self) -> Any:
+        """Sign a checkpoint of this cell's chain heads if any head moved (the timer's work)."""
+        from shared.adapters.storage.lineage.checkpoint_lock import TableCheckpointLock
+        from shared.adapters.storage.lineage.regions import region_lineage
+        from shared.services.lineage.heads import take_checkpoint
+
+        region = self.settings.cell.name
+        own = region_lineage(region, self.table_service, self.blob_service)
+        return take_checkpoint(
+            own.reader,
+            own.heads,
+            self.checkpoint_signer,
+            self.checkpoint_verifier,
+            region,
+            lineage=self.lineage,
+            lock=TableCheckpointLock(self.table_service),
+        )
+
+    def checkpoint_now(self) -> None:
+        """Sign a lineage checkpoint now (after a decision); the timer retries any failure."""
+        from shared.domain.errors import ClearanceError
+
+        try:
+            self.take_checkpoint()
+        except (ClearanceError, ConfigurationError) as exc:
+            log.warning("no lineage checkpoint after the decision (the timer will sign): %s", exc)
 
     def registry_client(self, login_server: str) -> Any:
         """A ContainerRegistryClient for one registry of the catalog, cached per server."""

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared.adapters.signing.es256 import PRIVATE_FILE, PUBLIC_FILE, ensure_key_pair
 from shared.local.pki import ensure_pki
 from shared.local.processes import ProcessTable
 
@@ -357,9 +358,19 @@ class LocalStack:
                 "CLEARANCE_AML_REGISTRANTS_DIR": str(self.aml_registrants_dir),
                 # tests read each rejection mail; the digest is tested on its own
                 "CLEARANCE_MAIL_DIGEST_WINDOW_SECONDS": "0",
+                "CLEARANCE_CHECKPOINT_KEY_FILE": str(
+                    self.checkpoint_key_dir(region) / PRIVATE_FILE
+                ),
             }
         )
         return {"IsEncrypted": False, "Values": values}
+
+    def checkpoint_key_dir(self, region: str) -> Path:
+        """The cell's checkpoint key pair: outside the Azurite data, as Key Vault is in Azure."""
+        return self.root / "keys" / region
+
+    def checkpoint_public_key(self, region: str) -> Path:
+        return self.checkpoint_key_dir(region) / PUBLIC_FILE
 
     def registry_config(self, region: str) -> str:
         data = self.root / region / "registry-data"
@@ -414,6 +425,7 @@ class LocalStack:
         self.directory_file.write_text(json.dumps(self.directory(), indent=2))
         for region in REGIONS:
             (self.root / region).mkdir(parents=True, exist_ok=True)
+            ensure_key_pair(self.checkpoint_key_dir(region))
             settings = self.settings_file(region)
             settings.write_text(json.dumps(self.local_settings(region), indent=2))
             settings.chmod(0o600)

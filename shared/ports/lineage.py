@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from shared.domain.lineage.record import LineageRecord
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 
+from shared.domain.errors import TransientError
 from shared.domain.lineage.chain import HeadMark
-from shared.domain.lineage.heads import HeadsSnapshot
+from shared.domain.lineage.index_check import IndexRow
 from shared.domain.lineage.verify import StoredLink
 from shared.domain.lineage.views import AuditEntry, IndexedArtifact, LiveEntry
 
@@ -33,13 +35,78 @@ class ChainIndex(Protocol):
     def hash_at(self, key_hash: str, seq: int) -> str | None: ...
 
 
-class HeadsStore(Protocol):
-    def latest(self) -> tuple[str, HeadsSnapshot, str] | None: ...
-    def write(self, snapshot: HeadsSnapshot) -> str: ...
+class IndexSource(Protocol):
+    """Every index row (time, by-actor, deployment) and every live row, as stored."""
+
+    def index_rows(self) -> Iterator[IndexRow]: ...
+    def live_rows(self) -> Iterator[IndexRow]: ...
+    def index_row(self, partition: str, row_key: str) -> IndexRow | None: ...
+
+
+class CheckpointStore(Protocol):
+    """The cell's checkpoint blobs: what is stored under ``heads/``, and adding one."""
+
+    def blobs(self) -> Iterator[tuple[str, bytes]]:
+        """Every blob under the prefix as (name, content), in no promised order."""
+        ...
+
+    def create(self, name: str, data: bytes) -> None:
+        """Create a new blob; never overwrites."""
+        ...
+
+    def names(self) -> list[str]:
+        """The names under the prefix (a listing, no content)."""
+        ...
+
+    def read(self, name: str) -> bytes:
+        """One blob's content (empty when it is gone or too large to be a checkpoint)."""
+        ...
+
+
+class CheckpointLock(Protocol):
+    """One checkpoint writer at a time per cell (across instances)."""
+
+    def held(self) -> AbstractContextManager[bool]:
+        """Held for the block; False inside when it could not be taken in time."""
+        ...
+
+
+class CheckpointSigner(Protocol):
+    """Signs checkpoint payloads with a key the storage account cannot reach (ES256)."""
+
+    @property
+    def key_id(self) -> str:
+        """The key's stable id (Key Vault: the versionless key id), written into checkpoints."""
+        ...
+
+    def sign(self, data: bytes) -> tuple[bytes, str]:
+        """The raw ``r || s`` ES256 signature of ``data`` and the signing key's id."""
+        ...
+
+
+class CheckpointVerifier(Protocol):
+    """Checks a checkpoint signature with the cell's public key."""
+
+    def verify(self, data: bytes, signature: bytes, key_id: str) -> bool: ...
+
+
+class KeyUnavailable(TransientError):
+    """The signing or public key cannot be read (missing file, Key Vault refused or down)."""
 
 
 class ChainSource(ChainIndex, Protocol):
     def stored_links(self, key_hash: str) -> Iterator[StoredLink]: ...
+
+
+@runtime_checkable
+class BulkChainSource(Protocol):
+    """Every chain at once (one range query), for ``verify --all`` on a large store."""
+
+    def all_links(self) -> Iterator[tuple[str, StoredLink]]:
+        """(key hash, link) chain by chain, each chain in row order."""
+        ...
+
+    def all_heads(self) -> dict[str, HeadMark]: ...
 
 
 class RegionReader(Protocol):

@@ -34,6 +34,7 @@ class RecordKind(StrEnum):
     DEAD_LETTERED = "event.dead_lettered"
     APPROVAL_CANCELLED = "approval.cancelled"
     ARTIFACT_EVENT_CONFLICT = "artifact.event_conflict"
+    LINEAGE_ANOMALY = "lineage.anomaly"
 
 
 # The record that closes the handling of one intake event; exactly one per event.

@@ -7,7 +7,8 @@ hashes, a truncated tail together with its head row, or a chain deleted outright
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -71,18 +72,89 @@ def verify_chain(
     links: Iterable[StoredLink],
     head: HeadMark | None,
     anchor: HeadMark | None = None,
+    on_link: Callable[[Link], None] | None = None,
 ) -> ChainCheck:
-    """Check a chain in row-key order; report the first broken link."""
+    """Check a chain in row-key order; report the first broken link.
+
+    A link whose stored bytes hash to its stored hash and name the right predecessor and
+    position is accepted without decoding its record (integrity is the hash; every reader
+    still parses and refuses a malformed record); anything else is decoded to say exactly
+    what is wrong. ``on_link`` receives every link decoded (for the index check).
+    """
     count, last, at_anchor = 0, None, None
     for stored in links:
         expected = count + 1
-        fault = _check_link(stored, expected, last)
+        predecessor = last.hash if last is not None else GENESIS
+        if on_link is None and _intact(stored, expected, predecessor):
+            fault = None
+        else:
+            fault = _check_link(stored, expected, last)
+            if fault is None and on_link is not None:
+                on_link(Link.parse(stored.body))
         if fault is not None:
             return ChainCheck(key_hash, count, last, fault)
         count, last = expected, HeadMark(expected, stored.stored_hash)
         if anchor is not None and expected == anchor.seq:
             at_anchor = last
     return ChainCheck(key_hash, count, last, _check_ends(last, head, anchor, at_anchor))
+
+
+def verify_records(
+    key_hash: str, records: list[tuple[str, str]], anchor: HeadMark | None
+) -> ChainCheck:
+    """An exported chain, (hash, body) in order: the tight loop of offline verification.
+
+    Every body must hash to its hash, name the previous hash and its own position; the last
+    must reach what the checkpoint signed. The first record that does not is handed to
+    ``verify_chain`` to say exactly what is wrong.
+    """
+    sha256, prev, seq = hashlib.sha256, GENESIS, 0
+    for seq, (stored_hash, body) in enumerate(records, start=1):
+        if (
+            body[9:73] != prev
+            or not body.endswith(f',"seq":{seq},"v":1}}')
+            or body[73:84] != _RECORD
+            or not body.startswith(_HEAD)
+            or sha256(body.encode("utf-8")).hexdigest() != stored_hash
+        ):
+            break
+        prev = stored_hash
+    else:
+        head = HeadMark(seq, prev) if seq else None
+        return ChainCheck(
+            key_hash, seq, head, _check_ends(head, head, anchor, _at(records, anchor))
+        )
+    links = (
+        StoredLink(seq_row_key(i), body, h, body[9:73])
+        for i, (h, body) in enumerate(records, start=1)
+    )
+    last = HeadMark(len(records), records[-1][0]) if records else None
+    return verify_chain(key_hash, links, last, anchor)
+
+
+def _at(records: list[tuple[str, str]], anchor: HeadMark | None) -> HeadMark | None:
+    if anchor is None or not 1 <= anchor.seq <= len(records):
+        return None
+    return HeadMark(anchor.seq, records[anchor.seq - 1][0])
+
+
+_HEAD, _TAIL, _SEQ, _RECORD = '{"prev":"', ',"v":1}', ',"seq":', '","record":'
+
+
+def _intact(stored: StoredLink, expected: int, predecessor: str) -> bool:
+    """The fast path: the canonical body ``{"prev":…,"record":…,"seq":n,"v":1}`` read by
+    position (canonical JSON sorts its keys), hashed, and compared."""
+    body = stored.body
+    if not (body.startswith(_HEAD) and body.endswith(_TAIL)):
+        return False
+    if body[9:73] != predecessor or body[73:84] != _RECORD or stored.stored_prev != predecessor:
+        return False
+    at = body.rfind(_SEQ, 0, len(body) - len(_TAIL))
+    if at < 0 or body[at + len(_SEQ) : len(body) - len(_TAIL)] != str(expected):
+        return False
+    if seq_of(stored.row_key) != expected:
+        return False
+    return hashlib.sha256(body.encode("utf-8")).hexdigest() == stored.stored_hash
 
 
 def _check_link(stored: StoredLink, expected: int, last: HeadMark | None) -> ChainFault | None:
@@ -150,13 +222,13 @@ def _check_ends(
         return ChainFault(
             Fault.TRUNCATED,
             None,
-            f"the chain-head snapshot saw seq {anchor.seq}, the chain ends at {last.seq}",
+            f"the signed checkpoint saw seq {anchor.seq}, the chain ends at {last.seq}",
         )
     if at_anchor.hash != anchor.hash:
         return ChainFault(
             Fault.REWRITTEN,
             seq_row_key(anchor.seq),
-            f"the snapshot holds {anchor.hash[:16]}…, the chain now {at_anchor.hash[:16]}…: "
+            f"the signed checkpoint holds {anchor.hash[:16]}…, the chain {at_anchor.hash[:16]}…: "
             "the chain was rewritten up to here",
         )
     return None

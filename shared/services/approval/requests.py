@@ -85,6 +85,9 @@ class ApprovalDeps:
             return (owner,)
         return (self.platform_email,) if self.platform_email else ()
 
+    # a signed lineage checkpoint right after a decision (shrinks the blind window)
+    after_decision: Callable[[], None] = lambda: None
+
     @property
     def region(self) -> str:
         return self.cell.name
@@ -399,6 +402,8 @@ def _announce(approval: Approval, deps: ApprovalDeps) -> None:
             deps,
             decision_mail(approval, deps.owner_recipients(approval), "Your model was rejected."),
         )
+    if approval.state in (ApprovalState.APPROVED, ApprovalState.REJECTED):
+        deps.after_decision()
 
 
 def _ensure_dispatched(approval: Approval, deps: ApprovalDeps) -> Approval:

@@ -10,6 +10,7 @@ import html
 from collections.abc import Iterable
 
 from shared.domain.lineage.views import ArtifactSummary, AuditEntry, summarise
+from shared.services.lineage.verify import ArtifactVerdict
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 _STYLE = """
@@ -19,6 +20,8 @@ th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical
 th{background:#f4f4f4} code{font-size:12px;word-break:break-all} dt{font-weight:600}
 dd{margin:0 0 .5rem 0} .rejected,.failed,.rolled_back,.expired{color:#a00000}
 .approved,.succeeded{color:#006100}
+.badge{display:inline-block;padding:.2rem .6rem;border-radius:.3rem;font-weight:700}
+.verified{background:#dff6dd;color:#006100} .unverified{background:#fde7e9;color:#a00000}
 """
 
 
@@ -31,7 +34,7 @@ def _list(values: Iterable[str]) -> str:
     return ", ".join(items) if items else "<em>none recorded</em>"
 
 
-def render_audit_page(entries: list[AuditEntry]) -> str:
+def render_audit_page(entries: list[AuditEntry], verdict: ArtifactVerdict | None = None) -> str:
     """A self-contained page (no scripts, no external resources)."""
     if not entries:
         raise ValueError("an audit page needs at least one record")
@@ -46,6 +49,7 @@ def render_audit_page(entries: list[AuditEntry]) -> str:
 <p>Region <strong>{_e(first.region)}</strong>, chain <code>{_e(first.key_hash)}</code>,
 {len(entries)} record(s). Each record's hash covers its content and its predecessor's hash;
 <code>clearance lineage verify</code> checks the chain.</p>
+{_verdict(verdict)}
 {_summary(summary)}
 <h2>Timeline</h2>
 <table><thead><tr><th>#</th><th>when (UTC)</th><th>step</th><th>who</th><th>what / where</th>
@@ -55,6 +59,41 @@ def render_audit_page(entries: list[AuditEntry]) -> str:
 </tbody></table>
 </body></html>
 """
+
+
+def _verdict(v: ArtifactVerdict | None) -> str:
+    """The badge needs both: the chain under a signed checkpoint, and every index copy."""
+    if v is None:
+        return '<p><span class="badge unverified">not verified</span> (no verifier)</p>'
+    badge = (
+        '<span class="badge verified">verified</span>'
+        if v.verified
+        else '<span class="badge unverified">NOT verified</span>'
+    )
+    lines = []
+    if v.covered is not None:
+        seq, at = v.covered
+        lines.append(
+            f"Records 1-{seq} are covered by the signed checkpoint of "
+            f"{_e(f'{at:%Y-%m-%d %H:%M:%S}')} UTC."
+        )
+        if v.uncovered > 0:
+            lines.append(
+                f"{v.uncovered} newer record(s) are not covered yet (the blind window: "
+                "the next checkpoint signs them within about 20 seconds)."
+            )
+    elif v.check.ok:
+        lines.append("No signed checkpoint covers this chain yet.")
+    if v.check.fault is not None:
+        lines.append(f"Chain: {_e(v.check.fault.describe())}")
+    lines += [f"Index: {_e(f.describe())}" for f in v.index_faults[:20]]
+    if v.anomalies:
+        lines.append(
+            f"{len(v.anomalies)} blob(s) under the checkpoint prefix are not genuine "
+            "checkpoints (reported by verify):"
+        )
+        lines += [f"&nbsp;&nbsp;{_e(a[:300])}" for a in v.anomalies[:10]]
+    return f"<p>{badge}</p>\n<p>{'<br>'.join(lines)}</p>"
 
 
 def _summary(s: ArtifactSummary) -> str:

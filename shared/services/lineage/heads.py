@@ -1,41 +1,96 @@
-"""Chain-head snapshots: write every chain's head to immutable storage, never going backwards.
+"""Signed checkpoints: sign every chain's head, chained to the previous checkpoint.
 
-A new snapshot takes a chain's current head only if it extends what the previous snapshot saw
-(same hash at the old position). A chain that disappeared, shrank or was rewritten keeps its
-previous entry and is reported: the evidence of tampering is carried forward, not overwritten.
+The timer runs every ``CHECKPOINT_SCHEDULE`` and signs a checkpoint only when some head
+moved (one Key Vault call per checkpoint, never per record); ``checkpoint_now`` is the same
+step called right after an approval decision. A new checkpoint takes a chain's current head
+only if it extends what the previous genuine checkpoint saw (same hash at the old position). A
+chain that disappeared, shrank or was rewritten keeps its previous entry and is reported: the
+evidence of tampering is carried forward, not overwritten.
+
+Blobs under the checkpoint prefix that are not genuine checkpoints (junk, forgeries, replayed
+copies, forks) never stop the timer: each is recorded once as a ``lineage.anomaly`` record in
+the cell's own lineage and skipped.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from shared.domain.lineage.chain import HeadMark
-from shared.domain.lineage.heads import ChainHead, HeadsSnapshot
-from shared.ports.lineage import ChainIndex, HeadsStore
+from shared.domain.lineage.heads import ChainHead, Checkpoint, SignedCheckpoint
+from shared.domain.lineage.record import Actor, ArtifactRef, LineageRecord, RecordKind
+from shared.domain.lineage.trail import Anomaly, CheckpointTrail, TrailAnomaly, resolve_trail
+from shared.ports.lineage import (
+    ChainIndex,
+    CheckpointLock,
+    CheckpointSigner,
+    CheckpointStore,
+    CheckpointVerifier,
+    LineageWriter,
+)
 
 log = logging.getLogger(__name__)
+CHECKPOINT_SCHEDULE = "*/20 * * * * *"  # NCRONTAB: every 20 s (blind window <= 20 s + one run)
+_ON_ARRIVAL = frozenset({Anomaly.FORGED, Anomaly.REPLAYED, Anomaly.FORK})
+MAX_ANOMALY_RECORDS = 50  # per run: a flood of junk blobs cannot flood the lineage
+ANOMALIES = ArtifactRef(kind="unknown", repository="clearance/lineage-checkpoints")
+SYSTEM = Actor(identity="clearance-checkpoints", established_by="system")
 
 
 @dataclass(frozen=True)
-class SnapshotResult:
-    name: str
-    snapshot: HeadsSnapshot
+class CheckpointResult:
+    written: SignedCheckpoint | None  # None: nothing changed since the newest checkpoint
+    trail: CheckpointTrail
     suspicious: list[str] = field(default_factory=list)  # key hashes carried forward
+    anomalies_recorded: int = 0
 
 
-def snapshot_heads(
+def take_checkpoint(
     index: ChainIndex,
-    store: HeadsStore,
+    store: CheckpointStore,
+    signer: CheckpointSigner,
+    verifier: CheckpointVerifier,
     region: str,
+    *,
+    lineage: LineageWriter | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    force: bool = False,
     workers: int = 8,
-) -> SnapshotResult:
-    previous = store.latest()
-    before = previous[1] if previous else None
+    lock: CheckpointLock | None = None,
+) -> CheckpointResult:
+    """Sign a checkpoint if any head moved (see the module doc); ``lock`` serialises writers
+    across instances, so two never name the same predecessor."""
+    if lock is None:
+        return _take(index, store, signer, verifier, region, lineage, clock, force, workers)
+    with lock.held():
+        return _take(index, store, signer, verifier, region, lineage, clock, force, workers)
+
+
+def _take(
+    index: ChainIndex,
+    store: CheckpointStore,
+    signer: CheckpointSigner,
+    verifier: CheckpointVerifier,
+    region: str,
+    lineage: LineageWriter | None,
+    clock: Callable[[], datetime],
+    force: bool,
+    workers: int,
+) -> CheckpointResult:
+    scope = f"{region}|{getattr(store, 'container_name', '')}"
+    key = f"{scope}|{getattr(verifier, 'fingerprint', id(verifier))}"
+    trail = _trail(store, verifier, region, key)
+    recorded = 0
+    if lineage is not None:
+        with _lock:
+            waiting = _pending.pop(scope, [])
+        recorded = _record_anomalies(waiting + trail.anomalies, lineage, scope, region, clock)
+    before = trail.newest.checkpoint if trail.newest else None
     known = {a.key_hash for a in index.artifacts()}
     if before is not None:
         known |= set(before.chains)
@@ -52,18 +107,100 @@ def snapshot_heads(
         results = list(pool.map(head_of, sorted(known)))
     chains = {k: ChainHead(seq=h.seq, hash=h.hash) for k, h, _ in results if h is not None}
     suspicious = sorted(k for k, _, bad in results if bad)
-    snapshot = HeadsSnapshot(
+    if suspicious:
+        log.error(
+            "lineage chains no longer extend the last checkpoint (kept its heads): %s",
+            ", ".join(k[:16] for k in suspicious),
+        )
+    if before is not None and chains == before.chains and not force:
+        return CheckpointResult(None, trail, suspicious, recorded)
+    checkpoint = Checkpoint(
         region=region,
         taken_at=clock(),
         chains=chains,
-        previous=previous[0] if previous else None,
-        previous_sha256=previous[2] if previous else None,
+        previous=trail.newest.digest if trail.newest else None,
+        key_id=signer.key_id,
     )
-    name = store.write(snapshot)
-    if suspicious:
-        log.error(
-            "lineage chains no longer extend the last snapshot (kept its heads): %s",
-            ", ".join(k[:16] for k in suspicious),
+    signature, _ = signer.sign(checkpoint.payload())
+    signed = SignedCheckpoint.of(checkpoint, signature)
+    store.create(signed.name, signed.to_blob())
+    with _lock:
+        memo = _known.get(key)
+        if memo is not None:
+            _known[key] = (memo[0] | {signed.name}, signed)
+    log.info("lineage checkpoint %s: %d chains", signed.name, len(chains))
+    return CheckpointResult(signed, trail, suspicious, recorded)
+
+
+_recorded: set[tuple[str, str]] = set()
+_pending: dict[str, list[TrailAnomaly]] = {}  # anomalies beyond one run's budget
+_known: dict[str, tuple[frozenset[str], SignedCheckpoint | None]] = {}
+_lock = threading.Lock()
+
+
+def _trail(
+    store: CheckpointStore, verifier: CheckpointVerifier, region: str, scope: str
+) -> CheckpointTrail:
+    """The newest genuine checkpoint without re-reading every checkpoint on every run.
+
+    The first run of a process reads and judges every blob (the full trail). Later runs list
+    the names and judge only blobs not seen before, together with the newest genuine one:
+    checkpoints accumulate forever (immutable storage), a run every 20 s must not grow with
+    them. The whole trail (gaps, orphans) is ``verify``'s job.
+    """
+    with _lock:
+        known = _known.get(scope)
+    if known is None:
+        listed = list(store.blobs())
+        trail = resolve_trail(listed, region, verifier.verify)
+        with _lock:
+            _known[scope] = (frozenset(n for n, _ in listed), trail.newest)
+        return trail
+    seen, newest = known
+    current = store.names()
+    fresh = [(n, store.read(n)) for n in current if n not in seen]
+    if not fresh:
+        return CheckpointTrail([newest] if newest else [], [], len(current))
+    base = [(newest.name, newest.to_blob())] if newest else []
+    trail = resolve_trail(base + fresh, region, verifier.verify)
+    anomalies = [a for a in trail.anomalies if a.kind in _ON_ARRIVAL]
+    with _lock:
+        _known[scope] = (seen | {n for n, _ in fresh}, trail.newest)
+    return CheckpointTrail(trail.trail[:1], anomalies, len(current))
+
+
+def _record_anomalies(
+    anomalies: list[TrailAnomaly],
+    lineage: LineageWriter,
+    scope: str,
+    region: str,
+    clock: Callable[[], datetime],
+) -> int:
+    """One ``lineage.anomaly`` record per anomalous blob, ever (idempotency key by name)."""
+    count = 0
+    for index, anomaly in enumerate(anomalies):
+        memo = (scope, f"{anomaly.kind}|{anomaly.name}")
+        if memo in _recorded:
+            continue
+        if count >= MAX_ANOMALY_RECORDS:
+            log.error("more than %d checkpoint anomalies; the rest next run", count)
+            with _lock:
+                _pending[scope] = anomalies[index:]
+            break
+        record = LineageRecord(
+            kind=RecordKind.LINEAGE_ANOMALY,
+            at=clock(),
+            region=region,
+            actor=SYSTEM,
+            artifact=ANOMALIES,
+            details={
+                "anomaly": str(anomaly.kind),
+                "blob": anomaly.name[:512],
+                "detail": anomaly.detail[:512],
+            },
         )
-    log.info("chain-head snapshot %s: %d chains", name, len(chains))
-    return SnapshotResult(name, snapshot, suspicious)
+        log.error("lineage checkpoint anomaly: %s", anomaly.describe())
+        if lineage.append(record, idempotency_key=f"lineage-anomaly|{scope}|{memo[1][:900]}"):
+            count += 1
+        _recorded.add(memo)
+    return count

@@ -19,7 +19,7 @@ own region only: another region's lineage is read from that region's cell.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +30,7 @@ from shared.domain.lineage.served import Served
 from shared.domain.lineage.views import LiveEntry, Page, summarise
 from shared.services.lineage.audit_page import CSP, render_audit_page
 from shared.services.lineage.queries import BAD_QUERY, REGION_UNKNOWN, AuditQueries, every
+from shared.services.lineage.verify import ArtifactVerdict
 
 JSON = "application/json"
 
@@ -76,6 +77,7 @@ def answer(
     params: Mapping[str, str],
     queries: AuditQueries,
     region: str,
+    verdict: Callable[[str], ArtifactVerdict] | None = None,
 ) -> HttpAnswer:
     """Map one request to one query; domain errors become statuses, nothing else is caught."""
     try:
@@ -95,7 +97,7 @@ def answer(
                 return _error(404, "CLR-LINEAGE-NOT-FOUND", "No such artifact in this region.")
             return HttpAnswer(
                 200,
-                render_audit_page(entries),
+                render_audit_page(entries, verdict(_key(key)) if verdict else None),
                 "text/html",
                 {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"},
             )

@@ -1,22 +1,68 @@
-"""``verify``: check every chain of a region against itself, its head and the last snapshot."""
+"""``verify``: every chain of a region against itself, its head and the newest signed checkpoint.
+
+Three outcomes (``Outcome``): OK; TAMPERED (a chain, a checkpoint blob or an index row is not
+what was written); CANNOT_VERIFY (no signed checkpoint yet, so a truncated or deleted chain
+would go unnoticed; the key or the storage unreachable is raised as ``KeyUnavailable`` /
+``TransientError`` by the adapters and reported the same way by the CLI).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from itertools import groupby
+from operator import itemgetter
+from threading import Lock
+from typing import Literal
 
-from shared.domain.lineage.chain import HeadMark
-from shared.domain.lineage.heads import HeadsSnapshot
-from shared.domain.lineage.verify import ChainCheck, verify_chain
-from shared.ports.lineage import ChainSource, HeadsStore
+from shared.domain.lineage.chain import HeadMark, Link
+from shared.domain.lineage.evidence import read_evidence
+from shared.domain.lineage.heads import Checkpoint
+from shared.domain.lineage.index_check import (
+    ChainIndexView,
+    IndexFault,
+    check_copy,
+    check_indexes,
+    index_addresses,
+)
+from shared.domain.lineage.trail import CheckpointTrail, resolve_trail
+from shared.domain.lineage.verify import ChainCheck, StoredLink, verify_chain, verify_records
+from shared.ports.lineage import (
+    BulkChainSource,
+    ChainSource,
+    CheckpointStore,
+    CheckpointVerifier,
+    IndexSource,
+)
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    TAMPERED = "tampered"
+    CANNOT_VERIFY = "cannot_verify"
 
 
 @dataclass(frozen=True)
 class RegionVerification:
     region: str
-    snapshot: str | None  # the blob the chains were anchored to; None: no snapshot yet
+    trail: CheckpointTrail
     checks: list[ChainCheck]
+    index_faults: list[IndexFault] = field(default_factory=list)
+    index_rows: int | None = None  # None: indexes not checked
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        newest = self.trail.newest
+        return newest.checkpoint if newest else None
+
+    @property
+    def snapshot(self) -> str | None:
+        """The blob the chains were anchored to; None: no signed checkpoint yet."""
+        newest = self.trail.newest
+        return newest.name if newest else None
 
     @property
     def broken(self) -> list[ChainCheck]:
@@ -26,33 +72,158 @@ class RegionVerification:
     def records(self) -> int:
         return sum(c.records for c in self.checks)
 
+    @property
+    def outcome(self) -> Outcome:
+        if self.broken or self.trail.anomalies or self.index_faults:
+            return Outcome.TAMPERED
+        if self.trail.newest is None:
+            return Outcome.CANNOT_VERIFY
+        return Outcome.OK
+
+    def coverage(self, key_hash: str) -> tuple[int, datetime] | None:
+        """(records covered, checkpoint time) of a chain by the newest signed checkpoint."""
+        checkpoint = self.checkpoint
+        anchor = checkpoint.anchor(key_hash) if checkpoint else None
+        return None if anchor is None or checkpoint is None else (anchor.seq, checkpoint.taken_at)
+
+
+def checkpoint_trail(
+    checkpoints: CheckpointStore, verifier: CheckpointVerifier, region: str
+) -> CheckpointTrail:
+    return resolve_trail(checkpoints.blobs(), region, verifier.verify)
+
 
 def verify_region(
     chains: ChainSource,
-    heads: HeadsStore | None,
+    checkpoints: CheckpointStore,
+    verifier: CheckpointVerifier,
     region: str,
     key_hashes: Iterable[str] | None = None,
     on_chain: Callable[[ChainCheck], None] | None = None,
     workers: int = 8,
+    indexes: IndexSource | None = None,
 ) -> RegionVerification:
-    """Verify the given chains (default: every chain the index or the snapshot knows)."""
-    latest = heads.latest() if heads is not None else None
-    snapshot: HeadsSnapshot | None = latest[1] if latest else None
+    """Verify the given chains (default: every chain the index or the checkpoint knows);
+    with ``indexes``, also every index row of those chains against the chain."""
+    trail = checkpoint_trail(checkpoints, verifier, region)
+    checkpoint = trail.newest.checkpoint if trail.newest else None
     if key_hashes is None:
         wanted = {a.key_hash for a in chains.artifacts()}
-        wanted |= set(snapshot.chains) if snapshot else set()
+        wanted |= set(checkpoint.chains) if checkpoint else set()
     else:
         wanted = set(key_hashes)
+    view, lock = ChainIndexView.empty(), Lock()
 
-    def check(key_hash: str) -> ChainCheck:
-        anchor: HeadMark | None = snapshot.anchor(key_hash) if snapshot else None
+    def check(
+        key_hash: str,
+        links: Iterable[StoredLink] | None = None,
+        head: HeadMark | Literal["read"] | None = "read",
+    ) -> ChainCheck:
+        anchor: HeadMark | None = checkpoint.anchor(key_hash) if checkpoint else None
+        decoded: list[Link] = []
         result = verify_chain(
-            key_hash, chains.stored_links(key_hash), chains.head(key_hash), anchor
+            key_hash,
+            chains.stored_links(key_hash) if links is None else links,
+            chains.head(key_hash) if head == "read" else head,
+            anchor,
+            on_link=decoded.append if indexes is not None else None,
         )
+        if decoded:
+            with lock:
+                for link in decoded:
+                    view.add(key_hash, link)
         if on_chain is not None:
             on_chain(result)
         return result
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        checks = list(pool.map(check, sorted(wanted)))
-    return RegionVerification(region, latest[0] if latest else None, checks)
+    if key_hashes is None and isinstance(chains, BulkChainSource):
+        heads = chains.all_heads()
+        checks = []
+        for key_hash, group in groupby(chains.all_links(), key=itemgetter(0)):
+            checks.append(check(key_hash, (link for _, link in group), heads.get(key_hash)))
+        seen = {c.key_hash for c in checks}
+        for key_hash in sorted((wanted | set(heads)) - seen):
+            checks.append(check(key_hash, [], heads.get(key_hash)))
+        checks.sort(key=lambda c: c.key_hash)
+        wanted |= seen
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            checks = list(pool.map(check, sorted(wanted)))
+    if indexes is None:
+        return RegionVerification(region, trail, checks)
+    rows = (r for r in indexes.index_rows() if r.key_hash in wanted)
+    live = (r for r in indexes.live_rows() if r.key_hash in wanted)
+    count, faults = check_indexes(view, rows, live)
+    return RegionVerification(region, trail, checks, faults, count)
+
+
+@dataclass(frozen=True)
+class ArtifactVerdict:
+    """What the audit page says about one chain: intact, covered, its index copies, anomalies."""
+
+    check: ChainCheck
+    covered: tuple[int, datetime] | None  # (records covered, when) by the newest checkpoint
+    index_faults: list[IndexFault]
+    anomalies: list[str]  # checkpoint blobs that are not genuine (names, described)
+
+    @property
+    def verified(self) -> bool:
+        """The badge: the chain and its index copies both check out, under a checkpoint."""
+        return self.check.ok and self.covered is not None and not self.index_faults
+
+    @property
+    def uncovered(self) -> int:
+        """Records newer than the newest checkpoint: the blind window, right now."""
+        return self.check.records - (self.covered[0] if self.covered else 0)
+
+
+def verify_artifact(
+    chains: ChainSource,
+    indexes: IndexSource,
+    checkpoints: CheckpointStore,
+    verifier: CheckpointVerifier,
+    region: str,
+    key_hash: str,
+) -> ArtifactVerdict:
+    """One chain and every index row it implies (point reads), for the audit page."""
+    trail = checkpoint_trail(checkpoints, verifier, region)
+    checkpoint = trail.newest.checkpoint if trail.newest else None
+    anchor = checkpoint.anchor(key_hash) if checkpoint else None
+    decoded: list[Link] = []
+    check = verify_chain(
+        key_hash, chains.stored_links(key_hash), chains.head(key_hash), anchor, decoded.append
+    )
+    faults = []
+    for link in decoded:
+        for partition, row_key in index_addresses(key_hash, link):
+            row = indexes.index_row(partition, row_key)
+            if row is None:
+                faults.append(IndexFault(partition, row_key, "missing"))
+                continue
+            fault = check_copy(row, link.hash if row.seq == link.seq else None)
+            if fault is not None:
+                faults.append(fault)
+    covered = (anchor.seq, checkpoint.taken_at) if anchor and checkpoint and check.ok else None
+    return ArtifactVerdict(check, covered, faults, [a.describe() for a in trail.anomalies])
+
+
+def verify_evidence(
+    lines: Iterable[str], verifier_for: Callable[[str], CheckpointVerifier]
+) -> Iterator[RegionVerification]:
+    """Verify an evidence export offline, region by region (see ``domain.lineage.evidence``),
+    each with its cell's public key. Raises ``EvidenceFormatError`` for a file whose structure
+    is not an export's.
+    """
+    for section in read_evidence(lines):
+        verifier = verifier_for(section.region)
+        trail = resolve_trail(section.blobs, section.region, verifier.verify)
+        checkpoint = trail.newest.checkpoint if trail.newest else None
+        checks, seen = [], set()
+        for chain in section.chains:
+            seen.add(chain.key_hash)
+            anchor = checkpoint.anchor(chain.key_hash) if checkpoint else None
+            checks.append(verify_records(chain.key_hash, chain.records, anchor))
+        if checkpoint is not None:
+            for key_hash in sorted(set(checkpoint.chains) - seen):
+                checks.append(verify_chain(key_hash, [], None, checkpoint.anchor(key_hash)))
+        yield RegionVerification(section.region, trail, checks)

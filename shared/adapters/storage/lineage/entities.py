@@ -42,9 +42,9 @@ def body_properties(body: str) -> Entity:
 
 
 def body_of(entity: Entity) -> str:
-    parts = [str(entity.get("Body", ""))]
+    parts = [str(entity.get("Body") or "")]
     i = 1
-    while f"Body{i}" in entity:
+    while entity.get(f"Body{i}") is not None:
         parts.append(str(entity[f"Body{i}"]))
         i += 1
     return "".join(parts)

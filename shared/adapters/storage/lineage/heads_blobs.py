@@ -1,70 +1,122 @@
-"""Chain-head snapshots in the cell's ``lineage-heads`` container.
+"""Signed checkpoints in the cell's ``lineage-heads`` container.
 
-In Azure the container has a time-based immutability policy (Terraform): a snapshot blob can be
-created but never overwritten or deleted during the retention period. Each snapshot is a new
-blob; nothing is ever updated in place.
+In Azure the container has version-level immutability (Terraform): a blob can be created but
+never overwritten or deleted during the retention period. It does not stop anyone who can
+write the account from adding blobs, which is why each checkpoint is signed and nothing here
+decides what a blob is: this adapter only lists and reads bytes (``trail`` judges them).
+
+Blobs never change once written, so contents are cached per (container, name, ETag): a
+long-lived host reads each checkpoint once, and an overwrite (where immutability is off)
+changes the ETag and is read again.
 """
 
 from __future__ import annotations
 
-import hashlib
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from shared.adapters.storage.resources import ensure_created
 from shared.domain.errors import TransientError
-from shared.domain.lineage.heads import PREFIX, HeadsSnapshot, snapshot_blob_name
+from shared.domain.lineage.heads import MAX_BLOB, PREFIX
 
 CONTAINER = "lineage-heads"
+_CACHE_LIMIT = 20_000
+_cache: dict[tuple[str, str, str], bytes] = {}
+_lock = threading.Lock()
 
 
-class BlobChainHeads:
-    def __init__(self, blob_service: Any, container: str = CONTAINER) -> None:
+class BlobCheckpoints:
+    def __init__(self, blob_service: Any, container: str = CONTAINER, workers: int = 8) -> None:
         self._service = blob_service
         self._name = container
+        self._workers = workers
 
     @property
     def container_name(self) -> str:
         return self._name
 
     def _container(self) -> Any:
-        container = self._service.get_container_client(self._name)
-        ensure_created(container.create_container)
-        return container
+        return self._service.get_container_client(self._name)
 
-    def latest(self) -> tuple[str, HeadsSnapshot, str] | None:
-        """The newest snapshot: (blob name, snapshot, SHA-256 of the blob), None if none yet."""
+    def blobs(self) -> Iterator[tuple[str, bytes]]:
+        """Every blob under ``heads/`` with its content (an oversized blob reads as empty)."""
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        container = self._container()
+        scope = getattr(container, "url", self._name)
+        try:
+            listed = [
+                (b.name, str(b.etag), int(b.size or 0))
+                for b in container.list_blobs(name_starts_with=PREFIX)
+            ]
+        except ResourceNotFoundError:
+            return iter(())
+        except AzureError as exc:
+            raise TransientError(f"lineage-heads container unavailable: {exc}") from exc
+
+        def read(item: tuple[str, str, int]) -> tuple[str, bytes]:
+            name, etag, size = item
+            if size > MAX_BLOB:
+                return name, b""
+            key = (scope, name, etag)
+            with _lock:
+                cached = _cache.get(key)
+            if cached is not None:
+                return name, cached
+            try:
+                data: bytes = container.download_blob(name).readall()
+            except ResourceNotFoundError:
+                return name, b""
+            except AzureError as exc:
+                raise TransientError(f"cannot read checkpoint {name}: {exc}") from exc
+            with _lock:
+                if len(_cache) >= _CACHE_LIMIT:
+                    _cache.clear()
+                _cache[key] = data
+            return name, data
+
+        with ThreadPoolExecutor(max_workers=self._workers) as pool:
+            return iter(list(pool.map(read, listed)))
+
+    def names(self) -> list[str]:
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         try:
-            container = self._service.get_container_client(self._name)
-            for blob in container.list_blobs(name_starts_with=PREFIX, results_per_page=1):
-                raw = container.download_blob(blob.name).readall()
-                return blob.name, HeadsSnapshot.model_validate_json(raw), _sha(raw)
+            return [b.name for b in self._container().list_blobs(name_starts_with=PREFIX)]
         except ResourceNotFoundError:
-            return None
+            return []
         except AzureError as exc:
             raise TransientError(f"lineage-heads container unavailable: {exc}") from exc
-        return None
 
-    def write(self, snapshot: HeadsSnapshot) -> str:
-        """Create the snapshot's blob (never overwrites); returns its name."""
+    def read(self, name: str) -> bytes:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        try:
+            blob = self._container().get_blob_client(name)
+            if int(blob.get_blob_properties().size or 0) > MAX_BLOB:
+                return b""
+            data: bytes = blob.download_blob().readall()
+        except ResourceNotFoundError:
+            return b""
+        except AzureError as exc:
+            raise TransientError(f"cannot read checkpoint {name}: {exc}") from exc
+        return data
+
+    def create(self, name: str, data: bytes) -> None:
+        """Create the checkpoint's blob (never overwrites)."""
         from azure.core.exceptions import AzureError
         from azure.storage.blob import ContentSettings
 
-        name = snapshot_blob_name(snapshot.taken_at)
-        data = snapshot.model_dump_json().encode("utf-8")
+        container = self._container()
         try:
-            self._container().upload_blob(
+            ensure_created(container.create_container)
+            container.upload_blob(
                 name,
                 data,
                 overwrite=False,
                 content_settings=ContentSettings(content_type="application/json"),
-                metadata={"sha256": _sha(data), "region": snapshot.region},
             )
         except AzureError as exc:
-            raise TransientError(f"cannot write chain-head snapshot {name}: {exc}") from exc
-        return name
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+            raise TransientError(f"cannot write checkpoint {name}: {exc}") from exc

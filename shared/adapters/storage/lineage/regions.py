@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.adapters.storage.lineage.heads_blobs import BlobChainHeads
+from shared.adapters.storage.lineage.heads_blobs import BlobCheckpoints
 from shared.adapters.storage.lineage.reader import TableLineageReader
 from shared.domain.catalog import RegionCatalog
 
@@ -20,11 +20,11 @@ from shared.domain.catalog import RegionCatalog
 class RegionLineage:
     region: str
     reader: TableLineageReader
-    heads: BlobChainHeads
+    heads: BlobCheckpoints
 
 
 def region_lineage(region: str, table_service: Any, blob_service: Any) -> RegionLineage:
-    return RegionLineage(region, TableLineageReader(table_service), BlobChainHeads(blob_service))
+    return RegionLineage(region, TableLineageReader(table_service), BlobCheckpoints(blob_service))
 
 
 def catalog_regions(

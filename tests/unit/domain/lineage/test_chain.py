@@ -132,3 +132,43 @@ def test_a_chain_rewritten_with_fresh_hashes_disagrees_with_the_snapshot() -> No
 def test_a_deleted_chain_is_missing() -> None:
     check = verify_chain("k", [], None, anchor=HeadMark(3, "b" * 64))
     assert check.fault is not None and check.fault.fault is Fault.MISSING_CHAIN
+
+
+def test_intact_chains_are_verified_without_decoding_a_record(monkeypatch: object) -> None:
+    """The fast path (what makes verify fast) must be the path an intact chain takes."""
+    import pytest
+
+    from shared.domain.lineage import chain as chain_module
+    from shared.domain.lineage.verify import StoredLink, verify_chain, verify_records
+
+    links, prev = [], chain_module.GENESIS
+    for seq in range(1, 4):
+        link = chain_module.Link.make(seq, prev, _fast_record(seq))
+        links.append(link)
+        prev = link.hash
+    stored = [StoredLink(ln.row_key, ln.body, ln.hash, ln.prev_hash) for ln in links]
+    mp = pytest.MonkeyPatch()
+    mp.setattr(chain_module.Link, "parse", classmethod(lambda cls, body: 1 / 0))
+    try:
+        assert verify_chain("k" * 64, stored, links[-1].mark, links[1].mark).ok
+        assert verify_records("k" * 64, [(ln.hash, ln.body) for ln in links], links[2].mark).ok
+    finally:
+        mp.undo()
+    edited = [(ln.hash, ln.body) for ln in links]
+    edited[1] = (edited[1][0], edited[1][1].replace("event-grid", "event-grie"))
+    check = verify_records("k" * 64, edited, links[2].mark)
+    assert check.fault is not None and check.fault.row_key == "seq-0000000002"
+
+
+def _fast_record(seq: int) -> object:
+    from datetime import UTC, datetime
+
+    from shared.domain.lineage.record import Actor, ArtifactRef, LineageRecord, RecordKind
+
+    return LineageRecord(
+        kind=RecordKind.ARTIFACT_RECEIVED,
+        at=datetime(2026, 3, 1, 9, seq, tzinfo=UTC),
+        region="westeurope",
+        actor=Actor(identity="event-grid", established_by="event_grid"),
+        artifact=ArtifactRef(kind="image", registry="r", repository="m", digest="sha256:1"),
+    )
