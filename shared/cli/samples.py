@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -75,6 +76,9 @@ def push_sample(
     approve: bool = typer.Option(
         False, help="approve as both local sample approvers (their emailed links) and deploy"
     ),
+    sign: bool = typer.Option(
+        False, help="sign the image with the local stack's cosign key (local-ci) before its push"
+    ),
 ) -> None:
     """Push a real sample image with the given labels and show what the cell decided."""
     from azure.containerregistry import ContainerRegistryClient
@@ -90,7 +94,11 @@ def push_sample(
         connection_verify=str(stack.ca_file),
     )
     pushed = push_image(
-        client, repository, labels, tag=tag or labels.get("org.opencontainers.image.version")
+        client,
+        repository,
+        labels,
+        tag=tag or labels.get("org.opencontainers.image.version"),
+        before_manifest=_signer(stack, client, repository) if sign else None,
     )
     console.print(f"pushed {stack.login_server(region)}/{repository}@{pushed.digest}")
     artifact = ArtifactRef(
@@ -104,6 +112,23 @@ def push_sample(
     links = _show_review_links(stack, region, artifact, wait)
     if approve and final.kind is RecordKind.APPROVAL_REQUESTED:
         _approve_and_deploy(stack, region, artifact, links, wait)
+
+
+def _signer(stack: LocalStack, client: object, repository: str) -> Callable[[str], None]:
+    """Signs the digest before the image manifest is pushed, so intake finds the signature.
+
+    Debian's skopeo cannot sign (its sigstore support is patched out; see
+    ``shared.local.signing``), so this is Clearance's small cosign-format signer.
+    """
+    from shared.local.signing import sign_image
+
+    key = stack.signing_keys()["local-ci"]
+
+    def sign(digest: str) -> None:
+        sign_image(client, repository, digest, key, repository)
+        console.print(f"signed {digest} with {key.key_id} (cosign tag scheme)")
+
+    return sign
 
 
 def model_registered(

@@ -164,8 +164,15 @@ class Container:
                 bus=self.bus,
                 mailer=self.mailer,
                 platform_email=str(s.platform_email) if s.platform_email else None,
+                evidence=self.supply_chain_reader(),
             )
         return self._intake
+
+    def supply_chain_reader(self) -> Any:
+        """Signatures and attestations, read through the same registry clients."""
+        from shared.adapters.registry.referrers import AcrSupplyChainReader
+
+        return AcrSupplyChainReader(self.registry_client)
 
     def approvals(self) -> ApprovalDeps:
         from shared.adapters.storage.approvals import TableApprovalStore

@@ -132,9 +132,11 @@ def gitops_workdir(region: str) -> Path:
 def deployment_deps(container: Container) -> DeployDeps:
     """The deployment dependencies of ``container``, built once (per worker process)."""
     from shared.adapters.storage.deployment_state import TableDeploymentStateStore
+    from shared.services.deploy.supply_chain import recheck
 
     s = container.settings
     cell = s.cell
+    evidence = container.supply_chain_reader()
     return DeployDeps(
         cell=cell,
         state=TableDeploymentStateStore(container.table_service),
@@ -144,6 +146,7 @@ def deployment_deps(container: Container) -> DeployDeps:
         mailer=container.mailer,
         platform_email=str(s.platform_email) if s.platform_email else None,
         max_deliveries=delivery_limit(),
+        supply_chain=lambda plan: recheck(evidence, cell, plan),
     )
 
 

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from shared.domain.supply_chain.policy import RegionSupplyChain
+
 RegionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{2,40}$")]
 ZoneName = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_-]{1,31}$")]
 # A registry login server: host or host:port, lower case, as it appears in image references.
@@ -135,6 +137,8 @@ class RegionEntry(_Frozen):
     aks: AksTarget | None = None
     aml: AmlTarget | None = None
     gitops: GitOpsTarget | None = None
+    # Signatures and attestations required or shown, per risk tier (default: none required).
+    supply_chain: RegionSupplyChain = RegionSupplyChain()
 
     @model_validator(mode="after")
     def _deployer_has_target(self) -> RegionEntry:

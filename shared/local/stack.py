@@ -25,6 +25,7 @@ from typing import Any
 
 from shared.local.pki import ensure_pki
 from shared.local.processes import ProcessTable
+from shared.local.signing import SigningKey, ensure_signing_key
 
 REGIONS = ("westeurope", "swedencentral")
 ZONES = {"EU": ["westeurope", "swedencentral"], "SE": ["swedencentral"]}
@@ -32,6 +33,7 @@ HOME_ZONE = {"westeurope": "EU", "swedencentral": "SE"}
 STORAGE_API_VERSION = "2025-11-05"
 LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 SAMPLE_APPROVERS = ("approver.one@contoso.example", "approver.two@contoso.example")
+SIGNING_KEY_IDS = ("local-ci", "local-retired")
 
 
 def free_port() -> int:
@@ -194,6 +196,7 @@ class LocalStack:
                         "workspace": f"mlw-{region}",
                         "compute": f"aks-{region}",
                     },
+                    "supply_chain": self.supply_chain_policy(),
                     "deployer": "gitops",
                     "gitops": {
                         "repository_url": str(self.gitops_repo(region)),
@@ -204,6 +207,21 @@ class LocalStack:
             )
         zones = {z: {"description": f"local {z}", "regions": r} for z, r in ZONES.items()}
         return {"schema_version": 1, "residency_zones": zones, "regions": regions}
+
+    def signing_keys(self) -> dict[str, SigningKey]:
+        """The local signer's cosign key and a retired (revoked) one, outside registry data."""
+        return {k: ensure_signing_key(self.root / "signing", k) for k in SIGNING_KEY_IDS}
+
+    def supply_chain_policy(self) -> dict[str, Any]:
+        """Local policy: high shows evidence (flagged, never blocking), critical requires a
+        signature by ``local-ci``; ``local-retired`` is trusted in name but revoked."""
+        keys = [
+            {"key_id": k.key_id, "public_key_pem": k.public_pem}
+            for k in self.signing_keys().values()
+        ]
+        shown = {"keys": keys, "revoked": ["local-retired"], "on_failure": "flag"}
+        required = {**shown, "required": True, "on_failure": "reject", "grace_seconds": 5}
+        return {"by_risk_tier": {"high": shown, "critical": required}}
 
     def local_settings(self, region: str) -> dict[str, Any]:
         sample = json.loads((self.repo / "local.settings.sample.json").read_text())
@@ -271,6 +289,7 @@ class LocalStack:
         (self.root / "stack.json").write_text(self.state.to_json())
         (self.root / "stack.json").chmod(0o600)
         ensure_pki(self.root / "pki")
+        self.signing_keys()
         self.catalog_file.write_text(json.dumps(self.catalog(), indent=2))
         for region in REGIONS:
             (self.root / region).mkdir(parents=True, exist_ok=True)

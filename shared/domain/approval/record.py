@@ -20,6 +20,7 @@ from shared.domain.approval.request import ApprovalRequest
 from shared.domain.catalog import ApprovalPolicy
 from shared.domain.lineage.record import ArtifactRef
 from shared.domain.metadata.model import ModelMetadata
+from shared.domain.supply_chain.verdict import SupplyChainEvidence
 
 
 class ApprovalState(StrEnum):
@@ -70,6 +71,7 @@ class Approval(BaseModel):
     superseded_by: str | None = None
     replaces: str | None = None
     dispatched: bool = False  # the deployment request of an approved record was enqueued
+    supply_chain: SupplyChainEvidence | None = None  # as verified at intake
 
     @property
     def owner(self) -> str:
@@ -98,6 +100,7 @@ def open_approval(
         artifact=request.artifact,
         metadata=request.metadata,
         pushed_by=normalise(request.pushed_by) if request.pushed_by else None,
+        supply_chain=request.supply_chain,
         approvers=tuple(sorted({normalise(str(a)) for a in policy.approvers})),
         approver_groups=tuple(policy.approver_groups),
         min_approvals=policy.min_approvals,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.domain.lineage.record import ArtifactRef
 from shared.domain.metadata.model import ModelMetadata
+from shared.domain.supply_chain.verdict import SupplyChainEvidence
 
 
 class ApprovalRequest(BaseModel):
@@ -22,6 +23,8 @@ class ApprovalRequest(BaseModel):
     event_id: str
     received_at: datetime
     validated_at: datetime
+    # Signatures and attestations found and verified at intake (None: the region checks none).
+    supply_chain: SupplyChainEvidence | None = None
 
     @property
     def message_id(self) -> str:

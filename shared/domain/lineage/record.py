@@ -31,6 +31,7 @@ class RecordKind(StrEnum):
     DEPLOYMENT_FAILED = "deployment.failed"
     DEPLOYMENT_ROLLED_BACK = "deployment.rolled_back"
     DEAD_LETTERED = "event.dead_lettered"
+    SUPPLY_CHAIN_CHECKED = "artifact.supply_chain_checked"
 
 
 # The record that closes the handling of one intake event; exactly one per event.

@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.domain.approval.record import Approval
 from shared.ports.mail import OutboundMail
+from shared.services.approval.evidence import evidence_card_block, evidence_facts
 from shared.services.owner_mail import describe, header_safe
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:/&])")
@@ -48,6 +49,7 @@ def facts(approval: Approval, live_now: str | None) -> list[tuple[str, str]]:
         ("Live now", live_now or "nothing yet"),
         ("Approvals needed", str(approval.min_approvals)),
         ("Expires (UTC)", f"{approval.expires_at:%Y-%m-%d %H:%M}"),
+        *evidence_facts(approval.supply_chain),
     ]
     return rows
 
@@ -74,6 +76,7 @@ def teams_card(approval: Approval, review_url: str, live_now: str | None) -> dic
                     for k, v in facts(approval, live_now)
                 ],
             },
+            *evidence_card_block(approval.supply_chain, card_text),
             {
                 "type": "TextBlock",
                 "wrap": True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 from shared.domain.approval.record import Approval, ApprovalState, Refusal
+from shared.services.approval.evidence import evidence_html
 from shared.services.approval.messages import facts
 from shared.services.owner_mail import describe
 
@@ -57,7 +58,7 @@ def review(approval: Approval, approver: str, token: str, csrf: str, action: str
         f"<p>You are asked, as <strong>{html.escape(approver)}</strong>, to approve "
         f"<code>{html.escape(describe(approval.artifact))}</code> for region "
         f"<strong>{html.escape(approval.region)}</strong>.</p>{description}"
-        f"{_facts_table(approval)}"
+        f"{_facts_table(approval)}{evidence_html(approval.supply_chain)}"
         "<p class='ok'>Validation: passed (metadata contract and residency policy).</p>"
         f"<p>Replaces: {html.escape(approval.replaces or 'nothing (first deployment)')}</p>"
         f"<form method='post' action='{html.escape(action, quote=True)}'>{hidden}"

@@ -35,6 +35,7 @@ from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.queues import DEPLOYMENT_REQUESTS
 from shared.services.deploy.records import DeploymentRecorder, outcome_mail, tell
+from shared.services.deploy.supply_chain import Recheck
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class DeployDeps:
     max_deliveries: int = 5
     busy_retry: timedelta = timedelta(minutes=5)
     max_waits: int = 288  # a day of waiting for another rollout of the same model
+    # Re-verifies the image's signatures before every step (None: not checked).
+    supply_chain: Callable[[DeploymentPlan], Recheck] | None = None
 
 
 class DeployOutcome(StrEnum):
@@ -158,6 +161,9 @@ class _Run:
                 health = driver.check_health(plan, index)
             except TransientError as exc:
                 unreachable = exc
+        supply = self._recheck(plan)
+        if isinstance(supply, TransientError):
+            unreachable, supply = unreachable or supply, None
         self.rec.record(
             RecordKind.DEPLOYMENT_STARTED,
             f"started|{index}|{self.delivery}",
@@ -171,6 +177,7 @@ class _Run:
                 "replaces": plan.replaces.summary() if plan.replaces else "nothing",
                 "rollback_of": plan.rollback_of or "",
                 "health_gate": health.reason if health else str(unreachable or ""),
+                "supply_chain": supply.summary if supply else "",
             },
         )
         if unreachable is not None:
@@ -181,6 +188,8 @@ class _Run:
             )
             return self._roll_back(plan, state, etag, step.name, why)
         try:
+            if supply is not None and supply.violation is not None:
+                raise PlanError(DeployCode.SUPPLY_CHAIN, supply.violation.message)
             report = driver.run_step(plan, index)
         except RolloutFailed as exc:
             return self._roll_back(plan, state, etag, step.name, exc.violation)
@@ -203,6 +212,15 @@ class _Run:
         self.deps.state.put(state.finish(plan.deployment_id), etag)
         self._succeeded(plan, report)
         return DeployOutcome.SUCCEEDED
+
+    def _recheck(self, plan: DeploymentPlan) -> Recheck | TransientError | None:
+        """The supply-chain re-check of a forward rollout (a rollback restores what ran)."""
+        if self.deps.supply_chain is None or plan.is_rollback:
+            return None
+        try:
+            return self.deps.supply_chain(plan)
+        except TransientError as exc:
+            return exc
 
     def _succeeded(self, plan: DeploymentPlan, report: StepReport) -> None:
         replaced = plan.replaces

@@ -44,10 +44,11 @@ from shared.ports.intake import IntakeLedger
 from shared.ports.lineage import LineageWriter
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus, OutboundMessage
-from shared.ports.registry import RegistryReader
+from shared.ports.registry import RegistryReader, SupplyChainReader
 from shared.queues import APPROVAL_REQUESTS
 from shared.services.intake.binding import IncomingEvent
 from shared.services.intake.inspection import inspect_image
+from shared.services.intake.signatures import intake_evidence
 from shared.services.owner_mail import owner_address, rejection_mail
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ class IntakeDeps:
     mailer: Mailer | None = None
     platform_email: str | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # Signatures and attestations (None: not checked, as before the supply-chain policy).
+    evidence: SupplyChainReader | None = None
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,23 @@ def _validate_and_request(
         run.artifact = run.artifact.model_copy(
             update={"model": metadata.name, "version": metadata.version}
         )
+    evidence = None
+    if metadata is not None and isinstance(source, ImagePushed) and deps.evidence is not None:
+        evidence = intake_evidence(
+            deps.evidence,
+            deps.catalog.region(deps.region),
+            source,
+            metadata,
+            deps.clock(),
+            received_at=run.event.time,
+            patient=not violations,
+        )
+        if evidence is not None:
+            run.record(
+                RecordKind.SUPPLY_CHAIN_CHECKED, evidence.problems, evidence.lineage_details()
+            )
+            if evidence.blocking:
+                violations.extend(Violation(r.code, r.message, r.field) for r in evidence.problems)
     if violations or metadata is None:
         outcome = run.reject(violations, labels)
         deps.ledger.complete(key, "rejected", tag)
@@ -291,6 +311,7 @@ def _validate_and_request(
         event_id=run.event.id,
         received_at=run.event.time or now,
         validated_at=now,
+        supply_chain=evidence,
     )
     deps.bus.send(
         APPROVAL_REQUESTS,
