@@ -22,7 +22,7 @@ IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 COSIGN_SIGNATURE_TYPES = {"cosign container image signature", "atomic container signature"}
 NOTATION_ARTIFACT_TYPE = "application/vnd.cncf.notary.signature"
 IN_TOTO_STATEMENTS = {"https://in-toto.io/Statement/v0.1", "https://in-toto.io/Statement/v1"}
-MAX_NODES = 20_000
+MAX_NODES = 1_000_000  # more than a 4 MiB attestation can hold
 MAX_SIGNATURE_CHARS = 2048
 SEVERITIES = ("UNKNOWN", "NEGLIGIBLE", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 
@@ -160,12 +160,13 @@ def _count(predicate: dict[str, Any], key: str) -> int | None:
     return len(items) if isinstance(items, list) else None
 
 
-def highest_severity(predicate: Any) -> str | None:
+def highest_severity(predicate: Any, max_nodes: int = MAX_NODES) -> str | None:
     """The worst ``severity`` anywhere in a scan report (Trivy, Grype and cosign's vuln
-    predicate all spell it so), looking at no more than ``MAX_NODES`` values."""
+    predicate all spell it so), looking at no more than ``max_nodes`` values; a report too
+    large to read whole is ``INCOMPLETE`` rather than a reassuring figure."""
     worst = -1
     stack, seen = [predicate], 0
-    while stack and seen < MAX_NODES:
+    while stack and seen < max_nodes:
         node = stack.pop()
         seen += 1
         if isinstance(node, dict):
@@ -177,4 +178,6 @@ def highest_severity(predicate: Any) -> str | None:
                     stack.append(value)
         elif isinstance(node, list):
             stack.extend(v for v in node if isinstance(v, dict | list))
+    if stack:
+        return "INCOMPLETE"
     return SEVERITIES[worst] if worst >= 0 else None
