@@ -134,3 +134,35 @@ def test_skopeo_signing_and_attachment_copy(hosts: LocalStack, cell: Any, tmp_pa
     artifact = image_ref(hosts, REGION, "models/copied", source.digest)
     (final,) = settled(cell, artifact)
     assert final.kind is RecordKind.APPROVAL_REQUESTED, final.reasons
+
+
+def test_review_page_shows_the_verified_signer(hosts: LocalStack, cell: Any) -> None:
+    """The approver's browser view of a signed image (refreshes docs/images/review-signed.png
+    with CLEARANCE_UPDATE_SCREENSHOTS=1)."""
+    import os
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from shared.cli.samples import review_links
+    from shared.domain.approval.record import approval_id_for
+    from tests.integration.test_review_browser import CHROMIUM, REPO
+
+    digest, artifact = push(hosts, "signed-review", hosts.signing_keys()["local-ci"])
+    wait_requests(cell, digest)
+    approval_id = approval_id_for(artifact, REGION)
+    links = wait_for(lambda: review_links(hosts, approval_id), timeout=30)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 420, "height": 1100})
+        page.goto(next(iter(links.values())))
+        assert page.get_by_text("Signature: verified (local-ci).").is_visible()
+        assert page.locator("#supply-chain.ok").count() == 1
+        assert page.get_by_text("Signed by").is_visible()
+        shot = REPO / "docs" / "images" / "review-signed.png"
+        if os.environ.get("CLEARANCE_UPDATE_SCREENSHOTS") == "1":
+            page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert shutil.which("chromium") or Path(CHROMIUM).exists()

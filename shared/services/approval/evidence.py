@@ -17,7 +17,7 @@ def evidence_facts(evidence: SupplyChainEvidence | None) -> list[tuple[str, str]
         return []
     if evidence.signed_by:
         signed = ", ".join(
-            f"{who} ({key})"
+            f"{who} ({_short(key)})"
             for who, key in zip(evidence.signed_by, evidence.signer_keys, strict=False)
         )
     else:
@@ -29,6 +29,11 @@ def evidence_facts(evidence: SupplyChainEvidence | None) -> list[tuple[str, str]
     if evidence.flagged:
         rows.append(("Supply-chain flags", "; ".join(p.code for p in evidence.problems)))
     return rows
+
+
+def _short(key: str) -> str:
+    """A fingerprint fits a phone screen; the lineage keeps it whole."""
+    return key[:23] + "..." if key.startswith("sha256:") else key
 
 
 def evidence_html(evidence: SupplyChainEvidence | None) -> str:
