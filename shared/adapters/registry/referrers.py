@@ -19,6 +19,16 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 class AcrSupplyChainReader(AcrRegistryReader):
+    def get_manifest(self, login_server: str, repository: str, digest: str) -> dict[str, Any]:
+        """A referrer's manifest: the digest comes from the registry's answer, so a manifest
+        the SDK refuses (over 4 MB, digest mismatch) is a finding, not a crash."""
+        from azure.containerregistry import DigestValidationError
+
+        try:
+            return super().get_manifest(login_server, repository, digest)
+        except (DigestValidationError, ValueError, KeyError) as exc:
+            raise TerminalError(f"{repository}@{digest} is not a readable manifest: {exc}") from exc
+
     def list_referrers(
         self, login_server: str, repository: str, digest: str, *, max_count: int
     ) -> list[dict[str, Any]]:
