@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -86,6 +87,9 @@ def push_sample(
         help="the sample person who pushes (a registry user): the registry records them as "
         f"the pusher. One of: {', '.join(SAMPLE_PEOPLE)}",
     ),
+    sign: bool = typer.Option(
+        False, help="sign the image with the local stack's cosign key (local-ci) before its push"
+    ),
 ) -> None:
     """Push a real sample image with the given labels and show what the cell decided."""
 
@@ -97,7 +101,11 @@ def push_sample(
         raise typer.BadParameter(f"not a sample person: {as_person}", param_hint="--as")
     client = stack.registry_client(region, as_person)
     pushed = push_image(
-        client, repository, labels, tag=tag or labels.get("org.opencontainers.image.version")
+        client,
+        repository,
+        labels,
+        tag=tag or labels.get("org.opencontainers.image.version"),
+        before_manifest=_signer(stack, client, repository) if sign else None,
     )
     console.print(
         f"pushed {stack.login_server(region)}/{repository}@{pushed.digest} as {as_person}"
@@ -162,6 +170,23 @@ def _canary(
     _explain(final)
     links = _show_review_links(stack, region, artifact, wait)
     _approve_and_deploy(stack, region, artifact, links, max(wait, 90.0))
+
+
+def _signer(stack: LocalStack, client: object, repository: str) -> Callable[[str], None]:
+    """Signs the digest before the image manifest is pushed, so intake finds the signature.
+
+    Debian's skopeo cannot sign (its sigstore support is patched out; see
+    ``shared.local.signing``), so this is Clearance's small cosign-format signer.
+    """
+    from shared.local.signing import sign_image
+
+    key = stack.signing_keys()["local-ci"]
+
+    def sign(digest: str) -> None:
+        sign_image(client, repository, digest, key, repository)
+        console.print(f"signed {digest} with {key.key_id} (cosign tag scheme)")
+
+    return sign
 
 
 def model_registered(

@@ -205,6 +205,7 @@ class Container:
                 rejections=self.rejections,
                 withdraw=self._withdraw,
                 registrants=self.registrants,
+                evidence=self.supply_chain_reader(),
             )
         return self._intake
 
@@ -244,6 +245,12 @@ class Container:
         from shared.adapters.aml.registrant import AmlRegistrants
 
         return AmlRegistrants(self.credential)
+
+    def supply_chain_reader(self) -> Any:
+        """Signatures and attestations, read through the same registry clients."""
+        from shared.adapters.registry.referrers import AcrSupplyChainReader
+
+        return AcrSupplyChainReader(self.registry_client)
 
     def approvals(self) -> ApprovalDeps:
         from shared.adapters.storage.approvals import TableApprovalStore

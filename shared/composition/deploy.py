@@ -147,9 +147,11 @@ def gitops_workdir(region: str) -> Path:
 def deployment_deps(container: Container) -> DeployDeps:
     """The deployment dependencies of ``container``, built once (per worker process)."""
     from shared.adapters.storage.deployment_state import TableDeploymentStateStore
+    from shared.services.deploy.supply_chain import recheck
 
     s = container.settings
     cell = s.cell
+    evidence = container.supply_chain_reader()
     return DeployDeps(
         cell=cell,
         state=TableDeploymentStateStore(container.table_service),
@@ -162,6 +164,7 @@ def deployment_deps(container: Container) -> DeployDeps:
         rejections=container.rejections,
         analysis=analysis_deps(container) if cell.analysis is not None else None,
         time_scale=s.deploy_time_scale,
+        supply_chain=lambda plan: recheck(evidence, cell, plan),
     )
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from shared.domain.analysis.checks import AnalysisSettings
 from shared.domain.identity import IdentityRules
+from shared.domain.supply_chain.policy import RegionSupplyChain
 
 RegionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{2,40}$")]
 ZoneName = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_-]{1,31}$")]
@@ -184,6 +185,8 @@ class RegionEntry(_Frozen):
     gitops: GitOpsTarget | None = None
     # Metric analysis of gated rollout steps; without it a gate checks readiness only.
     analysis: AnalysisSettings | None = None
+    # Signatures and attestations required or shown, per risk tier (default: none required).
+    supply_chain: RegionSupplyChain = RegionSupplyChain()
 
     @model_validator(mode="after")
     def _deployer_has_target(self) -> RegionEntry:

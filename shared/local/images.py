@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,7 @@ def push_image(
     payload: bytes = b"model weights would live here\n",
     artifact_type: str | None = None,
     config_media_type: str = OCI_CONFIG,
+    before_manifest: Callable[[str], object] | None = None,
 ) -> PushedManifest:
     """Push a runnable-looking image whose config carries ``labels``; returns its manifest."""
     layer, diff_id = _layer(payload)
@@ -77,6 +78,8 @@ def push_image(
     if artifact_type:
         manifest["artifactType"] = artifact_type
     body = json.dumps(manifest, sort_keys=True).encode()
+    if before_manifest is not None:  # e.g. sign the digest before the push event is raised
+        before_manifest("sha256:" + hashlib.sha256(body).hexdigest())
     digest = client.set_manifest(repository, io.BytesIO(body), tag=tag, media_type=OCI_MANIFEST)
     return PushedManifest(str(digest), len(body), OCI_MANIFEST, platform)
 

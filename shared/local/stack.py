@@ -26,6 +26,7 @@ from typing import Any
 from shared.adapters.signing.es256 import PRIVATE_FILE, PUBLIC_FILE, ensure_key_pair
 from shared.local.pki import ensure_pki
 from shared.local.processes import ProcessTable
+from shared.local.signing import SigningKey, ensure_signing_key
 
 REGIONS = ("westeurope", "swedencentral")
 ZONES = {"EU": ["westeurope", "swedencentral"], "SE": ["swedencentral"]}
@@ -48,6 +49,7 @@ SAMPLE_PEOPLE = {
 }
 APPROVER_GROUP = "00000000-0000-0000-0002-00000000a001"  # approver.one, .two, .three
 APP_REGISTRY_USER = "clearance"  # the cell itself reads the registry as this user
+SIGNING_KEY_IDS = ("local-ci", "local-retired")
 
 
 def free_port() -> int:
@@ -312,6 +314,7 @@ class LocalStack:
                         "compute": f"aks-{region}",
                     },
                     "analysis": {"provider": "prometheus", "endpoint": self.prometheus_url},
+                    "supply_chain": self.supply_chain_policy(),
                     "deployer": "gitops",
                     "gitops": {
                         "repository_url": str(self.gitops_repo(region)),
@@ -328,6 +331,21 @@ class LocalStack:
             "regions": regions,
             "identity": identity,
         }
+
+    def signing_keys(self) -> dict[str, SigningKey]:
+        """The local signer's cosign key and a retired (revoked) one, outside registry data."""
+        return {k: ensure_signing_key(self.root / "signing", k) for k in SIGNING_KEY_IDS}
+
+    def supply_chain_policy(self) -> dict[str, Any]:
+        """Local policy: high shows evidence (flagged, never blocking), critical requires a
+        signature by ``local-ci``; ``local-retired`` is trusted in name but revoked."""
+        keys = [
+            {"key_id": k.key_id, "public_key_pem": k.public_pem}
+            for k in self.signing_keys().values()
+        ]
+        shown = {"keys": keys, "revoked": ["local-retired"], "on_failure": "flag"}
+        required = {**shown, "required": True, "on_failure": "reject", "grace_seconds": 5}
+        return {"by_risk_tier": {"high": shown, "critical": required}}
 
     def local_settings(self, region: str) -> dict[str, Any]:
         sample = json.loads((self.repo / "local.settings.sample.json").read_text())
@@ -421,6 +439,7 @@ class LocalStack:
         (self.root / "stack.json").write_text(self.state.to_json())
         (self.root / "stack.json").chmod(0o600)
         ensure_pki(self.root / "pki")
+        self.signing_keys()
         self.catalog_file.write_text(json.dumps(self.catalog(), indent=2))
         self.directory_file.write_text(json.dumps(self.directory(), indent=2))
         for region in REGIONS:

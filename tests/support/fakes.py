@@ -99,6 +99,8 @@ class FakeRegistry:
     def __init__(self) -> None:
         self.manifests: dict[str, dict[str, Any]] = {}
         self.blobs: dict[str, bytes] = {}
+        self.tags: dict[str, str] = {}
+        self.referrers: dict[str, list[dict[str, Any]]] = {}
         self.unreachable = False
         self.requests: list[str] = []
 
@@ -170,6 +172,52 @@ class FakeRegistry:
             raise TerminalError("too large")
         doc: dict[str, Any] = json.loads(data)
         return doc
+
+    # -- SupplyChainReader, and the two client calls shared.local.signing pushes with --------
+    def list_referrers(
+        self, login_server: str, repository: str, digest: str, *, max_count: int
+    ) -> list[dict[str, Any]]:
+        if self.unreachable:
+            raise TransientError("registry unreachable")
+        return [dict(d) for d in self.referrers.get(digest, [])][:max_count]
+
+    def find_tagged_manifest(
+        self, login_server: str, repository: str, tag: str, *, max_bytes: int
+    ) -> tuple[str, dict[str, Any]] | None:
+        if self.unreachable:
+            raise TransientError("registry unreachable")
+        digest = self.tags.get(tag)
+        if digest is None:
+            return None
+        return digest, dict(self.manifests[digest])
+
+    def get_blob_bytes(
+        self, login_server: str, repository: str, digest: str, *, max_bytes: int
+    ) -> bytes:
+        if self.unreachable:
+            raise TransientError("registry unreachable")
+        if digest not in self.blobs:
+            raise TerminalError(f"blob {digest} does not exist")
+        data = self.blobs[digest]
+        if len(data) > max_bytes:
+            raise TerminalError("too large")
+        return data
+
+    def upload_blob(self, repository: str, data: Any) -> tuple[str, int]:
+        raw = data.read()
+        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        self.blobs[digest] = raw
+        return digest, len(raw)
+
+    def set_manifest(
+        self, repository: str, data: Any, *, tag: str | None = None, media_type: str = ""
+    ) -> str:
+        raw = data.read()
+        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        self.manifests[digest] = json.loads(raw)
+        if tag:
+            self.tags[tag] = digest
+        return digest
 
 
 class FakeRejections:

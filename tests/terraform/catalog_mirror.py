@@ -115,6 +115,7 @@ def _entry(tfvars: dict[str, Any], region: str, cfg: dict[str, Any], sub: str) -
         },
         # set from the workload's Azure Monitor workspace endpoint at apply time
         "analysis": None,
+        "supply_chain": {},
     }
 
 

@@ -25,6 +25,7 @@ from shared.domain.identity import DEFAULT_RULES, IdentityRules, canonical_ident
 from shared.domain.lineage.record import ArtifactRef
 from shared.domain.metadata.model import ModelMetadata
 from shared.domain.metadata.versions import is_lower
+from shared.domain.supply_chain.verdict import SupplyChainEvidence
 
 
 class ApprovalState(StrEnum):
@@ -93,6 +94,7 @@ class Approval(BaseModel):
     replaces: str | None = None
     dispatched: bool = False  # the deployment request of an approved record was enqueued
     notes: tuple[str, ...] = ()  # shown to approvers on the card, the mail and the review page
+    supply_chain: SupplyChainEvidence | None = None  # as verified at intake
 
     @property
     def owner(self) -> str:
@@ -162,6 +164,7 @@ def open_approval(
         approvers=approvers,
         people=tuple(listed + grouped),
         approver_groups=tuple(g.lower() for g in policy.approver_groups),
+        supply_chain=request.supply_chain,
         min_approvals=policy.min_approvals,
         require_sign_in=policy.require_sign_in,
         created_at=now,

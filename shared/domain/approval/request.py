@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.domain.lineage.record import ArtifactRef
 from shared.domain.metadata.model import ModelMetadata
+from shared.domain.supply_chain.verdict import SupplyChainEvidence
 
 
 class ApprovalRequest(BaseModel):
@@ -26,6 +27,8 @@ class ApprovalRequest(BaseModel):
     validated_at: datetime
     # What approvers must notice (a tag that names another version, a downgrade, ...).
     notes: tuple[str, ...] = ()
+    # Signatures and attestations found and verified at intake (None: the region checks none).
+    supply_chain: SupplyChainEvidence | None = None
 
     @property
     def message_id(self) -> str:

@@ -35,6 +35,11 @@ class IntakeCode(StrEnum):
     INTAKE_INDEX_REJECTED = "CLR-INTAKE-INDEX-REJECTED"
     META_MOVING_VERSION = "CLR-META-MOVING-VERSION"
     META_SOURCE_CONFLICT = "CLR-META-SOURCE-CONFLICT"
+    SIGNATURE_MISSING = "CLR-INTAKE-SIGNATURE-MISSING"
+    SIGNATURE_INVALID = "CLR-INTAKE-SIGNATURE-INVALID"
+    SIGNATURE_REVOKED = "CLR-INTAKE-SIGNATURE-REVOKED"
+    ATTESTATION_MISSING = "CLR-INTAKE-ATTESTATION-MISSING"
+    ATTESTATION_INVALID = "CLR-INTAKE-ATTESTATION-INVALID"
     EVENT_MALFORMED = "CLR-EVENT-MALFORMED"
     EVENT_UNREADABLE = "CLR-EVENT-UNREADABLE"
     EVENT_DEAD_LETTERED = "CLR-EVENT-DEAD-LETTERED"
@@ -113,6 +118,21 @@ MEANINGS: dict[IntakeCode, str] = {
     IntakeCode.META_SOURCE_CONFLICT: (
         "A key is set both as a manifest annotation and as an image label (config label), "
         "with different values."
+    ),
+    IntakeCode.SIGNATURE_MISSING: (
+        "The region's policy requires a signature by one of its keys and the registry holds "
+        "none for the digest (after the grace period)."
+    ),
+    IntakeCode.SIGNATURE_INVALID: (
+        "Signatures exist but none verifies with a trusted key, or one signs another digest."
+    ),
+    IntakeCode.SIGNATURE_REVOKED: "The only keys that signed the image are revoked.",
+    IntakeCode.ATTESTATION_MISSING: (
+        "The region's policy requires an attestation type (SLSA provenance, SBOM, "
+        "vulnerability scan) signed by one of its keys; none was found."
+    ),
+    IntakeCode.ATTESTATION_INVALID: (
+        "An attestation is present but does not verify (shown to approvers, never blocking)."
     ),
     IntakeCode.EVENT_MALFORMED: "The Event Grid event itself is incomplete or malformed.",
     IntakeCode.EVENT_UNREADABLE: (

@@ -35,6 +35,7 @@ class RecordKind(StrEnum):
     APPROVAL_CANCELLED = "approval.cancelled"
     ARTIFACT_EVENT_CONFLICT = "artifact.event_conflict"
     LINEAGE_ANOMALY = "lineage.anomaly"
+    SUPPLY_CHAIN_CHECKED = "artifact.supply_chain_checked"
 
 
 # The record that closes the handling of one intake event; exactly one per event.

@@ -14,6 +14,7 @@ from typing import Any
 from shared.domain.approval.record import Approval
 from shared.domain.approval.view import Change, people
 from shared.ports.mail import OutboundMail
+from shared.services.approval.evidence import evidence_card_block, evidence_facts
 from shared.services.owner_mail import describe, header_safe
 
 # Markdown that would act anywhere in a one-line value; line-start markers are handled apart.
@@ -64,6 +65,7 @@ def facts(approval: Approval, live_now: str | None) -> list[tuple[str, str]]:
         ("Live now", live_now or "nothing yet"),
         ("Approvals needed", str(approval.min_approvals)),
         ("Expires (UTC)", f"{approval.expires_at:%Y-%m-%d %H:%M}"),
+        *evidence_facts(approval.supply_chain),
     ]
     if m.version_intent:
         rows.insert(2, ("Version intent", m.version_intent))
@@ -163,6 +165,7 @@ def teams_card(
                 ],
             },
             *extra,
+            *evidence_card_block(approval.supply_chain, card_text),
             {
                 "type": "TextBlock",
                 "wrap": True,

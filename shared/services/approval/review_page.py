@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from shared.domain.approval.record import Approval, ApprovalState, Refusal
 from shared.domain.approval.view import Change
+from shared.services.approval.evidence import evidence_html
 from shared.services.approval.messages import facts
 from shared.services.owner_mail import describe
 
@@ -99,7 +100,8 @@ def review(
         f"<p>You are asked, as <strong>{html.escape(approver)}</strong>, to approve "
         f"<code>{html.escape(describe(approval.artifact))}</code> for region "
         f"<strong>{html.escape(approval.region)}</strong>.</p>{description}"
-        f"{_facts_table(approval)}{_context_html(context or Context())}"
+        f"{_facts_table(approval)}{evidence_html(approval.supply_chain)}"
+        f"{_context_html(context or Context())}"
         "<p class='ok'>Validation: passed (metadata contract and residency policy).</p>"
         f"<p>Replaces: {html.escape(approval.replaces or 'nothing (first deployment)')}</p>"
         f"<form method='post' action='{html.escape(action, quote=True)}'>{hidden}"

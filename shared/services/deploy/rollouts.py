@@ -38,6 +38,7 @@ from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.queues import DEPLOYMENT_REQUESTS
 from shared.services.deploy import analysis
 from shared.services.deploy.records import DeploymentRecorder, outcome_mail, tell
+from shared.services.deploy.supply_chain import Recheck
 from shared.services.intake.invariant import rejection_of
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ class DeployDeps:
     time_scale: float = 1.0  # bake times and analysis intervals (locally: seconds per minute)
     pending_retry: timedelta = timedelta(minutes=1)  # a step whose target is still working
     max_pending: int = 12  # then the step did not roll out in time
+    # Re-verifies the image's signatures before every step (None: not checked).
+    supply_chain: Callable[[DeploymentPlan], Recheck] | None = None
 
 
 class DeployOutcome(StrEnum):
@@ -199,6 +202,9 @@ class _Run:
                 health = driver.check_health(plan, index)
             except TransientError as exc:
                 unreachable = exc
+        supply = self._recheck(plan)
+        if isinstance(supply, TransientError):
+            unreachable, supply = unreachable or supply, None
         self.rec.record(
             RecordKind.DEPLOYMENT_STARTED,
             f"started|{index}|{self.delivery}",
@@ -213,6 +219,7 @@ class _Run:
                 "rollback_of": plan.rollback_of or "",
                 "health_gate": health.reason if health else str(unreachable or ""),
                 "traffic": str(step.weight) if step.weight is not None else "",
+                "supply_chain": supply.summary if supply else "",
             },
         )
         if unreachable is not None:
@@ -223,6 +230,8 @@ class _Run:
             )
             return self._roll_back(plan, state, etag, step.name, why)
         try:
+            if supply is not None and supply.violation is not None:
+                raise PlanError(DeployCode.SUPPLY_CHAIN, supply.violation.message)
             report = driver.run_step(plan, index)
         except StepPending as exc:
             return self._pending(plan, state, etag, step.name, index, exc)
@@ -248,6 +257,15 @@ class _Run:
         self.deps.state.put(state.finish(plan.deployment_id), etag)
         self._succeeded(plan, report)
         return DeployOutcome.SUCCEEDED
+
+    def _recheck(self, plan: DeploymentPlan) -> Recheck | TransientError | None:
+        """The supply-chain re-check of a forward rollout (a rollback restores what ran)."""
+        if self.deps.supply_chain is None or plan.is_rollback:
+            return None
+        try:
+            return self.deps.supply_chain(plan)
+        except TransientError as exc:
+            return exc
 
     def _succeeded(self, plan: DeploymentPlan, report: StepReport) -> None:
         replaced = plan.replaces

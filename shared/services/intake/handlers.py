@@ -50,11 +50,12 @@ from shared.ports.lineage import LineageWriter
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.ports.registrant import Registrant, RegistrantLookup
-from shared.ports.registry import RegistryReader
+from shared.ports.registry import RegistryReader, SupplyChainReader
 from shared.queues import APPROVAL_REQUESTS
 from shared.services.intake.binding import IncomingEvent
 from shared.services.intake.inspection import inspect_image
 from shared.services.intake.invariant import record_rejection, refusal
+from shared.services.intake.signatures import intake_evidence
 from shared.services.owner_mail import owner_address, rejection_mail
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class IntakeDeps:
     # Withdraws the open approval request with this id (approvals' ``cancel_request``).
     withdraw: Callable[[str, Reason], object] | None = None
     registrants: RegistrantLookup | None = None  # who registered an Azure ML model
+    # Signatures and attestations (None: not checked, as before the supply-chain policy).
+    evidence: SupplyChainReader | None = None
 
 
 @dataclass(frozen=True)
@@ -352,6 +355,23 @@ def _validate_and_request(
         reason = refusal(deps.rejections, run.artifact, platform_digests)
         if reason is not None:
             violations.append(Violation(IntakeCode.INTAKE_INDEX_REJECTED, reason.message))
+    evidence = None
+    if metadata is not None and isinstance(source, ImagePushed) and deps.evidence is not None:
+        evidence = intake_evidence(
+            deps.evidence,
+            deps.catalog.region(deps.region),
+            source,
+            metadata,
+            deps.clock(),
+            received_at=run.event.time,
+            patient=not violations,
+        )
+        if evidence is not None:
+            run.record(
+                RecordKind.SUPPLY_CHAIN_CHECKED, evidence.problems, evidence.lineage_details()
+            )
+            if evidence.blocking:
+                violations.extend(Violation(r.code, r.message, r.field) for r in evidence.problems)
     if violations or metadata is None:
         outcome = run.reject(violations, labels)
         deps.ledger.complete(key, "rejected", tag)
@@ -390,6 +410,7 @@ def _validate_and_request(
         received_at=run.event.time or now,
         validated_at=now,
         notes=notes,
+        supply_chain=evidence,
     )
     deps.bus.send(
         APPROVAL_REQUESTS,

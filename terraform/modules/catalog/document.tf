@@ -98,6 +98,9 @@ locals {
       # Metric analysis of gated rollout steps on the region's Azure Monitor workspace
       # (managed Prometheus, queried with the cell identity's Entra token); null until the
       # workspace exists: gates then check readiness only.
+      # Signatures and attestations per risk tier (shared/domain/supply_chain/policy.py); a
+      # region not listed requires none (trusted keys: the signing pipeline's public keys).
+      supply_chain = lookup(var.supply_chain, region, {})
       analysis = lookup(var.analysis_endpoints, region, null) == null ? null : {
         provider = "azure-monitor-prometheus"
         endpoint = var.analysis_endpoints[region]

@@ -172,3 +172,9 @@ variable "analysis_policy" {
   type        = any
   default     = { default = {}, by_risk_tier = {} }
 }
+
+variable "supply_chain" {
+  description = "Per region, the supply-chain policy (RegionSupplyChain: by_risk_tier -> trusted cosign keys, revoked keys, required attestations, reject or flag); regions not listed require none."
+  type        = any
+  default     = {}
+}

@@ -1,0 +1,1 @@
+"""Supply-chain evidence: signature and attestation policy, envelope parsing and verdicts."""
