@@ -67,11 +67,15 @@ class GitRepository:
         current head, when the content was already there)."""
         root = _clean(directory)
         wanted = {f"{root}/{_clean(name)}": content for name, content in files.items()}
-        also = {_clean(name): content for name, content in extra.items() if content is not None}
         last = ""
         with self._lock:
             for attempt in range(1, self._attempts + 1):
                 head = self._fetch()
+                # ``extra`` may be computed from the branch (shared listings): read it against
+                # the head just fetched, on every attempt, so a retry after a race includes
+                # what the other writer committed; ``read`` answers for that head too.
+                self._head = head
+                also = {_clean(k): v for k, v in extra.items() if v is not None}
                 commit = self._commit(head, root, {**wanted, **also}, message)
                 if commit is None:
                     assert head is not None
