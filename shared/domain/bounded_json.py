@@ -75,10 +75,15 @@ def depth_of(value: Any, limit: int = MAX_DEPTH) -> int:
 
 
 def loads(data: bytes | str, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Any:
-    """``json.loads`` within limits; raises ``JsonLimitError`` or ``json.JSONDecodeError``."""
+    """``json.loads`` within limits; raises ``JsonLimitError`` or ``json.JSONDecodeError``.
+
+    Bytes are read as UTF-8 (RFC 8259), never guessed as UTF-16/32 as ``json.loads`` would:
+    the depth scan reads ASCII brackets and quotes, which only UTF-8 never hides inside
+    another character. Non-UTF-8 bytes are a ``UnicodeDecodeError`` (a ``ValueError``)."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if len(raw) > max_bytes:
         raise JsonLimitError(f"the JSON body is {len(raw)} bytes; at most {max_bytes} are read")
+    text = data if isinstance(data, str) else raw.decode("utf-8-sig")
     if depth_of_text(raw, max_depth) > max_depth:
         raise JsonLimitError(f"the JSON body is nested more than {max_depth} levels deep")
-    return json.loads(raw)
+    return json.loads(text)
