@@ -8,10 +8,10 @@ TerminalError.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from typing import Any
 
+from shared.domain import bounded_json
 from shared.domain.errors import TerminalError, TransientError
 
 
@@ -52,8 +52,8 @@ class AcrRegistryReader:
         if algorithm != "sha256" or hashlib.sha256(data).hexdigest() != expected:
             raise TerminalError(f"blob {digest} does not match its digest")
         try:
-            doc = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            doc = bounded_json.loads(bytes(data), max_bytes=max_bytes)
+        except ValueError as exc:  # not UTF-8, not JSON, or past the depth limit
             raise TerminalError(f"blob {digest} is not JSON") from exc
         if not isinstance(doc, dict):
             raise TerminalError(f"blob {digest} is not a JSON object")
