@@ -7,13 +7,13 @@ value is "no data" or an error, never a number by accident.
 
 from __future__ import annotations
 
-import json
 import math
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
 
+from shared.domain import bounded_json
 from shared.ports.metrics import ProviderUnreachable, QueryRefused
 
 PROMETHEUS_SCOPE = "https://prometheus.monitor.azure.com/.default"
@@ -63,7 +63,7 @@ class PrometheusProvider:
         if len(body) > MAX_ANSWER:
             raise ProviderUnreachable("Prometheus answered with more than 1 MB")
         try:
-            doc = json.loads(body)
+            doc = bounded_json.loads(body, max_bytes=MAX_ANSWER)
         except ValueError as exc:
             raise ProviderUnreachable("Prometheus answered with something other than JSON") from exc
         if not isinstance(doc, dict) or doc.get("status") != "success":
@@ -106,7 +106,7 @@ def _value(pair: object) -> float | None:
 
 def _error_of(body: bytes) -> str:
     try:
-        doc = json.loads(body)
+        doc = bounded_json.loads(body)
         return str(doc.get("error") or doc.get("status"))[:300]
     except (ValueError, AttributeError):
         return body[:200].decode("utf-8", "replace")

@@ -145,3 +145,13 @@ def test_no_token_is_unreachable(server: tuple[Server, str]) -> None:
 def test_only_http_endpoints() -> None:
     with pytest.raises(ValueError, match="http"):
         PrometheusProvider("file:///etc/passwd")
+
+
+@pytest.mark.parametrize("status", [200, 400, 503])
+def test_an_answer_nested_thousands_deep_is_unreachable_not_a_recursion_error(
+    server: tuple[Server, str], status: int
+) -> None:
+    state, url = server
+    state.answer(status, b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises((ProviderUnreachable, QueryRefused)):
+        PrometheusProvider(url).run_query("x")
