@@ -8,6 +8,7 @@ value is "no data" or an error, never a number by accident.
 from __future__ import annotations
 
 import math
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -50,9 +51,10 @@ class PrometheusProvider:
         url = f"{self._base}/api/v1/query?" + urllib.parse.urlencode({"query": query})
         # The scheme is checked in __init__ (http or https only).
         request = urllib.request.Request(url, headers=self._headers(), method="GET")  # noqa: S310
+        deadline = time.monotonic() + self._timeout
         try:
             with self._opener.open(request, timeout=self._timeout) as response:
-                body = response.read(MAX_ANSWER + 1)
+                body = _read_until(response, deadline, self._timeout)
         except urllib.error.HTTPError as exc:
             detail = _error_of(exc.read(4096))
             if exc.code in (400, 422):
@@ -91,6 +93,21 @@ class PrometheusProvider:
             return self.run_query("vector(1)") == 1.0
         except (ProviderUnreachable, QueryRefused):
             return False
+
+
+def _read_until(response: Any, deadline: float, timeout: float) -> bytes:
+    """At most ``MAX_ANSWER + 1`` bytes, all within ``deadline``: the socket timeout alone is
+    per read, so an answer dripped a byte at a time would hold the caller for hours."""
+    read = getattr(response, "read1", response.read)
+    body = bytearray()
+    while len(body) <= MAX_ANSWER:
+        if time.monotonic() > deadline:
+            raise ProviderUnreachable(f"Prometheus did not answer in time ({timeout:g} s)")
+        chunk = read(MAX_ANSWER + 1 - len(body))
+        if not chunk:
+            break
+        body.extend(chunk)
+    return bytes(body)
 
 
 def _value(pair: object) -> float | None:
