@@ -36,3 +36,13 @@ def test_strangers_bad_names_and_json_bodies_are_refused() -> None:
     assert call("POST", "fraud-detector", json_body, b'{"action": "continue"}') == 415
     form = {**who, "Content-Type": "application/x-www-form-urlencoded"}
     assert call("POST", "fraud-detector", form, b"a=" + b"x" * 9000) == 415
+
+
+def test_a_form_with_too_many_fields_is_a_400_not_a_traceback() -> None:
+    # parse_qs(max_num_fields=...) raises ValueError past the limit; unanswered it is a 500.
+    who = {
+        "X-MS-CLIENT-PRINCIPAL": principal("approver.one@contoso.example"),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    body = "&".join(f"f{i}=1" for i in range(11)).encode()
+    assert call("POST", "fraud-detector", who, body) == 400
