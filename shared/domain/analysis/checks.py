@@ -115,7 +115,9 @@ BUILT_IN: dict[TemplateName, Check] = {
 class AnalysisPolicy(_Frozen):
     """The checks every gated step runs, unless a risk tier names its own list."""
 
-    checks: tuple[Check, ...] = Field(default=(SUCCESS_RATE, P95_LATENCY), max_length=20)
+    checks: tuple[Check, ...] = Field(
+        default=(SUCCESS_RATE, P95_LATENCY), min_length=1, max_length=20
+    )
     # How long an inconclusive rollout waits for an approver before it rolls back.
     decision_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
 
