@@ -16,6 +16,7 @@ from typing import Any
 
 MAX_DEPTH = 64  # System.Text.Json's default, what the Azure Functions host itself accepts
 MAX_BYTES = 1024 * 1024  # an Event Grid event is at most 1 MB
+UNBOUNDED_SIZE = 2**63  # for documents whose size is bounded elsewhere: depth only
 _SPECIAL = re.compile(rb'["\\\[\]{}]')
 _QUOTE, _BACKSLASH, _OPEN = ord('"'), ord("\\"), (ord("["), ord("{"))
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.domain import bounded_json
+from shared.domain.bounded_json import UNBOUNDED_SIZE
 from shared.domain.lineage.record import LineageRecord
 
 GENESIS = "0" * 64  # the "previous hash" of a chain's first link
@@ -97,9 +99,9 @@ class Link:
     def parse(cls, body: str) -> Link:
         """Read a stored body back; the hash is computed from the stored bytes themselves."""
         try:
-            doc = json.loads(body)
-        except json.JSONDecodeError as exc:
-            raise ChainFormatError(f"not JSON: {exc.msg}") from exc
+            doc = bounded_json.loads(body, max_bytes=UNBOUNDED_SIZE)
+        except ValueError as exc:  # not JSON, or nested past the depth limit
+            raise ChainFormatError(f"not JSON: {getattr(exc, 'msg', exc)}") from exc
         if not isinstance(doc, dict) or set(doc) != {"v", "seq", "prev", "record"}:
             raise ChainFormatError("not a link document (v, seq, prev, record)")
         if doc["v"] != BODY_VERSION or not isinstance(doc["seq"], int):

@@ -132,3 +132,9 @@ def test_a_chain_rewritten_with_fresh_hashes_disagrees_with_the_snapshot() -> No
 def test_a_deleted_chain_is_missing() -> None:
     check = verify_chain("k", [], None, anchor=HeadMark(3, "b" * 64))
     assert check.fault is not None and check.fault.fault is Fault.MISSING_CHAIN
+
+
+def test_a_stored_body_edited_to_nest_thousands_deep_is_a_format_error() -> None:
+    # Storage edited behind the app's back must be reported by the verifier, not crash it.
+    with pytest.raises(ChainFormatError, match="not JSON"):
+        Link.parse('{"v": ' + "[" * 100_000 + "]" * 100_000 + "}")
