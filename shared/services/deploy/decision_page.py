@@ -104,7 +104,7 @@ def _decide(
     action = form.get("action")
     try:
         if action == "continue":
-            done = continue_rollout(model, [identity], "easy_auth", reason, deps, groups=groups)
+            done = continue_rollout(model, identities, "easy_auth", reason, deps, groups=groups)
             return _page("Continued", f"<p>Step {done.step + 1} runs now.</p>", 202)
         if action == "rollback":
             request_rollback(model, [identity], "easy_auth", reason, deps, groups=groups)

@@ -55,6 +55,10 @@ def continue_rollout(
         raise RollbackRefused(409, "That rollout is over; another one waits now.")
     plan = rollout.plan
     identity = _authorise(identities, groups, plan.release, deps.cell)
+    owner = str(plan.release.metadata.owner).strip().lower()
+    if owner in {i.strip().lower() for i in identities}:
+        # Separation of duties: continuing is approving the promotion; rolling back is not.
+        raise RollbackRefused(403, f"You own {model}: another approver decides to continue.")
     if a.resumed_by is not None:
         return Continued(plan.deployment_id, model, a.step, a.resumed_by, already=True)
     if now >= a.paused_until:
