@@ -71,7 +71,12 @@ def _inspect_index(
     runnable_entry = select_runnable(index)
     if runnable_entry is None:
         return Skip("the image index has no linux/amd64 image")
-    descriptors = image_descriptors(index)[:MAX_PLATFORMS]
+    descriptors = image_descriptors(index)
+    if len(descriptors) > MAX_PLATFORMS:  # never compare only some: the rest would go unseen
+        raise TerminalError(
+            f"the image index has {len(descriptors)} platform entries; at most "
+            f"{MAX_PLATFORMS} are read"
+        )
     per_platform: dict[str, dict[str, str]] = {}
     conflicts: dict[str, list[Violation]] = {}
     digests = []

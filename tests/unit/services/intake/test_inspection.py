@@ -42,3 +42,22 @@ def test_two_amd64_entries_that_disagree_are_a_disagreement_not_the_last_one_win
     inspected = inspect_image(registry, "r.example", "models/fraud", index)
     assert isinstance(inspected, InspectedImage)
     assert IntakeCode.INTAKE_PLATFORM_LABELS in {v.code for v in inspected.disagreements}
+
+
+def test_an_index_with_more_entries_than_are_read_is_refused_not_truncated() -> None:
+    # Entries past the limit were never read: a disagreeing linux/amd64 variant hid there.
+    import pytest
+
+    from shared.domain.errors import TerminalError
+    from shared.services.intake.inspection import MAX_PLATFORMS
+
+    registry = FakeRegistry()
+    good = registry.add_image(model_labels())
+    other = registry.add_image(model_labels(risk_tier="high"))
+    amd64 = {"os": "linux", "architecture": "amd64"}
+    entries = [(good, amd64)] + [(good, {"os": "linux", "architecture": "s390x"})] * (
+        MAX_PLATFORMS - 1
+    )
+    index = _index(registry, [*entries, (other, {**amd64, "variant": "v3"})])
+    with pytest.raises(TerminalError, match="platform entries"):
+        inspect_image(registry, "r.example", "models/fraud", index)
