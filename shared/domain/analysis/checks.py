@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CheckName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
 # A Prometheus metric name (also a safe KQL string): the model's own business counter.
@@ -81,6 +81,15 @@ class Check(_Frozen):
     interval_seconds: int = Field(default=60, ge=1, le=3600)
     window_seconds: int = Field(default=300, ge=5, le=86_400)
     failures_tolerated: int = Field(default=0, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _covering(self) -> Check:
+        if self.window_seconds < self.interval_seconds:
+            raise ValueError(
+                "window_seconds must be at least interval_seconds: each measurement covers the "
+                "time since the previous one, so nothing between measurements goes unseen"
+            )
+        return self
 
     @property
     def relative(self) -> bool:

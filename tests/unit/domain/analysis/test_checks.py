@@ -106,3 +106,18 @@ def test_a_policy_without_checks_is_refused_when_the_catalog_loads() -> None:
 
     with pytest.raises(ValidationError, match="at least 1"):
         AnalysisPolicy(checks=())
+
+
+def test_a_window_shorter_than_the_interval_is_refused() -> None:
+    # Measured every hour over the last 5 s, a candidate bad between measurements would pass:
+    # the windows must cover the bake, not sample it.
+    from shared.domain.analysis.checks import Check, TemplateName
+
+    with pytest.raises(ValidationError, match="window_seconds"):
+        Check(
+            name="p95",
+            template=TemplateName.P95_LATENCY,
+            comparison={"kind": "absolute", "op": "<=", "threshold": 1.0},
+            interval_seconds=3600,
+            window_seconds=5,
+        )
