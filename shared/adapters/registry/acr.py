@@ -28,6 +28,13 @@ class AcrRegistryReader:
             raise TerminalError(f"{repository}@{digest} does not exist in {login_server}") from exc
         except AzureError as exc:
             raise TransientError(f"registry {login_server} unreachable: {exc}") from exc
+        except (ValueError, RecursionError) as exc:
+            # The SDK parses the manifest with json.loads (RecursionError when nested deeper
+            # than Python's limit) and raises ValueError (DigestValidationError among them)
+            # for a manifest over 4 MB or not matching its digest: no retry changes that.
+            raise TerminalError(
+                f"the manifest {repository}@{digest} is unreadable: {str(exc)[:200]}"
+            ) from exc
         manifest = dict(result.manifest)
         manifest.setdefault("mediaType", result.media_type)
         return manifest
