@@ -171,7 +171,7 @@ def _key(key: str | None) -> str:
 
 def _limit(params: Mapping[str, str]) -> int:
     raw = params.get("limit") or "100"
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit(), yet int("²") raises
         raise _bad("limit must be a whole number between 1 and 1000.")
     return int(raw)
 

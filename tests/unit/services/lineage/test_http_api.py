@@ -29,3 +29,12 @@ def test_hostile_times_are_a_usage_error(raw: str) -> None:
 def test_a_time_is_read_in_utc() -> None:
     assert parse_time("2026-03-01T13:00:00+01:00", "at") == datetime(2026, 3, 1, 12, tzinfo=UTC)
     assert parse_time("2026-03-01T12:00:00", "at") == datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("limit", ["\u00b2", "\u0661\u0660", "1e3", "-1"])
+def test_a_limit_that_is_not_ascii_digits_is_a_400_not_a_500(limit: str) -> None:
+    # "²".isdigit() is True but int("²") raises ValueError, which the API does not answer.
+    from shared.services.lineage.http_api import answer
+
+    got = answer("live", None, {"limit": limit}, None, "westeurope")  # type: ignore[arg-type]
+    assert got.status == 400
