@@ -34,10 +34,15 @@ def seq_row_key(seq: int) -> str:
     return f"{SEQ_PREFIX}{seq:0{SEQ_DIGITS}d}"
 
 
+def _ascii_digits(text: str) -> bool:
+    # str.isdigit() alone also accepts superscript and Arabic-Indic digits
+    return text.isascii() and text.isdigit()
+
+
 def seq_of(row_key: str) -> int | None:
     """The sequence number of a ``seq-…`` row key; None for any other row key."""
     digits = row_key[len(SEQ_PREFIX) :]
-    if not row_key.startswith(SEQ_PREFIX) or len(digits) != SEQ_DIGITS or not digits.isdigit():
+    if not row_key.startswith(SEQ_PREFIX) or len(digits) != SEQ_DIGITS or not _ascii_digits(digits):
         return None
     return int(digits)
 
