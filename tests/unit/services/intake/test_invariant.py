@@ -343,3 +343,34 @@ def test_a_rejected_index_reaches_an_open_request_of_an_earlier_index_over_the_s
     assert cell.push(split, tag="1.0.0-split").kind is RecordKind.ARTIFACT_REJECTED
     world, request = _deploy_world(cell, good, "rolling")
     assert world.run(request) == [DeployOutcome.FAILED]
+
+
+def test_the_platform_image_of_a_rejected_index_copied_to_another_repository_is_refused(
+    cell: Cell,
+) -> None:
+    """``skopeo copy docker://reg/models/fraud@<amd64> docker://reg/models/fraud-copy:1.0.0``:
+    the same bytes under another repository were a new artifact, requested for approval."""
+    amd64, _, index = cell.split_index()
+    cell.push(index, tag="1.0.0")
+    data = {
+        "id": "x",
+        "action": "push",
+        "location": "westeurope",
+        "target": {"digest": amd64, "repository": "models/fraud-copy", "size": 1, "tag": "1.0.0"},
+        "request": {"id": "r", "host": cell.login, "method": "PUT", "useragent": "skopeo"},
+    }
+    event = IncomingEvent(
+        id="copy",
+        type="Microsoft.ContainerRegistry.ImagePushed",
+        source="/x",
+        subject="models/fraud-copy",
+        time=None,
+        data=data,
+        schema="eventgrid",
+    )
+    outcome = handle_image_pushed(event, cell.intake)
+    assert outcome.kind is RecordKind.ARTIFACT_REJECTED
+    assert [r.code for r in outcome.reasons] == [IntakeCode.INTAKE_INDEX_REJECTED]
+    world, request = _deploy_world(cell, amd64, "rolling")
+    copied = request.artifact.model_copy(update={"repository": "models/fraud-copy"})
+    assert world.run(request.model_copy(update={"artifact": copied})) == [DeployOutcome.FAILED]
