@@ -45,7 +45,10 @@ def analysis_decision(req: func.HttpRequest) -> func.HttpResponse:
         body = req.get_body() or b""
         if not ctype.startswith("application/x-www-form-urlencoded") or len(body) > MAX_FORM:
             return _reply(DecisionPage(415, "Send the form as application/x-www-form-urlencoded."))
-        parsed = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+        try:
+            parsed = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+        except ValueError:  # more fields than the form has
+            return _reply(DecisionPage(400, "Not the analysis form."))
         form = {k: v[0] for k, v in parsed.items() if v}
     container = get_container()
     signer = LinkSigner(container.settings.link_signing_keys())

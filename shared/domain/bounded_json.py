@@ -16,6 +16,7 @@ from typing import Any
 
 MAX_DEPTH = 64  # System.Text.Json's default, what the Azure Functions host itself accepts
 MAX_BYTES = 1024 * 1024  # an Event Grid event is at most 1 MB
+UNBOUNDED_SIZE = 2**63  # for documents whose size is bounded elsewhere: depth only
 _SPECIAL = re.compile(rb'["\\\[\]{}]')
 _QUOTE, _BACKSLASH, _OPEN = ord('"'), ord("\\"), (ord("["), ord("{"))
 
@@ -75,10 +76,15 @@ def depth_of(value: Any, limit: int = MAX_DEPTH) -> int:
 
 
 def loads(data: bytes | str, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Any:
-    """``json.loads`` within limits; raises ``JsonLimitError`` or ``json.JSONDecodeError``."""
+    """``json.loads`` within limits; raises ``JsonLimitError`` or ``json.JSONDecodeError``.
+
+    Bytes are read as UTF-8 (RFC 8259), never guessed as UTF-16/32 as ``json.loads`` would:
+    the depth scan reads ASCII brackets and quotes, which only UTF-8 never hides inside
+    another character. Non-UTF-8 bytes are a ``UnicodeDecodeError`` (a ``ValueError``)."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if len(raw) > max_bytes:
         raise JsonLimitError(f"the JSON body is {len(raw)} bytes; at most {max_bytes} are read")
+    text = data if isinstance(data, str) else raw.decode("utf-8-sig")
     if depth_of_text(raw, max_depth) > max_depth:
         raise JsonLimitError(f"the JSON body is nested more than {max_depth} levels deep")
-    return json.loads(raw)
+    return json.loads(text)

@@ -7,13 +7,14 @@ value is "no data" or an error, never a number by accident.
 
 from __future__ import annotations
 
-import json
 import math
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
 
+from shared.domain import bounded_json
 from shared.ports.metrics import ProviderUnreachable, QueryRefused
 
 PROMETHEUS_SCOPE = "https://prometheus.monitor.azure.com/.default"
@@ -50,9 +51,10 @@ class PrometheusProvider:
         url = f"{self._base}/api/v1/query?" + urllib.parse.urlencode({"query": query})
         # The scheme is checked in __init__ (http or https only).
         request = urllib.request.Request(url, headers=self._headers(), method="GET")  # noqa: S310
+        deadline = time.monotonic() + self._timeout
         try:
             with self._opener.open(request, timeout=self._timeout) as response:
-                body = response.read(MAX_ANSWER + 1)
+                body = _read_until(response, deadline, self._timeout)
         except urllib.error.HTTPError as exc:
             detail = _error_of(exc.read(4096))
             if exc.code in (400, 422):
@@ -63,7 +65,7 @@ class PrometheusProvider:
         if len(body) > MAX_ANSWER:
             raise ProviderUnreachable("Prometheus answered with more than 1 MB")
         try:
-            doc = json.loads(body)
+            doc = bounded_json.loads(body, max_bytes=MAX_ANSWER)
         except ValueError as exc:
             raise ProviderUnreachable("Prometheus answered with something other than JSON") from exc
         if not isinstance(doc, dict) or doc.get("status") != "success":
@@ -93,6 +95,21 @@ class PrometheusProvider:
             return False
 
 
+def _read_until(response: Any, deadline: float, timeout: float) -> bytes:
+    """At most ``MAX_ANSWER + 1`` bytes, all within ``deadline``: the socket timeout alone is
+    per read, so an answer dripped a byte at a time would hold the caller for hours."""
+    read = getattr(response, "read1", response.read)
+    body = bytearray()
+    while len(body) <= MAX_ANSWER:
+        if time.monotonic() > deadline:
+            raise ProviderUnreachable(f"Prometheus did not answer in time ({timeout:g} s)")
+        chunk = read(MAX_ANSWER + 1 - len(body))
+        if not chunk:
+            break
+        body.extend(chunk)
+    return bytes(body)
+
+
 def _value(pair: object) -> float | None:
     """``[<time>, "<value>"]``; NaN and infinities are no data."""
     if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[1], str):
@@ -106,7 +123,7 @@ def _value(pair: object) -> float | None:
 
 def _error_of(body: bytes) -> str:
     try:
-        doc = json.loads(body)
+        doc = bounded_json.loads(body)
         return str(doc.get("error") or doc.get("status"))[:300]
     except (ValueError, AttributeError):
         return body[:200].decode("utf-8", "replace")

@@ -10,10 +10,10 @@ over the SDK's 4 MB limit or content that does not match its digest (``ValueErro
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from typing import Any
 
+from shared.domain import bounded_json
 from shared.domain.errors import TerminalError, TransientError
 
 
@@ -28,8 +28,13 @@ class AcrRegistryReader:
             result = self._client_for(login_server).get_manifest(repository, digest)
         except ResourceNotFoundError as exc:
             raise TerminalError(f"{repository}@{digest} does not exist in {login_server}") from exc
-        except ValueError as exc:  # DigestValidationError, or larger than 4 MB
-            raise TerminalError(f"{repository}@{digest} refused: {exc}") from exc
+        except (ValueError, RecursionError) as exc:
+            # The SDK parses the manifest with json.loads (RecursionError when nested deeper
+            # than Python's limit) and raises ValueError (DigestValidationError among them)
+            # for a manifest over 4 MB or not matching its digest: no retry changes that.
+            raise TerminalError(
+                f"the manifest {repository}@{digest} is refused as unreadable: {str(exc)[:200]}"
+            ) from exc
         except AzureError as exc:
             raise TransientError(f"registry {login_server} unreachable: {exc}") from exc
         manifest = dict(result.manifest)
@@ -58,8 +63,8 @@ class AcrRegistryReader:
         if algorithm != "sha256" or hashlib.sha256(data).hexdigest() != expected:
             raise TerminalError(f"blob {digest} does not match its digest")
         try:
-            doc = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            doc = bounded_json.loads(bytes(data), max_bytes=max_bytes)
+        except ValueError as exc:  # not UTF-8, not JSON, or past the depth limit
             raise TerminalError(f"blob {digest} is not JSON") from exc
         if not isinstance(doc, dict):
             raise TerminalError(f"blob {digest} is not a JSON object")

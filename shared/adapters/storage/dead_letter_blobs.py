@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from shared.adapters.storage.resources import ensure_created
+from shared.domain import bounded_json
 from shared.domain.errors import TransientError
 
 CONTAINER = "eventgrid-deadletter"
@@ -37,8 +37,8 @@ class BlobDeadLetters:
                     continue
                 raw = container.download_blob(blob.name).readall()
                 try:
-                    doc = json.loads(raw)
-                except (UnicodeDecodeError, json.JSONDecodeError):
+                    doc = bounded_json.loads(raw, max_bytes=MAX_BLOB_BYTES)
+                except ValueError:  # not UTF-8, not JSON, or nested past the depth limit
                     doc = []
                 events = doc if isinstance(doc, list) else [doc]
                 yield blob.name, [e for e in events if isinstance(e, dict)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 CheckName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
 # A Prometheus metric name (also a safe KQL string): the model's own business counter.
@@ -82,6 +82,15 @@ class Check(_Frozen):
     window_seconds: int = Field(default=300, ge=5, le=86_400)
     failures_tolerated: int = Field(default=0, ge=0, le=100)
 
+    @model_validator(mode="after")
+    def _covering(self) -> Check:
+        if self.window_seconds < self.interval_seconds:
+            raise ValueError(
+                "window_seconds must be at least interval_seconds: each measurement covers the "
+                "time since the previous one, so nothing between measurements goes unseen"
+            )
+        return self
+
     @property
     def relative(self) -> bool:
         return isinstance(self.comparison, Relative)
@@ -115,7 +124,9 @@ BUILT_IN: dict[TemplateName, Check] = {
 class AnalysisPolicy(_Frozen):
     """The checks every gated step runs, unless a risk tier names its own list."""
 
-    checks: tuple[Check, ...] = Field(default=(SUCCESS_RATE, P95_LATENCY), max_length=20)
+    checks: tuple[Check, ...] = Field(
+        default=(SUCCESS_RATE, P95_LATENCY), min_length=1, max_length=20
+    )
     # How long an inconclusive rollout waits for an approver before it rolls back.
     decision_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.domain import bounded_json
+from shared.domain.bounded_json import UNBOUNDED_SIZE
 from shared.domain.lineage.record import LineageRecord
 
 GENESIS = "0" * 64  # the "previous hash" of a chain's first link
@@ -32,10 +34,15 @@ def seq_row_key(seq: int) -> str:
     return f"{SEQ_PREFIX}{seq:0{SEQ_DIGITS}d}"
 
 
+def _ascii_digits(text: str) -> bool:
+    # str.isdigit() alone also accepts superscript and Arabic-Indic digits
+    return text.isascii() and text.isdigit()
+
+
 def seq_of(row_key: str) -> int | None:
     """The sequence number of a ``seq-…`` row key; None for any other row key."""
     digits = row_key[len(SEQ_PREFIX) :]
-    if not row_key.startswith(SEQ_PREFIX) or len(digits) != SEQ_DIGITS or not digits.isdigit():
+    if not row_key.startswith(SEQ_PREFIX) or len(digits) != SEQ_DIGITS or not _ascii_digits(digits):
         return None
     return int(digits)
 
@@ -97,9 +104,9 @@ class Link:
     def parse(cls, body: str) -> Link:
         """Read a stored body back; the hash is computed from the stored bytes themselves."""
         try:
-            doc = json.loads(body)
-        except json.JSONDecodeError as exc:
-            raise ChainFormatError(f"not JSON: {exc.msg}") from exc
+            doc = bounded_json.loads(body, max_bytes=UNBOUNDED_SIZE)
+        except ValueError as exc:  # not JSON, or nested past the depth limit
+            raise ChainFormatError(f"not JSON: {getattr(exc, 'msg', exc)}") from exc
         if not isinstance(doc, dict) or set(doc) != {"v", "seq", "prev", "record"}:
             raise ChainFormatError("not a link document (v, seq, prev, record)")
         if doc["v"] != BODY_VERSION or not isinstance(doc["seq"], int):

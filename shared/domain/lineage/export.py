@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.domain import bounded_json
+from shared.domain.bounded_json import UNBOUNDED_SIZE
 from shared.domain.lineage.chain import canonical_json, record_document, utc_iso
 from shared.domain.lineage.views import AuditEntry
 
@@ -117,9 +119,9 @@ def to_csv(entries: Iterable[AuditEntry]) -> str:
 
 def read_json(text: str) -> list[AuditEntry]:
     try:
-        docs = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ExportFormatError(f"not JSON: {exc.msg}") from exc
+        docs = bounded_json.loads(text, max_bytes=UNBOUNDED_SIZE)
+    except ValueError as exc:  # not JSON, or nested past the depth limit
+        raise ExportFormatError(f"not JSON: {getattr(exc, 'msg', exc)}") from exc
     if not isinstance(docs, list):
         raise ExportFormatError("a JSON export is an array of entries")
     return [_entry(d, f"entry {i + 1}") for i, d in enumerate(docs)]
@@ -130,9 +132,12 @@ def read_ndjson(text: str) -> list[AuditEntry]:
     for i, line in enumerate(text.splitlines()):
         if line.strip():
             try:
-                out.append(_entry(json.loads(line), f"line {i + 1}"))
-            except json.JSONDecodeError as exc:
-                raise ExportFormatError(f"line {i + 1}: not JSON: {exc.msg}") from exc
+                doc = bounded_json.loads(line, max_bytes=UNBOUNDED_SIZE)
+            except ValueError as exc:  # not JSON, or nested past the depth limit
+                raise ExportFormatError(
+                    f"line {i + 1}: not JSON: {getattr(exc, 'msg', exc)}"
+                ) from exc
+            out.append(_entry(doc, f"line {i + 1}"))
     return out
 
 
@@ -145,8 +150,8 @@ def read_csv(text: str) -> list[AuditEntry]:
         row = {k: _undefuse(v) for k, v in row.items()}
         where = f"row {i + 2}"
         try:
-            record = json.loads(row["record"])
-        except json.JSONDecodeError as exc:
+            record = bounded_json.loads(row["record"], max_bytes=UNBOUNDED_SIZE)
+        except ValueError as exc:
             raise ExportFormatError(f"{where}: the record column is not JSON") from exc
         doc = {
             "region": row["region"],

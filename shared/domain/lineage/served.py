@@ -109,7 +109,8 @@ def _traffic(step: str, traffic: str) -> tuple[int, int]:
     if canary:
         return min(int(canary.group(1)), 100), 0
     if step == "shadow":
-        return 0, int(traffic) if traffic.isdigit() and int(traffic) <= 100 else 0
+        digits = traffic.isascii() and traffic.isdigit()  # not "²", which int() refuses
+        return 0, int(traffic) if digits and int(traffic) <= 100 else 0
     if step in _ALL or step == "retire":
         return 100, 0
     return 0, 0

@@ -41,7 +41,7 @@ MOVING_NAMES = frozenset(
 )
 _SEMVER = re.compile(
     r"^[vV]?(?P<numbers>[0-9]{1,9}(?:\.[0-9]{1,9}){0,3})"
-    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?$"
+    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?P<build>\+[0-9A-Za-z.-]+)?$"
 )
 VersionIntent = Literal["rollback", "hotfix"]
 
@@ -64,6 +64,21 @@ def order_key(version: str) -> _Key | None:
         return numbers, 1, ()
     parts = tuple((0, int(p)) if p.isdigit() else (1, p) for p in pre.split("."))
     return numbers, 0, parts
+
+
+def canonical(version: str) -> str:
+    """The one spelling of a version that has an order (``v1.02.0.0`` is ``1.2.0``), so that
+    spellings of one version are one version; build metadata is kept (it names a build).
+    A version without an order is its own spelling."""
+    key, match = order_key(version), _SEMVER.match(version)
+    if key is None or match is None:
+        return version
+    numbers, _, pre = key
+    shown = list(numbers[:3]) + ([numbers[3]] if numbers[3] else [])
+    text = ".".join(str(n) for n in shown)
+    if pre:
+        text += "-" + ".".join(str(p) for _, p in pre)
+    return text + (match["build"] or "")
 
 
 def compare(a: str, b: str) -> int | None:

@@ -108,7 +108,7 @@ def _decide(
     try:
         if action == "continue":
             done = continue_rollout(
-                model, [identity], "easy_auth", reason, deps, groups=groups, object_id=object_id
+                model, identities, "easy_auth", reason, deps, groups=groups, object_id=object_id
             )
             return _page("Continued", f"<p>Step {done.step + 1} runs now.</p>", 202)
         if action == "rollback":

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.domain.deploy.request import DeploymentRequest
+from shared.domain.identity import canonical_identity
 from shared.domain.lineage.record import (
     Actor,
     Correlation,
@@ -56,6 +57,10 @@ def continue_rollout(
         raise RollbackRefused(409, "That rollout is over; another one waits now.")
     plan = rollout.plan
     identity = _authorise(identities, groups, object_id, plan.release, deps.cell)
+    owner = canonical_identity(str(plan.release.metadata.owner))
+    if owner in {canonical_identity(i) for i in identities}:
+        # Separation of duties: continuing is approving the promotion; rolling back is not.
+        raise RollbackRefused(403, f"You own {model}: another approver decides to continue.")
     if a.resumed_by is not None:
         return Continued(plan.deployment_id, model, a.step, a.resumed_by, already=True)
     if now >= a.paused_until:

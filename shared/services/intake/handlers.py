@@ -44,7 +44,7 @@ from shared.domain.lineage.record import (
 )
 from shared.domain.metadata.labels import parse_metadata
 from shared.domain.metadata.model import ArtifactKind, ModelMetadata
-from shared.domain.metadata.versions import compare
+from shared.domain.metadata.versions import canonical, compare
 from shared.ports.intake import IntakeLedger, RejectionRegistry
 from shared.ports.lineage import LineageWriter
 from shared.ports.mail import Mailer
@@ -378,7 +378,7 @@ def _validate_and_request(
         return outcome
     if isinstance(source, ImagePushed):
         holder = deps.ledger.claim_version(
-            f"version|{source.login_server}|{metadata.name}|{metadata.version}",
+            f"version|{source.login_server}|{metadata.name}|{canonical(metadata.version)}",
             source.digest,
             platform_digests,
         )

@@ -68,20 +68,36 @@ def _config(
 def _inspect_index(
     reader: RegistryReader, login_server: str, repository: str, index: dict[str, Any]
 ) -> InspectedImage | Skip:
-    if select_runnable(index) is None:
+    runnable_entry = select_runnable(index)
+    if runnable_entry is None:
         return Skip("the image index has no linux/amd64 image")
-    descriptors = image_descriptors(index)[:MAX_PLATFORMS]
+    descriptors = image_descriptors(index)
+    if len(descriptors) > MAX_PLATFORMS:  # never compare only some: the rest would go unseen
+        raise TerminalError(
+            f"the image index has {len(descriptors)} platform entries; at most "
+            f"{MAX_PLATFORMS} are read"
+        )
     per_platform: dict[str, dict[str, str]] = {}
     conflicts: dict[str, list[Violation]] = {}
     digests = []
-    for descriptor in descriptors:
+    runnable: str | None = None
+    for number, descriptor in enumerate(descriptors, start=1):
         child_digest = str(descriptor.get("digest", ""))
         child = reader.get_manifest(login_server, repository, child_digest)
         if classify_manifest(child, str(descriptor.get("mediaType") or "")) is not None:
             continue
         digests.append(child_digest)
         config = _config(reader, login_server, repository, child)
-        platform = "/".join(platform_of(descriptor))
+        # One name per entry: a second linux/amd64 entry (a variant, say) must not overwrite
+        # the first one's labels, or only the last entry would be compared and approved.
+        variant = str((descriptor.get("platform") or {}).get("variant") or "")
+        platform = "/".join(
+            (*platform_of(descriptor), variant) if variant else platform_of(descriptor)
+        )
+        if platform in per_platform:
+            platform = f"{platform} (entry {number})"
+        if runnable is None and descriptor is runnable_entry:
+            runnable = platform
         per_platform[platform], conflicts[platform] = merge_label_sources(
             [
                 ("index annotations", annotations_of(index)),
@@ -89,9 +105,8 @@ def _inspect_index(
                 ("image labels", labels_of(config)),
             ]
         )
-    runnable = "/".join(RUNNABLE_PLATFORM)
-    labels = per_platform.get(runnable)
-    if labels is None:
+    labels = per_platform.get(runnable) if runnable is not None else None
+    if runnable is None or labels is None:
         return Skip("the linux/amd64 entry of the index is not a runnable image")
     problems = [*conflicts[runnable], *label_disagreements(per_platform)]
     return InspectedImage(labels, tuple(problems), tuple(digests))

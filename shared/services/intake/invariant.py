@@ -44,6 +44,12 @@ def find_rejection(
     found = registry.find(own.key)
     if found is not None:
         return found, own.key
+    for ref in (own, *children):
+        # A platform image of a rejected index, copied (same digest) to another repository.
+        content = _content_key(ref)
+        found = registry.find(content) if content else None
+        if found is not None:
+            return found, ref.key
     for ref in children:
         found = registry.find(ref.key)
         if found is not None and found.via_index is not None:
@@ -70,4 +76,16 @@ def record_rejection(
     for ref in refs:
         via = index if ref is not artifact else None
         registry.record(ref.key, Rejection(artifact.key, codes, event_id, via_index=via))
+        content = _content_key(ref)
+        if via is not None and content:
+            # The image itself is forbidden, whichever repository of the registry holds it.
+            registry.record(content, Rejection(artifact.key, codes, event_id, via_index=via))
     return refs[1:]
+
+
+def _content_key(ref: ArtifactRef) -> str | None:
+    """The key of an image's content in its registry (any repository), for rejections that
+    reached it through an index; None for anything else."""
+    if ref.kind != "image" or not ref.digest or not ref.registry:
+        return None
+    return f"image-content|{ref.registry}|{ref.digest}"

@@ -173,7 +173,7 @@ def _key(key: str | None) -> str:
 
 def _limit(params: Mapping[str, str]) -> int:
     raw = params.get("limit") or "100"
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit(), yet int("²") raises
         raise _bad("limit must be a whole number between 1 and 1000.")
     return int(raw)
 
@@ -181,9 +181,9 @@ def _limit(params: Mapping[str, str]) -> int:
 def parse_time(raw: str, name: str) -> datetime:
     try:
         value = datetime.fromisoformat(raw.strip())
-    except ValueError as exc:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # OverflowError: past year 1..9999 in UTC
         raise _bad(f"{name} must be an ISO 8601 time, e.g. 2026-03-01T00:00:00Z.") from exc
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _time(params: Mapping[str, str], name: str) -> datetime:

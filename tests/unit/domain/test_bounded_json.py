@@ -66,3 +66,16 @@ def test_depth_of_a_parsed_value_stops_past_the_limit() -> None:
     for _ in range(10_000):
         value = [value]
     assert depth_of(value, limit=bounded_json.MAX_DEPTH) == bounded_json.MAX_DEPTH + 1
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-16", "utf-32"])
+def test_a_deep_body_in_another_encoding_is_not_parsed(codec: str) -> None:
+    # json.loads(bytes) guesses UTF-16/32; in UTF-16 "\u2200" holds a 0x22 byte, which a
+    # byte scanner takes for a quote: the brackets after it looked like string content.
+    body = ('["\u2200",' + "[" * 5000 + "]" * 5000 + "]").encode(codec)
+    with pytest.raises((UnicodeDecodeError, json.JSONDecodeError)):
+        bounded_json.loads(body)
+
+
+def test_a_utf8_body_with_a_bom_still_parses() -> None:
+    assert bounded_json.loads(b'\xef\xbb\xbf{"a": [1]}') == {"a": [1]}

@@ -123,6 +123,9 @@ def model_kustomization(plan: DeploymentPlan, files: dict[str, str]) -> str:
     return _kustomization(sorted(files), labels)
 
 
+MAX_LISTING_CHARS = 256 * 1024  # thousands of paths; a listing is edited by people
+
+
 def merge_listing(existing: str | None, entries: list[str]) -> str:
     """A shared listing (root or namespace) with ``entries`` added to what it already lists.
 
@@ -130,10 +133,14 @@ def merge_listing(existing: str | None, entries: list[str]) -> str:
     rewriting it could drop another model's directory, which Flux would then prune."""
     resources: list[str] = []
     if existing is not None:
+        if len(existing) > MAX_LISTING_CHARS:
+            raise ListingError(f"larger than {MAX_LISTING_CHARS} characters")
         try:
             doc = yaml.safe_load(existing)
         except yaml.YAMLError as exc:
             raise ListingError(f"not YAML: {exc}") from exc
+        except RecursionError as exc:  # PyYAML composes nested collections recursively
+            raise ListingError("nested too deeply") from exc
         listed = doc.get("resources") if isinstance(doc, dict) else None
         if not isinstance(doc, dict) or doc.get("kind") != "Kustomization":
             raise ListingError("not a Kustomization")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -145,3 +146,50 @@ def test_no_token_is_unreachable(server: tuple[Server, str]) -> None:
 def test_only_http_endpoints() -> None:
     with pytest.raises(ValueError, match="http"):
         PrometheusProvider("file:///etc/passwd")
+
+
+@pytest.mark.parametrize("status", [200, 400, 503])
+def test_an_answer_nested_thousands_deep_is_unreachable_not_a_recursion_error(
+    server: tuple[Server, str], status: int
+) -> None:
+    state, url = server
+    state.answer(status, b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises((ProviderUnreachable, QueryRefused)):
+        PrometheusProvider(url).run_query("x")
+
+
+def test_an_answer_dripped_slower_than_the_timeout_in_total_is_unreachable() -> None:
+    # Each byte arrives within the socket timeout, so only a deadline on the whole answer
+    # stops a provider that hangs the deployer for minutes.
+    done = threading.Event()
+
+    class Drip(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            try:
+                for byte in json.dumps(vector("1")).encode():
+                    if done.wait(0.05):
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+            except OSError:  # the client gave up, as it should
+                return
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(ProviderUnreachable, match="time"):
+            PrometheusProvider(f"http://127.0.0.1:{httpd.server_address[1]}", timeout=1).run_query(
+                "x"
+            )
+        assert time.monotonic() - started < 2.5
+    finally:
+        done.set()
+        httpd.shutdown()
+        httpd.server_close()

@@ -97,3 +97,27 @@ def test_hostile_analysis_labels_are_refused_with_the_key(
     with pytest.raises(InputError) as caught:
         parse_metadata(_labels(image_labels, **{key: value}), kind=ArtifactKind.IMAGE)
     assert [v.field for v in caught.value.violations] == [key]
+
+
+def test_a_policy_without_checks_is_refused_when_the_catalog_loads() -> None:
+    # An empty list analysed nothing and passed every gate at once; to turn analysis off,
+    # a region leaves out ``analysis``.
+    from shared.domain.analysis.checks import AnalysisPolicy
+
+    with pytest.raises(ValidationError, match="at least 1"):
+        AnalysisPolicy(checks=())
+
+
+def test_a_window_shorter_than_the_interval_is_refused() -> None:
+    # Measured every hour over the last 5 s, a candidate bad between measurements would pass:
+    # the windows must cover the bake, not sample it.
+    from shared.domain.analysis.checks import Check, TemplateName
+
+    with pytest.raises(ValidationError, match="window_seconds"):
+        Check(
+            name="p95",
+            template=TemplateName.P95_LATENCY,
+            comparison={"kind": "absolute", "op": "<=", "threshold": 1.0},
+            interval_seconds=3600,
+            window_seconds=5,
+        )

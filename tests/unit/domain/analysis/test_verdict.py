@@ -142,3 +142,12 @@ def test_checks_are_due_by_their_own_interval_and_all_at_the_end() -> None:
 def test_relative_describes_itself() -> None:
     assert Relative(op="<=", factor=1.2).describe() == "<= 1.2 x live"
     assert Relative(op=">=", offset=-0.5).describe() == ">= live - 0.5"
+
+
+def test_a_gate_left_without_checks_schedules_and_decides_without_a_crash() -> None:
+    # A tier whose only check is shadow-only leaves a canary's gate with no check: next_at
+    # raised ValueError (min of nothing) in the deployer, and Service Bus retried it.
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    a = Analysis(step=1, checks=(), started_at=now, ends_at=now + timedelta(seconds=30))
+    assert now < a.next_at(now, 1.0) <= now + timedelta(seconds=30)
+    assert a.verdict(now + timedelta(seconds=30)) is Verdict.PASS

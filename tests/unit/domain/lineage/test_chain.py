@@ -172,3 +172,19 @@ def _fast_record(seq: int) -> object:
         actor=Actor(identity="event-grid", established_by="event_grid"),
         artifact=ArtifactRef(kind="image", registry="r", repository="m", digest="sha256:1"),
     )
+
+
+def test_a_stored_body_edited_to_nest_thousands_deep_is_a_format_error() -> None:
+    # Storage edited behind the app's back must be reported by the verifier, not crash it.
+    with pytest.raises(ChainFormatError, match="not JSON"):
+        Link.parse('{"v": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+
+def test_a_row_key_edited_to_other_digits_is_not_a_sequence_number() -> None:
+    # Superscript and Arabic-Indic digits pass str.isdigit(); int() raises on the first and
+    # reads the second: neither is a row key Clearance wrote.
+    from shared.domain.lineage.chain import seq_of
+
+    assert seq_of("seq-000000000\u00b2") is None
+    assert seq_of("seq-000000000\u0661") is None
+    assert seq_of("seq-0000000001") == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -88,3 +89,10 @@ def test_an_edited_record_reads_back_but_no_longer_proves_its_hash() -> None:
     assert forged[0].record.correlation.deployment_id == "d,2"
     assert not forged[0].proves_itself()
     assert all(e.proves_itself() for e in forged[1:])
+
+
+@pytest.mark.parametrize("reader", [read_json, read_ndjson])
+def test_an_export_nested_thousands_deep_is_a_format_error(reader: Any) -> None:
+    # An auditor verifies an export someone handed over: a hostile file is a clear error.
+    with pytest.raises(ExportFormatError, match="not JSON"):
+        reader("[" * 100_000 + "]" * 100_000)

@@ -96,3 +96,9 @@ def test_a_hostile_traffic_detail_is_not_believed() -> None:
     )
     assert at(15, log)[1] == ("2", 0, "shadow", 0)
     assert at(25, log)[-1][1] == 100  # clamped to the whole traffic
+
+
+def test_a_traffic_detail_in_other_digits_is_not_believed_nor_a_crash() -> None:
+    # "\u00b2".isdigit() is True and int() of it raises: served answered 500.
+    log = entries((0, OK, "1", {}), (10, S, "2", {"step": "shadow", "traffic": "\u00b2"}))
+    assert at(15, log)[1] == ("2", 0, "shadow", 0)

@@ -8,7 +8,7 @@ from shared.domain.errors import InputError
 from shared.domain.intake.codes import IntakeCode
 from shared.domain.metadata.labels import parse_metadata
 from shared.domain.metadata.model import ArtifactKind
-from shared.domain.metadata.versions import compare, is_lower, is_moving
+from shared.domain.metadata.versions import canonical, compare, is_lower, is_moving
 from shared.local.samples import model_labels
 
 
@@ -72,3 +72,22 @@ def test_look_alikes_of_moving_names_or_digits_are_not_versions(look_alike: str)
         parse_metadata(model_labels(version=look_alike), kind=ArtifactKind.IMAGE)
     assert {v.field for v in caught.value.violations} == {"org.opencontainers.image.version"}
     assert compare(look_alike, "1.0.0") is None
+
+
+@pytest.mark.parametrize(
+    ("spelling", "expected"),
+    [
+        ("1.4.2", "1.4.2"),
+        ("v1.4.2", "1.4.2"),
+        ("01.04.002", "1.4.2"),
+        ("1.4", "1.4.0"),
+        ("1.4.2.0", "1.4.2"),
+        ("1.4.2.7", "1.4.2.7"),
+        ("1.4.2-rc.01", "1.4.2-rc.1"),
+        ("1.4.2+build.7", "1.4.2+build.7"),
+        ("7", "7.0.0"),
+        ("build_7", "build_7"),
+    ],
+)
+def test_one_spelling_per_version(spelling: str, expected: str) -> None:
+    assert canonical(spelling) == expected

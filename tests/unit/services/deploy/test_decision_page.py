@@ -80,3 +80,29 @@ def test_forged_foreign_and_stale_forms_are_refused(paused: World) -> None:
 def test_only_approvers_see_the_page(paused: World) -> None:
     for who in ("owner@contoso.example", ONE.replace("o", "\u043e", 1), ""):
         assert page(paused, who).status == 404  # as for an unknown model
+
+
+def test_the_owner_who_is_also_an_approver_may_not_continue_their_own_rollout(
+    cell: RegionEntry,
+) -> None:
+    # Separation of duties: the owner never approves their own model, and continuing past an
+    # inconclusive analysis is approving its promotion. Rolling back stays open to them.
+    analysed = cell.model_copy(
+        update={"analysis": AnalysisSettings(provider="prometheus", endpoint="http://x")}
+    )
+    metrics = FakeMetrics()
+    w = World(analysed)
+    w.deps.analysis = AnalysisDeps(provider_for=lambda plan: metrics, sleep=lambda _: None)
+    w.run(s.image_request(w.cell, s.image_metadata("canary", "1", owner=ONE)))
+    metrics.series("2").samples = 1
+    w.delivered = len(w.bus.sent)
+    outcomes = [w.deliver(s.image_request(w.cell, s.image_metadata("canary", "2", owner=ONE)))]
+    while outcomes[-1] is not DeployOutcome.PAUSED:
+        outcomes += w.drain(limit=1)
+    shown = page(w, ONE.upper())
+    refused = page(w, ONE.upper(), "POST", csrf=csrf_of(shown.body), action="continue")
+    assert refused.status == 403
+    a = w.state().rollout.analysis
+    assert a is not None and a.resumed_by is None
+    shown = page(w, TWO)
+    assert page(w, TWO, "POST", csrf=csrf_of(shown.body), action="continue").status == 202

@@ -315,3 +315,19 @@ def test_a_registrant_path_cannot_escape_its_directory(tmp_path: Path) -> None:
 
     assert lookup.registrant("s", "r", "..", "..", "secret") is None
     assert lookup.registrant("s", "r", "ws", "../..", "secret") is None
+
+
+@pytest.mark.parametrize("alias", ["v1.0.0", "V1.0.0", "01.0.0", "1.0.0.0", "1.00.0"])
+def test_another_spelling_of_a_taken_version_is_the_same_version(
+    deps: IntakeDeps, alias: str
+) -> None:
+    # Version order says v1.0.0, 01.0.0 and 1.0.0.0 are 1.0.0: a second build under one of
+    # them is a reused version, not a new one that approvers cannot tell from the first.
+    first = deps.registry.add_image(model_labels(version="1.0.0"))
+    second = deps.registry.add_image(
+        dict(model_labels(version=alias), **{"ai.clearance.team": "other"})
+    )
+    handle_image_pushed(pushed(deps, first, event_id="a"), deps)
+    outcome = handle_image_pushed(pushed(deps, second, event_id="b"), deps)
+    assert outcome.kind is RecordKind.ARTIFACT_REJECTED
+    assert outcome.reasons[0].code == "CLR-INTAKE-VERSION-REUSED"

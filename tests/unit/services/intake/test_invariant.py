@@ -318,3 +318,59 @@ def test_a_request_opening_while_its_index_is_rejected_always_ends_cancelled(
         cell.push(amd64)
         _race(cell.deliver_requests, partial(cell.push, index, tag="1.0.0"))
         assert cell.approval(amd64).state is ApprovalState.CANCELLED, attempt
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open finding: approvals and the deployer check an index by its own key only; "
+    "the index's platform digests are not carried in the request, so a later rejection of "
+    "another index over the same amd64 image does not reach it",
+)
+def test_a_rejected_index_reaches_an_open_request_of_an_earlier_index_over_the_same_image(
+    cell: Cell,
+) -> None:
+    """An index approved-to-be (request open) shares its amd64 image with an index rejected
+    later: the amd64 image is rejected through that index, so the open index may not deploy
+    it. The approval and the deployer check the index's own key only (no platform digests)."""
+    amd64 = cell.registry.add_image(model_labels(), AMD64)
+    arm64 = cell.registry.add_image(model_labels(), ARM64)
+    good = cell.registry.add_index({AMD64: amd64, ARM64: arm64})
+    assert cell.push(good, tag="1.0.0").kind is RecordKind.APPROVAL_REQUESTED
+    cell.deliver_requests()
+    split = cell.registry.add_index(
+        {AMD64: amd64, ARM64: cell.registry.add_image(model_labels(risk_tier="high"), ARM64)}
+    )
+    assert cell.push(split, tag="1.0.0-split").kind is RecordKind.ARTIFACT_REJECTED
+    world, request = _deploy_world(cell, good, "rolling")
+    assert world.run(request) == [DeployOutcome.FAILED]
+
+
+def test_the_platform_image_of_a_rejected_index_copied_to_another_repository_is_refused(
+    cell: Cell,
+) -> None:
+    """``skopeo copy docker://reg/models/fraud@<amd64> docker://reg/models/fraud-copy:1.0.0``:
+    the same bytes under another repository were a new artifact, requested for approval."""
+    amd64, _, index = cell.split_index()
+    cell.push(index, tag="1.0.0")
+    data = {
+        "id": "x",
+        "action": "push",
+        "location": "westeurope",
+        "target": {"digest": amd64, "repository": "models/fraud-copy", "size": 1, "tag": "1.0.0"},
+        "request": {"id": "r", "host": cell.login, "method": "PUT", "useragent": "skopeo"},
+    }
+    event = IncomingEvent(
+        id="copy",
+        type="Microsoft.ContainerRegistry.ImagePushed",
+        source="/x",
+        subject="models/fraud-copy",
+        time=None,
+        data=data,
+        schema="eventgrid",
+    )
+    outcome = handle_image_pushed(event, cell.intake)
+    assert outcome.kind is RecordKind.ARTIFACT_REJECTED
+    assert [r.code for r in outcome.reasons] == [IntakeCode.INTAKE_INDEX_REJECTED]
+    world, request = _deploy_world(cell, amd64, "rolling")
+    copied = request.artifact.model_copy(update={"repository": "models/fraud-copy"})
+    assert world.run(request.model_copy(update={"artifact": copied})) == [DeployOutcome.FAILED]

@@ -28,3 +28,17 @@ def test_merging_keeps_every_other_entry_and_adds_once() -> None:
 def test_a_hand_edited_listing_is_refused(edited: str) -> None:
     with pytest.raises(ListingError):
         merge_listing(edited, ["fraud"])
+
+
+@pytest.mark.parametrize(
+    "edited",
+    [
+        "[" * 20_000 + "]" * 20_000,  # PyYAML composes recursively: RecursionError
+        "resources:\n" + "- a\n" * 400_000,  # megabytes of listing
+    ],
+)
+def test_a_listing_edited_into_something_hostile_is_a_listing_error(edited: str) -> None:
+    # The branch is edited by people: a hostile listing is refused, never a crash the
+    # deployment-requests trigger would retry until dead-lettering.
+    with pytest.raises(ListingError):
+        merge_listing(edited, ["fraud"])
