@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -95,6 +95,11 @@ class Approval(BaseModel):
     dispatched: bool = False  # the deployment request of an approved record was enqueued
     notes: tuple[str, ...] = ()  # shown to approvers on the card, the mail and the review page
     supply_chain: SupplyChainEvidence | None = None  # as verified at intake
+    # An index's platform manifests (what the index deploys): a later rejection of any of them,
+    # through another index, forbids this artifact too.
+    platform_digests: tuple[Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")], ...] = Field(
+        default=(), max_length=64
+    )
 
     @property
     def owner(self) -> str:
@@ -165,6 +170,7 @@ def open_approval(
         people=tuple(listed + grouped),
         approver_groups=tuple(g.lower() for g in policy.approver_groups),
         supply_chain=request.supply_chain,
+        platform_digests=request.platform_digests,
         min_approvals=policy.min_approvals,
         require_sign_in=policy.require_sign_in,
         created_at=now,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.lineage.record import ArtifactRef
 from shared.domain.metadata.model import ModelMetadata
@@ -27,6 +27,11 @@ class ApprovalRequest(BaseModel):
     validated_at: datetime
     # What approvers must notice (a tag that names another version, a downgrade, ...).
     notes: tuple[str, ...] = ()
+    # An index's platform manifests (what the index deploys): a later rejection of any of them,
+    # through another index, forbids this artifact too.
+    platform_digests: tuple[Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")], ...] = Field(
+        default=(), max_length=64
+    )
     # Signatures and attestations found and verified at intake (None: the region checks none).
     supply_chain: SupplyChainEvidence | None = None
 

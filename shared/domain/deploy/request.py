@@ -8,7 +8,7 @@ approval and deployment. So ``region`` is always the cell's own region.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,6 +37,11 @@ class DeploymentRequest(BaseModel):
     waits: int = Field(default=0, ge=0, le=1000)
     # The metric analysis of the gate before ``step``: which measurement this message takes.
     tick: int = Field(default=0, ge=0, le=1_000_000)  # a week of shadow at 1 s: 604,800
+    # An index's platform manifests (what the index deploys): a later rejection of any of them,
+    # through another index, forbids this artifact too.
+    platform_digests: tuple[Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")], ...] = Field(
+        default=(), max_length=64
+    )
 
     @property
     def message_id(self) -> str:

@@ -144,7 +144,7 @@ def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
         return _ensure_dispatched(approval, deps)
     # Checked after the record exists: a rejection recorded before this point is seen here,
     # one recorded after it finds the record and withdraws it (the invariant, both ways).
-    rejected = rejection_of(deps.rejections, approval.artifact)
+    rejected = rejection_of(deps.rejections, approval.artifact, approval.platform_digests)
     if rejected is not None:
         return (
             cancel_request(approval.approval_id, rejected.reason(), deps, notify=False) or approval
@@ -356,7 +356,7 @@ def _decide(approval_id: str, deps: ApprovalDeps) -> Approval:
         approval, etag = deps.store.get(approval_id)
         decided = tally(approval, deps.store.votes(approval_id), deps.clock())
         if decided.state is ApprovalState.APPROVED and decided != approval:
-            rejected = rejection_of(deps.rejections, approval.artifact)
+            rejected = rejection_of(deps.rejections, approval.artifact, approval.platform_digests)
             if rejected is not None:  # rejected meanwhile: never approved
                 return cancel_request(approval_id, rejected.reason(), deps) or approval
         if decided == approval:
@@ -417,6 +417,7 @@ def _ensure_dispatched(approval: Approval, deps: ApprovalDeps) -> Approval:
         metadata=approval.metadata,
         approved_by=approval.decided_by,
         approved_at=approval.decided_at or deps.clock(),
+        platform_digests=approval.platform_digests,
     )
     deps.bus.send(
         DEPLOYMENT_REQUESTS,

@@ -147,7 +147,9 @@ class _Run:
     def _refuse_rejected(self, state: DeploymentState, etag: str | None) -> DeployOutcome | None:
         """Before every step: an artifact rejected at intake (itself or through an index that
         contains it) is never deployed; a rollout of it under way is taken back."""
-        rejected = rejection_of(self.deps.rejections, self.request.artifact)
+        rejected = rejection_of(
+            self.deps.rejections, self.request.artifact, self.request.platform_digests
+        )
         if rejected is None:
             return None
         why = Violation(

@@ -411,6 +411,7 @@ def _validate_and_request(
         validated_at=now,
         notes=notes,
         supply_chain=evidence,
+        platform_digests=platform_digests,
     )
     deps.bus.send(
         APPROVAL_REQUESTS,

@@ -320,29 +320,32 @@ def test_a_request_opening_while_its_index_is_rejected_always_ends_cancelled(
         assert cell.approval(amd64).state is ApprovalState.CANCELLED, attempt
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open finding: approvals and the deployer check an index by its own key only; "
-    "the index's platform digests are not carried in the request, so a later rejection of "
-    "another index over the same amd64 image does not reach it",
-)
 def test_a_rejected_index_reaches_an_open_request_of_an_earlier_index_over_the_same_image(
     cell: Cell,
 ) -> None:
     """An index approved-to-be (request open) shares its amd64 image with an index rejected
-    later: the amd64 image is rejected through that index, so the open index may not deploy
-    it. The approval and the deployer check the index's own key only (no platform digests)."""
+    later: the amd64 image is rejected through that index, so the open index may neither be
+    approved nor deploy it. The request chain carries the index's platform digests for that."""
     amd64 = cell.registry.add_image(model_labels(), AMD64)
     arm64 = cell.registry.add_image(model_labels(), ARM64)
     good = cell.registry.add_index({AMD64: amd64, ARM64: arm64})
     assert cell.push(good, tag="1.0.0").kind is RecordKind.APPROVAL_REQUESTED
     cell.deliver_requests()
+    opened = cell.approval(good)
+    assert set(opened.platform_digests) == {amd64, arm64}
     split = cell.registry.add_index(
         {AMD64: amd64, ARM64: cell.registry.add_image(model_labels(risk_tier="high"), ARM64)}
     )
     assert cell.push(split, tag="1.0.0-split").kind is RecordKind.ARTIFACT_REJECTED
+    for approver in SAMPLE_APPROVERS:
+        cast_vote(opened.approval_id, approver, "approve", None, "signed_link", cell.approvals)
+    assert cell.approval(good).state is not ApprovalState.APPROVED
+    assert all(q != "deployment-requests" for q, _ in cell.approvals.bus.sent)
+    # a deployment request already on its way (dispatched before the rejection) is refused
     world, request = _deploy_world(cell, good, "rolling")
+    request = request.model_copy(update={"platform_digests": opened.platform_digests})
     assert world.run(request) == [DeployOutcome.FAILED]
+    assert world.cluster.applied == []
 
 
 def test_the_platform_image_of_a_rejected_index_copied_to_another_repository_is_refused(
