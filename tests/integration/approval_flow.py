@@ -16,6 +16,7 @@ from shared.domain.approval.record import approval_id_for
 from shared.domain.lineage.record import ArtifactRef, RecordKind
 from shared.local.images import push_image
 from shared.local.samples import model_labels
+from shared.local.signing import sign_image
 from shared.local.smtp_sink import read_mails
 from shared.local.stack import SAMPLE_APPROVERS, LocalStack
 from tests.conftest import wait_for
@@ -43,8 +44,15 @@ class Flow:
     ) -> None:
         self.stack, self.cell = stack, cell
         client = stack.registry_client("westeurope", pushed_as)
+        repository = f"models/{name}"
+        sign = None
+        if extra.get("ai.clearance.risk-tier") == "critical":
+            # the local catalog requires critical models to be signed by the CI key, as a
+            # pipeline signs before it pushes the manifest
+            key = stack.signing_keys()["local-ci"]
+            sign = lambda digest: sign_image(client, repository, digest, key)  # noqa: E731
         self.pushed = push_image(
-            client, f"models/{name}", labels(name, version, **extra), tag=version
+            client, repository, labels(name, version, **extra), tag=version, before_manifest=sign
         )
         self.artifact = ArtifactRef(
             kind="image",

@@ -21,7 +21,7 @@ from shared.domain.lineage.record import RecordKind
 from shared.local.images import push_image
 from shared.local.samples import model_labels
 from shared.local.signing import ensure_signing_key, sign_image, sign_with_skopeo
-from shared.local.stack import LocalStack
+from shared.local.stack import SAMPLE_OWNER, LocalStack
 from shared.local.teams_sink import read_posts
 from shared.services.intake.signatures import gather_evidence
 from tests.conftest import wait_for
@@ -64,7 +64,7 @@ def test_signed_image_is_verified_recorded_and_shown(hosts: LocalStack, cell: An
     )
     card = posts[0]["body"]["attachments"][0]["content"]
     facts = {f["title"]: f["value"] for f in card["body"][1]["facts"]}
-    assert facts["Signed by"].startswith("local\\-ci \\(sha256\\:")  # card_text escapes
+    assert facts["Signed by"].startswith("local-ci (sha256:")  # nothing here would act as markup
 
 
 @pytest.mark.parametrize(
@@ -112,9 +112,10 @@ def test_skopeo_signing_and_attachment_copy(hosts: LocalStack, cell: Any, tmp_pa
     client = registry(hosts, REGION)
     source = push_image(client, "staging/copied", critical("copied"), tag="1.0.0")
     key = hosts.signing_keys()["local-ci"]
+    user, password = hosts.registry_credentials(REGION, SAMPLE_OWNER)
     result = sign_with_skopeo(
         hosts.login_server(REGION), "staging/copied", source.digest, key, "1.0.0",
-        hosts.ca_file, tmp_path,
+        hosts.ca_file, tmp_path, credentials=(user, password),
     )  # fmt: skip
     if result.returncode != 0:
         assert "sigstore disabled" in result.stderr, result.stderr  # Debian's build, as documented
@@ -125,6 +126,7 @@ def test_skopeo_signing_and_attachment_copy(hosts: LocalStack, cell: Any, tmp_pa
         [
             "skopeo", "--registries.d", str(tmp_path / "registries.d"), "copy",
             "--src-cert-dir", str(certs), "--dest-cert-dir", str(certs),
+            "--src-creds", f"{user}:{password}", "--dest-creds", f"{user}:{password}",
             f"docker://{login}/staging/copied@{source.digest}",
             f"docker://{login}/models/copied:1.0.0",
         ],
