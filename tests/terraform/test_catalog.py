@@ -23,7 +23,7 @@ from shared.settings import ConfigurationError, load_catalog
 from tests.terraform.catalog_mirror import names, render_catalog
 from tests.terraform.checks import model_mismatches
 from tests.terraform.environments import ENVIRONMENT_NAMES, SUBSCRIPTION, tfvars
-from tests.terraform.hcl import MODULES, Module, object_literals
+from tests.terraform.hcl import MODULES, Module, object_literals, unwrap
 
 CATALOG = MODULES / "catalog"
 
@@ -177,3 +177,16 @@ def test_python_rendering_equals_terraforms(environment: str, tmp_path: Path) ->
     assert _terraform_catalog(environment, tmp_path) == render_catalog(
         tfvars(environment), SUBSCRIPTION
     )
+
+
+def test_every_region_checks_the_environments_image_signatures() -> None:
+    """One signing key reference for the environment (the CI pipeline's Key Vault key: a
+    geo-replicated image is signed once), emitted into every region's catalog entry."""
+    env = Module.load(MODULES / "environment")
+    call = env.module_calls["catalog"]
+    assert unwrap(call["supply_chain"]) == (
+        "{for region in keys(local.env.regions) : region => local.env.supply_chain}"
+    )
+    assert "supply_chain = optional(any, {})" in env.variables["environment"]["type"]
+    catalog = Module.load(MODULES / "catalog")
+    assert "lookup(var.supply_chain, region, {})" in str(catalog.locals["entries"])

@@ -25,6 +25,7 @@ module "catalog" {
   kubernetes_version = local.env.kubernetes_version
   model_teams        = local.env.model_teams
   identity           = local.env.identity
+  supply_chain       = { for region in keys(local.env.regions) : region => local.env.supply_chain }
   analysis_endpoints = { for region, w in module.workload : region => w.prometheus_query_endpoint }
 }
 

@@ -52,6 +52,10 @@ variable "environment" {
                                       read access and the checkpoint key's public half, in every cell
       identity                        mail domains: { owner_domains (owners Clearance may mail),
                                       subaddress (separators per domain), default_subaddress }
+      supply_chain                    image signatures every region checks (RegionSupplyChain):
+                                      { default, by_risk_tier } of { required, keys = [{ key_id,
+                                      public_key_pem, key_vault_key }], revoked, on_failure, ... };
+                                      the keys are the CI pipeline's (docs/operators.md)
       tags                            extra tags for every resource
   EOT
   type = object({
@@ -75,6 +79,7 @@ variable "environment" {
     anonymous_paths  = optional(list(string), ["/api/health", "/runtime/webhooks/eventgrid"])
     model_teams      = optional(list(string), [])
     auditors_group_object_id = optional(string)
+    supply_chain = optional(any, {})
     identity = optional(object({
       owner_domains      = optional(list(string), [])
       subaddress         = optional(map(string), {})
