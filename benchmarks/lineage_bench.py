@@ -24,6 +24,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ from shared.services.lineage.verify import (  # noqa: E402
     RegionVerification,
     verify_evidence,
     verify_region,
+    verify_regions,
 )
 from shared.settings import build_settings  # noqa: E402
 
@@ -336,16 +338,20 @@ def verify_figures(
     snap_took, _ = timed(lambda: [checkpoint(r, s) for r, s in regions.items()])
 
     def verify_all(indexes: bool) -> list[RegionVerification]:
-        return [
-            verify_region(
-                s.reader,
-                s.heads,
-                cells[r].checkpoint_verifier,
-                r,
-                indexes=s.reader if indexes else None,
-            )
-            for r, s in regions.items()
-        ]
+        """As ``clearance lineage verify --all`` runs it: the regions at once."""
+        return verify_regions(
+            [
+                partial(
+                    verify_region,
+                    s.reader,
+                    s.heads,
+                    cells[r].checkpoint_verifier,
+                    r,
+                    indexes=s.reader if indexes else None,
+                )
+                for r, s in regions.items()
+            ]
+        )
 
     took, results = timed(lambda: verify_all(False))
     records = sum(v.records for v in results)

@@ -612,3 +612,47 @@ def test_concurrent_checkpoint_writers_never_fork(stores: Stores) -> None:
         result = stores.verify()
         assert result.trail.anomalies == [], (round_, result.trail.anomalies)
         assert result.outcome is Outcome.OK
+
+
+def test_verify_all_reads_every_chain_row_whatever_the_ranges_and_heads_say(
+    stores: Stores, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``verify --all`` reads the chain partitions in range queries sized from the head rows;
+    an attacker who deletes head rows or writes rows under partitions no head names (sorting
+    before, between and after the key hashes) still has every row read and judged."""
+    for _ in range(6):
+        for r in story(new_image(REGION), REGION):
+            stores.writer.append(r)
+    stores.checkpoint()
+
+    def verify(range_rows: int) -> RegionVerification:
+        reader = TableLineageReader(stores.cell.table_service, stores.table, range_rows)
+        return verify_region(reader, stores.heads, stores.cell.checkpoint_verifier, REGION)
+
+    clean = verify(10)  # eight chains of 8 records, in seven ranges
+    assert clean.outcome is Outcome.OK and clean.records == verify(1000).records == 64
+    heads = stores.reader.all_heads()
+    victim = sorted(heads)[4]  # a chain in a middle range
+    stores.client.delete_entity(chain_partition(victim), "head")
+    edited = sorted(heads)[-1]
+    row = dict(stores.client.get_entity(chain_partition(edited), seq_row_key(2)))
+    row["Body"] = row["Body"].replace("event-grid", "someone-else")
+    stores.put(row)
+    first = stores.row(1)
+    for pk in ("c|!before", "c|5zz-between", "c|zzz-after"):
+        stores.put({**first, "PartitionKey": pk})  # a copied record under a foreign name
+    for range_rows in (1, 10, 1000):
+        result = verify(range_rows)
+        found = sorted((c.key_hash, c.fault.fault) for c in result.broken if c.fault)
+        assert found == sorted(
+            [
+                (victim, Fault.HEAD_MISMATCH),
+                (edited, Fault.EDITED),
+                ("!before", Fault.HEAD_MISMATCH),  # a chain of one record and no head
+                ("5zz-between", Fault.HEAD_MISMATCH),
+                ("zzz-after", Fault.HEAD_MISMATCH),
+            ]
+        ), range_rows
+        assert result.records == 64 - 7 + 3  # the edited chain stops before its seq 2
+    _out, code = shown(verify(10), capsys)
+    assert code == cli.EXIT_TAMPERED
