@@ -31,7 +31,7 @@ def conn(endpoint: str) -> str:
 def test_the_pool_holds_every_invocation_the_host_runs_at_once() -> None:
     assert pool_size({}) == 32 + 24 + 8
     assert pool_size({"PYTHON_THREADPOOL_THREAD_COUNT": "8"}) == 8 + 24 + 8
-    for junk in ("", "0", "-3", "eight", "８"):  # a fullwidth digit is not a count
+    for junk in ("", "0", "-3", "eight", "\uff18"):  # a fullwidth digit is not a count
         assert pool_size({"PYTHON_THREADPOOL_THREAD_COUNT": junk}) == 64
 
 
@@ -41,7 +41,7 @@ def test_the_consumer_allowance_matches_host_json() -> None:
     triggers = sum(
         "service_bus_queue_trigger" in p.read_text() for p in (REPO / "functions").glob("*.py")
     )
-    assert http_pool.QUEUE_CONSUMER_SLOTS >= triggers * calls
+    assert triggers * calls <= http_pool.QUEUE_CONSUMER_SLOTS
 
 
 def test_the_transport_reads_the_environment_once() -> None:
@@ -56,7 +56,7 @@ def test_the_transport_reads_the_environment_once() -> None:
 
 
 class _Ok(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         body = b'{"value": []}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json;odata=nometadata")
