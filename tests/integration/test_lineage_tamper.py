@@ -229,7 +229,7 @@ def test_truncation_older_than_the_newest_checkpoint_is_detected(
 
 
 def test_the_blind_window_measured_by_cutting_the_newest_record_at_different_ages(
-    stores: Stores,
+    stores: Stores, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A checkpoint loop at INTERVAL (the production timer runs every 20 s) covers every new
     record within one interval plus one checkpoint run. A record cut before a checkpoint
@@ -248,6 +248,7 @@ def test_the_blind_window_measured_by_cutting_the_newest_record_at_different_age
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
     trials: list[tuple[float, float, float, bool]] = []  # age, appended, cut, detected
+    said: list[tuple[str, int]] = []  # verify's last line and exit code, per trial
     try:
         for age in (0.0, 0.5, 1.0, 1.5, 2.5, 3.5, 5.0):
             artifact = new_image(REGION)
@@ -266,19 +267,23 @@ def test_the_blind_window_measured_by_cutting_the_newest_record_at_different_age
                 [artifact.key_hash],
             )
             trials.append((age, appended, cut, not result.checks[0].ok))
+            out, code = shown(result, capsys)
+            said.append((out.splitlines()[-1], code))
     finally:
         stop.set()
         thread.join(timeout=10)
     longest = max(end - start for start, end in runs)
     print(f"\nblind window, checkpoint loop every {interval} s (a run takes <= {longest:.2f} s):")
     latencies = []
-    for age, appended, cut, detected in trials:
+    for (age, appended, cut, detected), (line, code) in zip(trials, said, strict=True):
         covering = [end for start, end in runs if start >= appended]
         latency = min(covering) - appended
         latencies.append(latency)
         seen = "detected" if detected else "NOT detected (blind window)"
         print(f"  newest record cut at age {age:.1f} s: {seen}; the next checkpoint run "
-              f"ended {latency:.2f} s after the append")  # fmt: skip
+              f"ended {latency:.2f} s after the append; verify: {line!r} "
+              f"(exit {code})")  # fmt: skip
+        assert code == (cli.EXIT_TAMPERED if detected else 0)
         covered_before_cut = any(start >= appended and end <= cut for start, end in runs)
         untouched = not any(start >= appended and start <= cut <= end for start, end in runs)
         if untouched:  # no run straddles the cut: the outcome is exactly the coverage
