@@ -24,6 +24,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,7 @@ from shared.services.lineage.verify import (  # noqa: E402
     RegionVerification,
     verify_evidence,
     verify_region,
+    verify_regions,
 )
 from shared.settings import build_settings  # noqa: E402
 
@@ -239,6 +242,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=100, help="records per artifact")
     parser.add_argument("--samples", type=int, default=30, help="runs of each indexed query")
     parser.add_argument("--scans", type=int, default=3, help="runs of the full-scan baseline")
+    parser.add_argument("--verify-runs", type=int, default=3, help="runs of verify --all")
     parser.add_argument("--quick", action="store_true", help="100 artifacts x 100 records")
     parser.add_argument(
         "--offline-only",
@@ -336,25 +340,32 @@ def verify_figures(
     snap_took, _ = timed(lambda: [checkpoint(r, s) for r, s in regions.items()])
 
     def verify_all(indexes: bool) -> list[RegionVerification]:
-        return [
-            verify_region(
-                s.reader,
-                s.heads,
-                cells[r].checkpoint_verifier,
-                r,
-                indexes=s.reader if indexes else None,
-            )
-            for r, s in regions.items()
-        ]
+        """As ``clearance lineage verify --all`` runs it: the regions at once."""
+        return verify_regions(
+            [
+                partial(
+                    verify_region,
+                    s.reader,
+                    s.heads,
+                    cells[r].checkpoint_verifier,
+                    r,
+                    indexes=s.reader if indexes else None,
+                )
+                for r, s in regions.items()
+            ]
+        )
 
-    took, results = timed(lambda: verify_all(False))
+    runs = [timed(lambda: verify_all(False)) for _ in range(max(1, args.verify_runs))]
+    took, results = min(runs, key=itemgetter(0))
+    median = statistics.median(t for t, _ in runs)
     records = sum(v.records for v in results)
-    bad = sum(v.outcome is not Outcome.OK for v in results)
+    bad = max(sum(v.outcome is not Outcome.OK for v in r) for _, r in runs)
     chains = sum(len(v.checks) for v in results)
     print(f"\nsigned checkpoints of {chains:,} chains (both regions): {snap_took:.1f} s")
     print(
-        f"verify --all (online, Azurite): {records:,} records in {took:.2f} s = "
-        f"{records / took:,.0f} records/s (target >= 20,000), {bad} region(s) not OK"
+        f"verify --all (online, Azurite): {records:,} records, best of {len(runs)} "
+        f"{took:.2f} s = {records / took:,.0f} records/s (median {records / median:,.0f}; "
+        f"target >= 20,000), {bad} region(s) not OK"
     )
     itook, iresults = timed(lambda: verify_all(True))
     rows = sum(v.index_rows or 0 for v in iresults)

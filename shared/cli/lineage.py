@@ -10,6 +10,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -45,6 +46,7 @@ from shared.services.lineage.verify import (
     RegionVerification,
     verify_evidence,
     verify_region,
+    verify_regions,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -399,19 +401,24 @@ def verify(
         named = q.named(model) if model else None
         if named is not None and not named:
             _cannot(f"no chains recorded for {model!r}")
+        jobs = []
         for name, stores in regions.items():
             keys = [a.key_hash for r, a in named if r == name] if named is not None else None
             if keys is not None and not keys:
                 continue
-            result = verify_region(
-                stores.reader,
-                stores.heads,
-                _verifier(public_key, root, name),
-                name,
-                keys,
-                indexes=stores.reader if indexes else None,
+            jobs.append(
+                partial(
+                    verify_region,
+                    stores.reader,
+                    stores.heads,
+                    _verifier(public_key, root, name),
+                    name,
+                    keys,
+                    indexes=stores.reader if indexes else None,
+                )
             )
-            _report(result, {a.key_hash: a.artifact.key for _, a in q.artifacts(name)})
+        for result in verify_regions(jobs):  # the regions at once, reported in order
+            _report(result, {a.key_hash: a.artifact.key for _, a in q.artifacts(result.region)})
             results.append(result)
     except KeyUnavailable as exc:
         _cannot(f"key unavailable: {exc}")

@@ -9,6 +9,7 @@ property that needs them.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
@@ -47,19 +48,31 @@ class Container:
         client_id = self.settings.managed_identity_client_id
         return DefaultAzureCredential(managed_identity_client_id=client_id)
 
-    def _storage_kwargs(self) -> dict[str, Any]:
+    @cached_property
+    def http_transport(self) -> Any:
+        """The one HTTP transport (connection pool) of this cell's storage clients, sized for
+        the host's concurrency, reading the environment once (``shared.adapters.http_pool``)."""
+        from shared.adapters.http_pool import cell_transport
+
+        return cell_transport(os.environ)
+
+    def _storage_kwargs(self, api_version: bool = True) -> dict[str, Any]:
         version = self.settings.storage_api_version
-        return {"api_version": version} if version else {}
+        kwargs: dict[str, Any] = {"transport": self.http_transport}
+        if version and api_version:
+            kwargs["api_version"] = version
+        return kwargs
 
     @cached_property
     def table_service(self) -> Any:
         from azure.data.tables import TableServiceClient
 
         conn = self.settings.storage_connection_string
+        kwargs = self._storage_kwargs(api_version=False)
         if conn is not None:
-            return TableServiceClient.from_connection_string(conn.get_secret_value())
+            return TableServiceClient.from_connection_string(conn.get_secret_value(), **kwargs)
         endpoint = self.settings.cell.storage.endpoint("table")
-        return TableServiceClient(endpoint=endpoint, credential=self.credential)
+        return TableServiceClient(endpoint=endpoint, credential=self.credential, **kwargs)
 
     @cached_property
     def queue_service(self) -> Any:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from shared.domain.lineage.record import LineageRecord
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 
 from shared.domain.errors import TransientError
@@ -102,8 +102,9 @@ class ChainSource(ChainIndex, Protocol):
 class BulkChainSource(Protocol):
     """Every chain at once (one range query), for ``verify --all`` on a large store."""
 
-    def all_links(self) -> Iterator[tuple[str, StoredLink]]:
-        """(key hash, link) chain by chain, each chain in row order."""
+    def all_links(self, heads: Mapping[str, HeadMark]) -> Iterator[tuple[str, StoredLink]]:
+        """(key hash, link) chain by chain, each chain in row order: every chain row stored,
+        whatever ``heads`` (from ``all_heads``, a hint for splitting the read) says."""
         ...
 
     def all_heads(self) -> dict[str, HeadMark]: ...

@@ -229,7 +229,7 @@ def test_truncation_older_than_the_newest_checkpoint_is_detected(
 
 
 def test_the_blind_window_measured_by_cutting_the_newest_record_at_different_ages(
-    stores: Stores,
+    stores: Stores, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A checkpoint loop at INTERVAL (the production timer runs every 20 s) covers every new
     record within one interval plus one checkpoint run. A record cut before a checkpoint
@@ -248,6 +248,7 @@ def test_the_blind_window_measured_by_cutting_the_newest_record_at_different_age
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
     trials: list[tuple[float, float, float, bool]] = []  # age, appended, cut, detected
+    said: list[tuple[str, int]] = []  # verify's last line and exit code, per trial
     try:
         for age in (0.0, 0.5, 1.0, 1.5, 2.5, 3.5, 5.0):
             artifact = new_image(REGION)
@@ -266,19 +267,23 @@ def test_the_blind_window_measured_by_cutting_the_newest_record_at_different_age
                 [artifact.key_hash],
             )
             trials.append((age, appended, cut, not result.checks[0].ok))
+            out, code = shown(result, capsys)
+            said.append((out.splitlines()[-1], code))
     finally:
         stop.set()
         thread.join(timeout=10)
     longest = max(end - start for start, end in runs)
     print(f"\nblind window, checkpoint loop every {interval} s (a run takes <= {longest:.2f} s):")
     latencies = []
-    for age, appended, cut, detected in trials:
+    for (age, appended, cut, detected), (line, code) in zip(trials, said, strict=True):
         covering = [end for start, end in runs if start >= appended]
         latency = min(covering) - appended
         latencies.append(latency)
         seen = "detected" if detected else "NOT detected (blind window)"
         print(f"  newest record cut at age {age:.1f} s: {seen}; the next checkpoint run "
-              f"ended {latency:.2f} s after the append")  # fmt: skip
+              f"ended {latency:.2f} s after the append; verify: {line!r} "
+              f"(exit {code})")  # fmt: skip
+        assert code == (cli.EXIT_TAMPERED if detected else 0)
         covered_before_cut = any(start >= appended and end <= cut for start, end in runs)
         untouched = not any(start >= appended and start <= cut <= end for start, end in runs)
         if untouched:  # no run straddles the cut: the outcome is exactly the coverage
@@ -612,3 +617,47 @@ def test_concurrent_checkpoint_writers_never_fork(stores: Stores) -> None:
         result = stores.verify()
         assert result.trail.anomalies == [], (round_, result.trail.anomalies)
         assert result.outcome is Outcome.OK
+
+
+def test_verify_all_reads_every_chain_row_whatever_the_ranges_and_heads_say(
+    stores: Stores, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``verify --all`` reads the chain partitions in range queries sized from the head rows;
+    an attacker who deletes head rows or writes rows under partitions no head names (sorting
+    before, between and after the key hashes) still has every row read and judged."""
+    for _ in range(6):
+        for r in story(new_image(REGION), REGION):
+            stores.writer.append(r)
+    stores.checkpoint()
+
+    def verify(range_rows: int) -> RegionVerification:
+        reader = TableLineageReader(stores.cell.table_service, stores.table, range_rows)
+        return verify_region(reader, stores.heads, stores.cell.checkpoint_verifier, REGION)
+
+    clean = verify(10)  # eight chains of 8 records, in seven ranges
+    assert clean.outcome is Outcome.OK and clean.records == verify(1000).records == 64
+    heads = stores.reader.all_heads()
+    victim = sorted(heads)[4]  # a chain in a middle range
+    stores.client.delete_entity(chain_partition(victim), "head")
+    edited = sorted(heads)[-1]
+    row = dict(stores.client.get_entity(chain_partition(edited), seq_row_key(2)))
+    row["Body"] = row["Body"].replace("event-grid", "someone-else")
+    stores.put(row)
+    first = stores.row(1)
+    for pk in ("c|!before", "c|5zz-between", "c|zzz-after"):
+        stores.put({**first, "PartitionKey": pk})  # a copied record under a foreign name
+    for range_rows in (1, 10, 1000):
+        result = verify(range_rows)
+        found = sorted((c.key_hash, c.fault.fault) for c in result.broken if c.fault)
+        assert found == sorted(
+            [
+                (victim, Fault.HEAD_MISMATCH),
+                (edited, Fault.EDITED),
+                ("!before", Fault.HEAD_MISMATCH),  # a chain of one record and no head
+                ("5zz-between", Fault.HEAD_MISMATCH),
+                ("zzz-after", Fault.HEAD_MISMATCH),
+            ]
+        ), range_rows
+        assert result.records == 64 - 7 + 3  # the edited chain stops before its seq 2
+    _out, code = shown(verify(10), capsys)
+    assert code == cli.EXIT_TAMPERED

@@ -8,7 +8,7 @@ would go unnoticed; the key or the storage unreachable is raised as ``KeyUnavail
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -105,13 +105,17 @@ def verify_region(
 ) -> RegionVerification:
     """Verify the given chains (default: every chain the index or the checkpoint knows);
     with ``indexes``, also every index row of those chains against the chain."""
-    trail = checkpoint_trail(checkpoints, verifier, region)
-    checkpoint = trail.newest.checkpoint if trail.newest else None
-    if key_hashes is None:
-        wanted = {a.key_hash for a in chains.artifacts()}
-        wanted |= set(checkpoint.chains) if checkpoint else set()
-    else:
-        wanted = set(key_hashes)
+    bulk = chains if key_hashes is None and isinstance(chains, BulkChainSource) else None
+    with ThreadPoolExecutor(max_workers=3) as pool:  # independent reads, at once
+        trail_read = pool.submit(checkpoint_trail, checkpoints, verifier, region)
+        known = pool.submit(_known_chains, chains) if key_hashes is None else None
+        heads_read = pool.submit(bulk.all_heads) if bulk is not None else None
+        trail = trail_read.result()
+        checkpoint = trail.newest.checkpoint if trail.newest else None
+        wanted = known.result() if known is not None else set(key_hashes or ())
+        if key_hashes is None and checkpoint is not None:
+            wanted |= set(checkpoint.chains)
+        heads = heads_read.result() if heads_read is not None else {}
     view, lock = ChainIndexView.empty(), Lock()
 
     def check(
@@ -136,10 +140,9 @@ def verify_region(
             on_chain(result)
         return result
 
-    if key_hashes is None and isinstance(chains, BulkChainSource):
-        heads = chains.all_heads()
+    if bulk is not None:
         checks = []
-        for key_hash, group in groupby(chains.all_links(), key=itemgetter(0)):
+        for key_hash, group in groupby(bulk.all_links(heads), key=itemgetter(0)):
             checks.append(check(key_hash, (link for _, link in group), heads.get(key_hash)))
         seen = {c.key_hash for c in checks}
         for key_hash in sorted((wanted | set(heads)) - seen):
@@ -155,6 +158,21 @@ def verify_region(
     live = (r for r in indexes.live_rows() if r.key_hash in wanted)
     count, faults = check_indexes(view, rows, live)
     return RegionVerification(region, trail, checks, faults, count)
+
+
+def verify_regions(
+    jobs: Sequence[Callable[[], RegionVerification]],
+) -> list[RegionVerification]:
+    """Several regions' verifications at once (each region is its own storage account), the
+    results in the order given; the first error raised is raised here."""
+    if len(jobs) <= 1:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return [f.result() for f in [pool.submit(job) for job in jobs]]
+
+
+def _known_chains(chains: ChainSource) -> set[str]:
+    return {a.key_hash for a in chains.artifacts()}
 
 
 @dataclass(frozen=True)

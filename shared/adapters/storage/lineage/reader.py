@@ -6,10 +6,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from shared.adapters.storage.lineage.entities import Entity, body_of
+from shared.adapters.storage.lineage.raw_query import (
+    PAGE,
+    odata_filter,
+    range_bounds,
+    raw_rows,
+    sharded,
+)
 from shared.domain.errors import TerminalError, TransientError
 from shared.domain.lineage.chain import SEQ_PREFIX, ChainFormatError, HeadMark, Link, seq_row_key
 from shared.domain.lineage.index import (
@@ -48,8 +55,10 @@ def entry_of(region: str, entity: Entity) -> AuditEntry:
 
 
 class TableLineageReader:
-    def __init__(self, table_service: Any, table: str = TABLE) -> None:
+    def __init__(self, table_service: Any, table: str = TABLE, range_rows: int = PAGE) -> None:
+        """``range_rows``: the records one range query of ``all_links`` is sized for."""
         self._table = table_service.get_table_client(table)
+        self._range_rows = range_rows
 
     # -- raw partition reads -------------------------------------------------------------
     def rows(
@@ -156,50 +165,54 @@ class TableLineageReader:
 
     # -- chains --------------------------------------------------------------------------
     def stored_links(self, key_hash: str) -> Iterator[StoredLink]:
-        """The chain's rows, only the properties verify reads (a body split over more than
-        two properties is read whole, row by row: records that large are rare)."""
-        flt = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
+        """The chain's rows, only the properties verify reads, as plain JSON (a body split over
+        more than two properties is read whole, row by row: records that large are rare)."""
         pk = chain_partition(key_hash)
-        params = {"pk": pk, "lo": SEQ_PREFIX, "hi": "seq."}
-        for e in self._query(flt, params, MAX_PAGE, _LINK_PROPERTIES):
-            if e.get("Body1") is not None:
-                e = self.get(pk, str(e["RowKey"])) or e
-            yield StoredLink(
-                row_key=str(e["RowKey"]),
-                body=body_of(e),
-                stored_hash=str(e.get("Hash") or ""),
-                stored_prev=str(e.get("PrevHash") or ""),
-            )
+        flt = odata_filter(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+            {"pk": pk, "lo": SEQ_PREFIX, "hi": "seq."},
+        )
+        for e in raw_rows(self._table, flt, _LINK_PROPERTIES):
+            yield self._stored_link(pk, e)
 
-    def all_links(self) -> Iterator[tuple[str, StoredLink]]:
-        """Every chain row of the table, chain by chain in row order: one range query over the
-        chain partitions instead of one query per chain (what ``verify --all`` reads)."""
-        flt = "PartitionKey ge @lo and PartitionKey lt @hi and RowKey ge @rlo and RowKey lt @rhi"
-        params = {"lo": "c|", "hi": "c}", "rlo": SEQ_PREFIX, "rhi": "seq."}
+    def all_links(
+        self, heads: Mapping[str, HeadMark], workers: int = 4
+    ) -> Iterator[tuple[str, StoredLink]]:
+        """Every chain row of the table, chain by chain in row order (what ``verify --all``
+        reads): range queries over the chain partitions, fetched by ``workers`` threads while
+        the caller verifies (no table scan, no query per chain).
+
+        ``heads`` (from ``all_heads``) only sizes the ranges, about one page of records each;
+        the ranges cover every chain partition whatever the head rows say."""
+        flt = odata_filter("RowKey ge @lo and RowKey lt @hi", {"lo": SEQ_PREFIX, "hi": "seq."})
         select = ["PartitionKey", *_LINK_PROPERTIES]
-        for e in self._query(flt, params, MAX_PAGE, select):
-            pk = str(e["PartitionKey"])
-            if e.get("Body1") is not None:
-                e = self.get(pk, str(e["RowKey"])) or e
-            yield (
-                pk[2:],
-                StoredLink(
-                    row_key=str(e["RowKey"]),
-                    body=body_of(e),
-                    stored_hash=str(e.get("Hash") or ""),
-                    stored_prev=str(e.get("PrevHash") or ""),
-                ),
-            )
+        sizes = {chain_partition(k): h.seq for k, h in heads.items()}
+        bounds = range_bounds(sizes, "c|", "c}", self._range_rows)
+        for e in sharded(self._table, bounds, flt, select, workers):
+            pk = str(e.get("PartitionKey"))
+            yield pk[2:], self._stored_link(pk, e)
+
+    def _stored_link(self, pk: str, e: Entity) -> StoredLink:
+        if e.get("Body1") is not None:
+            e = self.get(pk, str(e.get("RowKey"))) or e
+        return StoredLink(
+            row_key=str(e.get("RowKey")),
+            body=body_of(e),
+            stored_hash=str(e.get("Hash") or ""),
+            stored_prev=str(e.get("PrevHash") or ""),
+        )
 
     def all_heads(self) -> dict[str, HeadMark]:
         """Every chain's head row (one range query)."""
-        flt = "PartitionKey ge @lo and PartitionKey lt @hi and RowKey eq @head"
-        params = {"lo": "c|", "hi": "c}", "head": HEAD_ROW}
+        flt = odata_filter(
+            "PartitionKey ge @lo and PartitionKey lt @hi and RowKey eq @head",
+            {"lo": "c|", "hi": "c}", "head": HEAD_ROW},
+        )
         out = {}
-        for e in self._query(flt, params, MAX_PAGE, ["PartitionKey", "Seq", "Hash"]):
+        for e in raw_rows(self._table, flt, ["PartitionKey", "Seq", "Hash"]):
             seq = e.get("Seq")
-            if isinstance(seq, int):
-                out[str(e["PartitionKey"])[2:]] = HeadMark(seq, str(e.get("Hash") or ""))
+            if type(seq) is int:
+                out[str(e.get("PartitionKey"))[2:]] = HeadMark(seq, str(e.get("Hash") or ""))
         return out
 
     def chain(self, region: str, key_hash: str) -> list[AuditEntry]:

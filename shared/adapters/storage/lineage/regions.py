@@ -31,14 +31,23 @@ def catalog_regions(
     catalog: RegionCatalog, credential: Any, only: str | None = None
 ) -> dict[str, RegionLineage]:
     """Every region of the catalog (or one), in catalog order, over Entra credentials."""
+    import os
+
     from azure.data.tables import TableServiceClient
     from azure.storage.blob import BlobServiceClient
 
+    from shared.adapters.http_pool import cell_transport
+
+    transport = cell_transport(os.environ)  # one pool for this process's reads of every region
     out = {}
     for entry in catalog.regions:
         if only is not None and entry.name != only:
             continue
-        tables = TableServiceClient(endpoint=entry.storage.endpoint("table"), credential=credential)
-        blobs = BlobServiceClient(entry.storage.endpoint("blob"), credential=credential)
+        tables = TableServiceClient(
+            endpoint=entry.storage.endpoint("table"), credential=credential, transport=transport
+        )
+        blobs = BlobServiceClient(
+            entry.storage.endpoint("blob"), credential=credential, transport=transport
+        )
         out[entry.name] = region_lineage(entry.name, tables, blobs)
     return out
