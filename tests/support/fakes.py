@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,9 @@ class FakeLineage:
             self.keys.add(idempotency_key)
         self.records.append(record)
         return True
+
+    def append_all(self, entries: Sequence[tuple[LineageRecord, str | None]]) -> list[bool]:
+        return [self.append(record, idempotency_key=key) for record, key in entries]
 
 
 @dataclass
@@ -257,13 +261,28 @@ class FakeApprovalStore:
             approval, etag = self.rows[approval_id]
             return approval, str(etag)
 
-    def replace(self, approval: Approval, etag: str) -> bool:
+    def replace(self, approval: Approval, etag: str) -> str | None:
         with self._lock:
             current = self.rows.get(approval.approval_id)
             if current is None or str(current[1]) != etag:
-                return False
+                return None
             self.rows[approval.approval_id] = (approval, current[1] + 1)
-            return True
+            return str(current[1] + 1)
+
+    def snapshot(self, approval_id: str) -> tuple[Approval, str, list[Vote]]:
+        with self._lock:
+            approval, etag = self.get(approval_id)
+            return approval, etag, sorted(self.votes(approval_id), key=lambda v: v.at)
+
+    def record_vote(self, vote: Vote, approval: Approval, etag: str) -> str | None:
+        with self._lock:
+            votes = self.vote_rows.get(approval.approval_id, [])
+            if any(v.approver == vote.approver for v in votes):
+                return None
+            written = self.replace(approval, etag)
+            if written is not None:
+                self.vote_rows.setdefault(approval.approval_id, []).append(vote)
+            return written
 
     def add_vote(self, approval_id: str, vote: Vote) -> bool:
         with self._lock:
@@ -276,9 +295,12 @@ class FakeApprovalStore:
     def votes(self, approval_id: str) -> list[Vote]:
         return list(self.vote_rows.get(approval_id, []))
 
-    def pending_for_model(self, region: str, model: str) -> list[Approval]:
+    def pending_for_model(self, region: str, model: str, *, excluding: str = "") -> list[Approval]:
         return [
             a
             for a, _ in self.rows.values()
-            if a.region == region and a.metadata.name == model and not a.is_final
+            if a.region == region
+            and a.metadata.name == model
+            and not a.is_final
+            and a.approval_id != excluding
         ]

@@ -96,7 +96,9 @@ def test_a_hotfix_or_rollback_may_replace_a_higher_pending_version(deps: Approva
 
 
 def test_a_downgrade_from_the_live_version_is_flagged(deps: ApprovalDeps) -> None:
-    deps.live_now = lambda region, model: "2.0.0 (sha256:abc)"
+    from tests.unit.domain.approval.test_view import _live
+
+    deps.live_revision = lambda region, model: _live("2.0.0")
     low = open_request(request("1.9.0"), deps)
     assert low.notes == ("Downgrade: 1.9.0 is lower than 2.0.0, which is live.",)
 
