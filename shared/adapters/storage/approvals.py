@@ -119,9 +119,7 @@ class TableApprovalStore:
         """The record, its ETag and its votes, in one query of the approval's partition."""
         rows = self._call(
             lambda: list(
-                self._client().query_entities(
-                    "PartitionKey eq @pk", parameters={"pk": approval_id}
-                )
+                self._client().query_entities("PartitionKey eq @pk", parameters={"pk": approval_id})
             )
         )
         record = next((r for r in rows if r["RowKey"] == "approval"), None)

@@ -479,9 +479,7 @@ def _tell_owner(approval: Approval, deps: ApprovalDeps) -> None:
         log.error("decision mail for %s not sent: %s", approval.approval_id, exc)
 
 
-def _ensure_dispatched(
-    approval: Approval, deps: ApprovalDeps, etag: str | None = None
-) -> Approval:
+def _ensure_dispatched(approval: Approval, deps: ApprovalDeps, etag: str | None = None) -> Approval:
     """Enqueue the deployment request of an approved record (idempotent by message id) and
     mark the record dispatched (``etag``: the record's, when the caller knows it)."""
     if approval.state is not ApprovalState.APPROVED or approval.dispatched:
