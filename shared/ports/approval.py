@@ -31,6 +31,14 @@ class ApprovalStore(Protocol):
         has ``etag``. The new ETag, or None (changed meanwhile, or already voted)."""
         ...
 
+    def settle(self, approval: Approval) -> None:
+        """An approved record's deployment request was sent: drop its pending index row."""
+        ...
+
+    def unsettled(self, approval: Approval) -> bool:
+        """Whether the record's pending index row is still there."""
+        ...
+
 
 class Teams(Protocol):
     def post(self, payload: dict[str, Any]) -> None: ...

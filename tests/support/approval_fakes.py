@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.domain.approval.record import Approval, Vote
+from shared.domain.approval.record import Approval, ApprovalState, Vote
 from shared.domain.errors import TerminalError
 from shared.ports.directory import DirectoryError, DirectoryUser
 from shared.ports.mail import HeldMail
@@ -20,12 +20,14 @@ class FakeApprovalStore:
         self.records: dict[str, tuple[Approval, int]] = {}
         self.vote_rows: dict[str, dict[str, Vote]] = {}
         self._lock = threading.RLock()
+        self.index_rows: set[str] = set()  # the pending index (an approved record: unsent)
 
     def create(self, approval: Approval) -> tuple[Approval, bool]:
         with self._lock:
             if approval.approval_id in self.records:
                 return self.records[approval.approval_id][0], False
             self.records[approval.approval_id] = (approval, 1)
+            self.index_rows.add(approval.approval_id)
             return approval, True
 
     def get(self, approval_id: str) -> tuple[Approval, str]:
@@ -40,12 +42,22 @@ class FakeApprovalStore:
             if str(version) != etag:
                 return None
             self.records[approval.approval_id] = (approval, version + 1)
+            if approval.is_final and approval.state is not ApprovalState.APPROVED:
+                self.index_rows.discard(approval.approval_id)
             return str(version + 1)
 
     def snapshot(self, approval_id: str) -> tuple[Approval, str, list[Vote]]:
         with self._lock:
             approval, etag = self.get(approval_id)
             return approval, etag, self.votes(approval_id)
+
+    def settle(self, approval: Approval) -> None:
+        with self._lock:
+            self.index_rows.discard(approval.approval_id)
+
+    def unsettled(self, approval: Approval) -> bool:
+        with self._lock:
+            return approval.approval_id in self.index_rows
 
     def record_vote(self, vote: Vote, approval: Approval, etag: str) -> str | None:
         with self._lock:

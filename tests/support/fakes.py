@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.domain.approval.record import Approval, Vote
+from shared.domain.approval.record import Approval, ApprovalState, Vote
 from shared.domain.errors import TerminalError, TransientError
 from shared.domain.intake.ledger import Claim, ClaimState, VersionHolder
 from shared.domain.intake.rejection import Rejection
@@ -246,12 +246,14 @@ class FakeApprovalStore:
         self.rows: dict[str, tuple[Approval, int]] = {}
         self.vote_rows: dict[str, list[Vote]] = {}
         self._lock = threading.RLock()
+        self.index_rows: set[str] = set()  # the pending index (an approved record: unsent)
 
     def create(self, approval: Approval) -> tuple[Approval, bool]:
         with self._lock:
             if approval.approval_id in self.rows:
                 return self.rows[approval.approval_id][0], False
             self.rows[approval.approval_id] = (approval, 1)
+            self.index_rows.add(approval.approval_id)
             return approval, True
 
     def get(self, approval_id: str) -> tuple[Approval, str]:
@@ -267,12 +269,22 @@ class FakeApprovalStore:
             if current is None or str(current[1]) != etag:
                 return None
             self.rows[approval.approval_id] = (approval, current[1] + 1)
+            if approval.is_final and approval.state is not ApprovalState.APPROVED:
+                self.index_rows.discard(approval.approval_id)
             return str(current[1] + 1)
 
     def snapshot(self, approval_id: str) -> tuple[Approval, str, list[Vote]]:
         with self._lock:
             approval, etag = self.get(approval_id)
             return approval, etag, sorted(self.votes(approval_id), key=lambda v: v.at)
+
+    def settle(self, approval: Approval) -> None:
+        with self._lock:
+            self.index_rows.discard(approval.approval_id)
+
+    def unsettled(self, approval: Approval) -> bool:
+        with self._lock:
+            return approval.approval_id in self.index_rows
 
     def record_vote(self, vote: Vote, approval: Approval, etag: str) -> str | None:
         with self._lock:

@@ -3,7 +3,10 @@
 Partition = approval id: the record (``RowKey=approval``) and one row per vote
 (``RowKey=vote-<hash of approver>``, conditional insert: a replayed vote is counted once).
 Pending requests per (region, model) are indexed in partition ``model|<region>|<model>`` so a
-newer version finds what it supersedes without a scan.
+newer version finds what it supersedes without a scan. The row goes when the record is final
+and nothing is left to do: at once for a rejected, expired, superseded or cancelled request;
+for an approved one when its deployment request was sent (``settle``), so the row doubles as
+the outbox mark of an approved record whose deployment request may not have left yet.
 
 A vote costs two requests here: ``snapshot`` (one query of the approval's partition: the
 record with its ETag and every vote) and ``record_vote`` (one entity-group transaction: the
@@ -18,7 +21,7 @@ import hashlib
 from typing import Any
 
 from shared.adapters.storage.resources import LazyTable
-from shared.domain.approval.record import Approval, Vote
+from shared.domain.approval.record import Approval, ApprovalState, Vote
 from shared.domain.errors import TerminalError, TransientError
 
 TABLE = "approvals"
@@ -26,6 +29,11 @@ TABLE = "approvals"
 
 def _vote_key(approver: str) -> str:
     return "vote-" + hashlib.sha256(approver.encode("utf-8")).hexdigest()[:40]
+
+
+def _done(approval: Approval) -> bool:
+    """Final with nothing left to send (an approved record waits for ``settle``)."""
+    return approval.is_final and approval.state is not ApprovalState.APPROVED
 
 
 def _is_vote_row(row_key: str) -> bool:
@@ -89,8 +97,8 @@ class TableApprovalStore:
 
     def replace(self, approval: Approval, etag: str) -> str | None:
         """Optimistic concurrency: the new ETag, or None when someone else changed the record
-        first. The pending index row goes when the record becomes final (not again when a
-        final record is only marked dispatched)."""
+        first. The pending index row goes when the record becomes final (an approved record
+        keeps it until ``settle``)."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceModifiedError
         from azure.data.tables import UpdateMode
@@ -111,9 +119,28 @@ class TableApprovalStore:
             )
         except ResourceModifiedError:
             return None
-        if approval.is_final and not approval.dispatched:
+        if _done(approval):
             self._drop_index(approval)
         return str((written or {}).get("etag") or "") or self.get(approval.approval_id)[1]
+
+    def settle(self, approval: Approval) -> None:
+        """The approved record's deployment request was sent: its pending index row goes."""
+        self._drop_index(approval)
+
+    def unsettled(self, approval: Approval) -> bool:
+        """Whether the record's pending index row is still there (for an approved record: its
+        deployment request may not have been sent)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._call(
+                self._client().get_entity,
+                _index_pk(approval.region, approval.metadata.name),
+                approval.approval_id,
+            )
+        except ResourceNotFoundError:
+            return False
+        return True
 
     def snapshot(self, approval_id: str) -> tuple[Approval, str, list[Vote]]:
         """The record, its ETag and its votes, in one query of the approval's partition."""
@@ -171,7 +198,7 @@ class TableApprovalStore:
             raise TransientError(f"approval store refused the vote: {exc}") from exc
         except AzureError as exc:
             raise TransientError(f"approval store unavailable: {exc}") from exc
-        if approval.is_final:
+        if _done(approval):
             self._drop_index(approval)
         new_etag = str(results[1].get("etag") or "") if len(results) > 1 else ""
         return new_etag or self.get(approval.approval_id)[1]

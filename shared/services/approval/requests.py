@@ -1,9 +1,11 @@
 """Approvals: open a request, notify, count votes, decide, expire, supersede, dispatch.
 
-Storage decides races: votes are conditional inserts (a replay counts once) and the record is
-replaced with its ETag (two votes completing a quorum at the same time decide it once). An
-approved record is dispatched (deployment request enqueued, message id = approval id + region)
-and marked so; any later touch of an approved, undispatched record dispatches it again.
+Storage decides races: a vote is a conditional insert (a replay counts once) written in one
+transaction with the record's ETag-guarded replace (two votes completing a quorum at the same
+time decide it once). An approved record is written ``dispatched`` (its deployment request
+committed) and keeps its pending index row until the request is enqueued (message id =
+approval id + region); any later touch of an approved record whose row is still there sends
+the request again (idempotent by message id) and drops the row.
 """
 
 from __future__ import annotations
@@ -376,6 +378,8 @@ def cast_vote(
             withdrawn = rejection_of(deps.rejections, approval.artifact, approval.platform_digests)
             if withdrawn is not None:  # rejected meanwhile: never approved (withdrawn below)
                 decided = approval
+            else:  # committed with the decision; the pending index row marks it unsent
+                decided = decided.model_copy(update={"dispatched": True})
         written = deps.store.record_vote(vote, decided, etag)
         if written is not None:
             break
@@ -393,7 +397,7 @@ def cast_vote(
         return VoteResult(cancel_request(approval_id, withdrawn.reason(), deps) or approval, True)
     if decision_record is None:
         return VoteResult(decided, True)
-    decided = _ensure_dispatched(decided, deps, written)
+    decided = _ensure_dispatched(decided, deps, written, fresh=True)
     _tell_owner(decided, deps)
     deps.after_decision()
     return VoteResult(decided, True)
@@ -479,10 +483,15 @@ def _tell_owner(approval: Approval, deps: ApprovalDeps) -> None:
         log.error("decision mail for %s not sent: %s", approval.approval_id, exc)
 
 
-def _ensure_dispatched(approval: Approval, deps: ApprovalDeps, etag: str | None = None) -> Approval:
-    """Enqueue the deployment request of an approved record (idempotent by message id) and
-    mark the record dispatched (``etag``: the record's, when the caller knows it)."""
-    if approval.state is not ApprovalState.APPROVED or approval.dispatched:
+def _ensure_dispatched(
+    approval: Approval, deps: ApprovalDeps, etag: str | None = None, *, fresh: bool = False
+) -> Approval:
+    """Enqueue the deployment request of an approved record (idempotent by message id), then
+    drop its pending index row (``fresh``: the caller just decided it, the row is there).
+    A record decided before the row was the outbox mark (``dispatched`` False) is marked."""
+    if approval.state is not ApprovalState.APPROVED:
+        return approval
+    if approval.dispatched and not fresh and not deps.store.unsettled(approval):
         return approval
     request = DeploymentRequest(
         approval_id=approval.approval_id,
@@ -503,16 +512,18 @@ def _ensure_dispatched(approval: Approval, deps: ApprovalDeps, etag: str | None 
         ),
     )
     current = approval
-    for _ in range(5):
+    for _ in range(5 if not approval.dispatched else 0):
         if etag is None:
             current, etag = deps.store.get(approval.approval_id)
-            if current.dispatched:
-                return current
+        if current.dispatched:
+            break
         marked = current.model_copy(update={"dispatched": True})
         if deps.store.replace(marked, etag):
-            return marked
+            current = marked
+            break
         etag = None
-    return approval
+    deps.store.settle(approval)
+    return current
 
 
 # -- expiry -----------------------------------------------------------------------------------

@@ -209,5 +209,29 @@ def test_a_vote_reads_the_record_once_and_the_decision_is_one_write(deps: Approv
     assert log.calls == ["snapshot", "record_vote"]
     log.calls.clear()
     cast_vote(approval.approval_id, second, "approve", None, "signed_link", deps)
-    # one read, the vote with the decision, the dispatched mark with the ETag it got back
-    assert log.calls == ["snapshot", "record_vote", "replace"]
+    # one read, the vote with the decision, the pending row dropped once the request is sent
+    assert log.calls == ["snapshot", "record_vote", "settle"]
+
+
+def test_a_deployment_request_that_did_not_leave_is_sent_by_the_next_touch_only(
+    deps: ApprovalDeps,
+) -> None:
+    from shared.services.approval.requests import expire_request
+
+    approval = open_request(request("1.0.0"), deps)
+    bus = FakeBus(down=True)
+    deps.bus = bus
+    first, second = approval.approvers[:2]
+    cast_vote(approval.approval_id, first, "approve", None, "signed_link", deps)
+    with pytest.raises(TransientError):  # the bus is down when the quorum is reached
+        cast_vote(approval.approval_id, second, "approve", None, "signed_link", deps)
+    decided = deps.store.get(approval.approval_id)[0]
+    assert decided.state is ApprovalState.APPROVED and deps.store.unsettled(decided)
+    bus.down = False
+    retry = cast_vote(approval.approval_id, second, "approve", None, "signed_link", deps)
+    assert not retry.counted  # the retried vote is not counted twice, but it sends
+    assert [q for q, _ in bus.sent] == [DEPLOYMENT_REQUESTS]
+    assert not deps.store.unsettled(decided)
+    expire_request(approval.approval_id, deps)  # a later touch: nothing is sent again
+    cast_vote(approval.approval_id, first, "approve", None, "signed_link", deps)
+    assert [q for q, _ in bus.sent] == [DEPLOYMENT_REQUESTS]
