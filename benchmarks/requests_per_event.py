@@ -216,6 +216,9 @@ class Bench:
         first, second = SAMPLE_APPROVERS[:2]
         self.run("first vote", lambda: self.vote(approval.approval_id, first), report=report)
         self.run("deciding vote", lambda: self.vote(approval.approval_id, second), report=report)
+        # the signed checkpoint the decision asked for, signed off the vote's request path
+        checkpoint = self.container.decision_checkpoints.flush
+        self.run("checkpoint after a decision (async)", checkpoint, report=report)
 
 
 def table(rows: list[dict[str, Any]]) -> str:

@@ -267,16 +267,14 @@ class Container:
 
     def approvals(self) -> ApprovalDeps:
         from shared.adapters.storage.approvals import TableApprovalStore
-        from shared.adapters.storage.deployment_state import (
-            TableDeploymentStateStore,
-            live_summary,
-        )
+        from shared.adapters.storage.deployment_state import TableDeploymentStateStore
         from shared.domain.approval.links import LinkSigner
         from shared.services.approval.requests import ApprovalDeps
 
         if self._approvals is None:
             s = self.settings
             url = s.teams_webhook_url
+            deployments = TableDeploymentStateStore(self.table_service)
             self._approvals = ApprovalDeps(
                 cell=s.cell,
                 store=TableApprovalStore(self.table_service),
@@ -285,16 +283,13 @@ class Container:
                 mailer=self.mailer,
                 signer=LinkSigner(s.link_signing_keys()),
                 teams=_teams(url.get_secret_value()) if url else None,
-                live_now=live_summary(TableDeploymentStateStore(self.table_service)),
                 rejections=self.rejections,
-                live_revision=lambda region, model: (
-                    TableDeploymentStateStore(self.table_service).get(region, model)[0].live
-                ),
+                live_revision=lambda region, model: deployments.get(region, model)[0].live,
                 identity=s.catalog.identity,
                 directory=self.directory,
                 platform_email=str(s.platform_email) if s.platform_email else None,
                 tenant_id=s.tenant_id.lower() if s.tenant_id else None,
-                after_decision=self.checkpoint_now,
+                after_decision=self.decision_checkpoints.request,
             )
         return self._approvals
 
@@ -333,6 +328,13 @@ class Container:
             lineage=self.lineage,
             lock=TableCheckpointLock(self.table_service),
         )
+
+    @cached_property
+    def decision_checkpoints(self) -> Any:
+        """A signed checkpoint right after each decision, off the vote's request path."""
+        from shared.services.lineage.heads import CheckpointSoon
+
+        return CheckpointSoon(self.checkpoint_now)
 
     def checkpoint_now(self) -> None:
         """Sign a lineage checkpoint now (after a decision); the timer retries any failure."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from shared.domain.lineage.record import LineageRecord
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 
 from shared.domain.errors import TransientError
@@ -21,6 +21,11 @@ class LineageWriter(Protocol):
 
     def append(self, record: LineageRecord, *, idempotency_key: str | None = None) -> bool:
         """False when a record with the same idempotency key was already appended."""
+        ...
+
+    def append_all(self, entries: Sequence[tuple[LineageRecord, str | None]]) -> list[bool]:
+        """Several records of one artifact, in order, with their idempotency keys (one
+        transaction where the adapter can); per entry as ``append``."""
         ...
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.domain.approval.record import Approval, Vote
+from shared.domain.approval.record import Approval, ApprovalState, Vote
 from shared.domain.errors import TerminalError
 from shared.ports.directory import DirectoryError, DirectoryUser
 from shared.ports.mail import HeldMail
@@ -19,13 +19,15 @@ class FakeApprovalStore:
     def __init__(self) -> None:
         self.records: dict[str, tuple[Approval, int]] = {}
         self.vote_rows: dict[str, dict[str, Vote]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self.index_rows: set[str] = set()  # the pending index (an approved record: unsent)
 
     def create(self, approval: Approval) -> tuple[Approval, bool]:
         with self._lock:
             if approval.approval_id in self.records:
                 return self.records[approval.approval_id][0], False
             self.records[approval.approval_id] = (approval, 1)
+            self.index_rows.add(approval.approval_id)
             return approval, True
 
     def get(self, approval_id: str) -> tuple[Approval, str]:
@@ -34,13 +36,37 @@ class FakeApprovalStore:
         approval, version = self.records[approval_id]
         return approval, str(version)
 
-    def replace(self, approval: Approval, etag: str) -> bool:
+    def replace(self, approval: Approval, etag: str) -> str | None:
         with self._lock:
             _, version = self.records[approval.approval_id]
             if str(version) != etag:
-                return False
+                return None
             self.records[approval.approval_id] = (approval, version + 1)
-            return True
+            if approval.is_final and approval.state is not ApprovalState.APPROVED:
+                self.index_rows.discard(approval.approval_id)
+            return str(version + 1)
+
+    def snapshot(self, approval_id: str) -> tuple[Approval, str, list[Vote]]:
+        with self._lock:
+            approval, etag = self.get(approval_id)
+            return approval, etag, self.votes(approval_id)
+
+    def settle(self, approval: Approval) -> None:
+        with self._lock:
+            self.index_rows.discard(approval.approval_id)
+
+    def unsettled(self, approval: Approval) -> bool:
+        with self._lock:
+            return approval.approval_id in self.index_rows
+
+    def record_vote(self, vote: Vote, approval: Approval, etag: str) -> str | None:
+        with self._lock:
+            if vote.approver in self.vote_rows.get(approval.approval_id, {}):
+                return None
+            written = self.replace(approval, etag)
+            if written is not None:
+                self.vote_rows.setdefault(approval.approval_id, {})[vote.approver] = vote
+            return written
 
     def add_vote(self, approval_id: str, vote: Vote) -> bool:
         with self._lock:
@@ -53,11 +79,14 @@ class FakeApprovalStore:
     def votes(self, approval_id: str) -> list[Vote]:
         return sorted(self.vote_rows.get(approval_id, {}).values(), key=lambda v: v.at)
 
-    def pending_for_model(self, region: str, model: str) -> list[Approval]:
+    def pending_for_model(self, region: str, model: str, *, excluding: str = "") -> list[Approval]:
         return [
             a
             for a, _ in self.records.values()
-            if a.region == region and a.metadata.name == model and not a.is_final
+            if a.region == region
+            and a.metadata.name == model
+            and not a.is_final
+            and a.approval_id != excluding
         ]
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.domain.approval.record import Approval, Vote
+from shared.domain.approval.record import Approval, ApprovalState, Vote
 from shared.domain.errors import TerminalError, TransientError
 from shared.domain.intake.ledger import Claim, ClaimState, VersionHolder
 from shared.domain.intake.rejection import Rejection
@@ -43,6 +44,9 @@ class FakeLineage:
             self.keys.add(idempotency_key)
         self.records.append(record)
         return True
+
+    def append_all(self, entries: Sequence[tuple[LineageRecord, str | None]]) -> list[bool]:
+        return [self.append(record, idempotency_key=key) for record, key in entries]
 
 
 @dataclass
@@ -242,12 +246,14 @@ class FakeApprovalStore:
         self.rows: dict[str, tuple[Approval, int]] = {}
         self.vote_rows: dict[str, list[Vote]] = {}
         self._lock = threading.RLock()
+        self.index_rows: set[str] = set()  # the pending index (an approved record: unsent)
 
     def create(self, approval: Approval) -> tuple[Approval, bool]:
         with self._lock:
             if approval.approval_id in self.rows:
                 return self.rows[approval.approval_id][0], False
             self.rows[approval.approval_id] = (approval, 1)
+            self.index_rows.add(approval.approval_id)
             return approval, True
 
     def get(self, approval_id: str) -> tuple[Approval, str]:
@@ -257,13 +263,38 @@ class FakeApprovalStore:
             approval, etag = self.rows[approval_id]
             return approval, str(etag)
 
-    def replace(self, approval: Approval, etag: str) -> bool:
+    def replace(self, approval: Approval, etag: str) -> str | None:
         with self._lock:
             current = self.rows.get(approval.approval_id)
             if current is None or str(current[1]) != etag:
-                return False
+                return None
             self.rows[approval.approval_id] = (approval, current[1] + 1)
-            return True
+            if approval.is_final and approval.state is not ApprovalState.APPROVED:
+                self.index_rows.discard(approval.approval_id)
+            return str(current[1] + 1)
+
+    def snapshot(self, approval_id: str) -> tuple[Approval, str, list[Vote]]:
+        with self._lock:
+            approval, etag = self.get(approval_id)
+            return approval, etag, sorted(self.votes(approval_id), key=lambda v: v.at)
+
+    def settle(self, approval: Approval) -> None:
+        with self._lock:
+            self.index_rows.discard(approval.approval_id)
+
+    def unsettled(self, approval: Approval) -> bool:
+        with self._lock:
+            return approval.approval_id in self.index_rows
+
+    def record_vote(self, vote: Vote, approval: Approval, etag: str) -> str | None:
+        with self._lock:
+            votes = self.vote_rows.get(approval.approval_id, [])
+            if any(v.approver == vote.approver for v in votes):
+                return None
+            written = self.replace(approval, etag)
+            if written is not None:
+                self.vote_rows.setdefault(approval.approval_id, []).append(vote)
+            return written
 
     def add_vote(self, approval_id: str, vote: Vote) -> bool:
         with self._lock:
@@ -276,9 +307,12 @@ class FakeApprovalStore:
     def votes(self, approval_id: str) -> list[Vote]:
         return list(self.vote_rows.get(approval_id, []))
 
-    def pending_for_model(self, region: str, model: str) -> list[Approval]:
+    def pending_for_model(self, region: str, model: str, *, excluding: str = "") -> list[Approval]:
         return [
             a
             for a, _ in self.rows.values()
-            if a.region == region and a.metadata.name == model and not a.is_final
+            if a.region == region
+            and a.metadata.name == model
+            and not a.is_final
+            and a.approval_id != excluding
         ]

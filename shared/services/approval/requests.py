@@ -1,9 +1,11 @@
 """Approvals: open a request, notify, count votes, decide, expire, supersede, dispatch.
 
-Storage decides races: votes are conditional inserts (a replay counts once) and the record is
-replaced with its ETag (two votes completing a quorum at the same time decide it once). An
-approved record is dispatched (deployment request enqueued, message id = approval id + region)
-and marked so; any later touch of an approved, undispatched record dispatches it again.
+Storage decides races: a vote is a conditional insert (a replay counts once) written in one
+transaction with the record's ETag-guarded replace (two votes completing a quorum at the same
+time decide it once). An approved record is written ``dispatched`` (its deployment request
+committed) and keeps its pending index row until the request is enqueued (message id =
+approval id + region); any later touch of an approved record whose row is still there sends
+the request again (idempotent by message id) and drops the row.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from shared.domain.approval.view import changes, downgrade
 from shared.domain.catalog import RegionEntry
 from shared.domain.deploy.request import DeploymentRequest
 from shared.domain.deploy.revision import Revision
-from shared.domain.errors import TerminalError, TransientError
+from shared.domain.errors import ClearanceError, TerminalError, TransientError
 from shared.domain.identity import DEFAULT_RULES, IdentityRules
 from shared.domain.lineage.record import Actor, Correlation, LineageRecord, Reason, RecordKind
 from shared.ports.approval import ApprovalStore, Teams
@@ -68,7 +70,6 @@ class ApprovalDeps:
     mailer: Mailer
     signer: LinkSigner
     teams: Teams | None = None
-    live_now: Callable[[str, str], str | None] = lambda region, model: None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     rejections: RejectionRegistry | None = None
     identity: IdentityRules = DEFAULT_RULES
@@ -131,15 +132,16 @@ def _record(
 def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
     now = deps.clock()
     policy = deps.cell.approval.for_tier(request.metadata.risk_tier)
-    live = deps.live_now(deps.region, request.metadata.name)
-    pending = deps.store.pending_for_model(deps.region, request.metadata.name)
+    running = deps.live_revision(deps.region, request.metadata.name)  # read once
+    live = running.summary() if running is not None else None
     members = _group_members(policy.approver_groups, deps)
     opened = open_approval(
         request, policy, deps.region, now, live, rules=deps.identity, members=members
     )
     live_version = live.split(" ", 1)[0] if live else None
-    notes = (*opened.notes, *version_notes(opened, pending, live_version))
-    approval, _ = deps.store.create(opened.model_copy(update={"notes": notes}))
+    # Notes against other pending versions come from the one look-up after the record exists.
+    notes = (*opened.notes, *version_notes(opened, (), live_version))
+    approval, created = deps.store.create(opened.model_copy(update={"notes": notes}))
     if approval.is_final:
         return _ensure_dispatched(approval, deps)
     # Checked after the record exists: a rejection recorded before this point is seen here,
@@ -149,14 +151,34 @@ def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
         return (
             cancel_request(approval.approval_id, rejected.reason(), deps, notify=False) or approval
         )
-    for older in deps.store.pending_for_model(deps.region, approval.metadata.name):
+    # After the record and its index row exist: of two versions opening at once, at least
+    # one sees the other here.
+    others = deps.store.pending_for_model(
+        deps.region, approval.metadata.name, excluding=approval.approval_id
+    )
+    full = (*opened.notes, *version_notes(opened, others, live_version))
+    if created and full != approval.notes:
+        approval = _with_notes(approval, full, deps)
+    for older in others:
         # Version order, not arrival order: 1.4.9 never replaces a pending 1.7.0 unless its
         # owner marked it a rollback or hotfix; both then stay, the lower one flagged.
-        if older.approval_id != approval.approval_id and may_supersede(approval, older):
+        if may_supersede(approval, older):
             _supersede(older, approval, deps)
     _schedule_expiry(approval, deps)
-    _notify_approvers(approval, deps, live)
+    _notify_approvers(approval, deps, live, running)
     return approval
+
+
+def _with_notes(approval: Approval, notes: tuple[str, ...], deps: ApprovalDeps) -> Approval:
+    """Add the downgrade notes found against other pending versions (before anyone is asked)."""
+    for _ in range(5):
+        current, etag = deps.store.get(approval.approval_id)
+        if current.is_final or current.notes == notes:
+            return current
+        noted = current.model_copy(update={"notes": notes})
+        if deps.store.replace(noted, etag):
+            return noted
+    return deps.store.get(approval.approval_id)[0]
 
 
 def _group_members(groups: Sequence[str], deps: ApprovalDeps) -> list[Person]:
@@ -195,7 +217,9 @@ def _asked(approval: Approval) -> tuple[str, ...]:
     return tuple(p.mail for p in approval.askable())
 
 
-def _notify_approvers(approval: Approval, deps: ApprovalDeps, live: str | None) -> None:
+def _notify_approvers(
+    approval: Approval, deps: ApprovalDeps, live: str | None, running: Revision | None
+) -> None:
     asked = approval.askable()  # never the owner, pusher or registrant: they could not vote
     for person in asked:
         token = deps.signer.sign(approval.approval_id, person.mail, approval.expires_at)
@@ -206,7 +230,6 @@ def _notify_approvers(approval: Approval, deps: ApprovalDeps, live: str | None) 
             ),
         )
     if deps.teams is not None:
-        running = deps.live_revision(deps.region, approval.metadata.name)
         deps.teams.post(
             teams_card(
                 approval,
@@ -303,6 +326,10 @@ class VoteResult:
     refusal: Refusal | None = None
 
 
+Snapshot = tuple[Approval, str, list[Vote]]  # the record, its ETag, its votes
+MAX_VOTE_ATTEMPTS = 20  # each retry means another vote or change committed first
+
+
 def cast_vote(
     approval_id: str,
     approver: str,
@@ -315,10 +342,21 @@ def cast_vote(
     object_id: str | None = None,
     tenant_id: str | None = None,
     display: str | None = None,
+    snapshot: Snapshot | None = None,
 ) -> VoteResult:
-    """``object_id``/``tenant_id`` are the signed-in principal's (immutable); ``display`` is a
-    mutable claim kept for people reading the record, never used to decide."""
-    approval, _ = deps.store.get(approval_id)
+    """Count a vote, and decide when it completes the quorum (or rejects).
+
+    ``object_id``/``tenant_id`` are the signed-in principal's (immutable); ``display`` is a
+    mutable claim kept for people reading the record, never used to decide. ``snapshot`` is
+    what the caller already read (``store.snapshot``): the record is read once per vote.
+
+    Storage decides races: the vote row and the record (decided or unchanged) are written in
+    one transaction guarded by the record's ETag, so of two votes read from the same snapshot
+    one commits and the other re-reads and counts it (exactly one decision). Then, in order:
+    the vote's and the decision's lineage records (handed to the writer together), the
+    deployment request (before any mail: a mail failure cannot block or repeat it), the
+    owner's mail, and a signed checkpoint requested off this request's path.
+    """
     vote = Vote(
         approver=normalise(approver, deps.identity),
         decision=decision,
@@ -329,63 +367,93 @@ def cast_vote(
         tenant_id=tenant_id,
         display=display[:320] if display else None,
     )
-    refusal = check_vote(approval, deps.store.votes(approval_id), vote, groups)
-    if refusal is not None:
-        return VoteResult(_ensure_dispatched(approval, deps), False, refusal)
-    if not deps.store.add_vote(approval_id, vote):
-        return VoteResult(approval, False, Refusal.ALREADY_VOTED)
-    _record(
+    approval, etag, votes = snapshot if snapshot is not None else deps.store.snapshot(approval_id)
+    for _ in range(MAX_VOTE_ATTEMPTS):
+        refusal = check_vote(approval, votes, vote, groups)
+        if refusal is not None:
+            return VoteResult(_ensure_dispatched(approval, deps, etag), False, refusal)
+        decided = tally(approval, [*votes, vote], deps.clock())
+        withdrawn = None
+        if decided.state is ApprovalState.APPROVED:
+            withdrawn = rejection_of(deps.rejections, approval.artifact, approval.platform_digests)
+            if withdrawn is not None:  # rejected meanwhile: never approved (withdrawn below)
+                decided = approval
+            else:  # committed with the decision; the pending index row marks it unsent
+                decided = decided.model_copy(update={"dispatched": True})
+        written = deps.store.record_vote(vote, decided, etag)
+        if written is not None:
+            break
+        # Another vote (or an expiry, a withdrawal) committed first; or this vote was
+        # recorded before (a replay): read again and judge the vote against what is there.
+        approval, etag, votes = deps.store.snapshot(approval_id)
+    else:
+        raise TransientError(f"approval {approval_id} too contended; vote again")
+    steps = [_vote_record(approval, vote, deps)]
+    decision_record = _decision_record(decided, deps)
+    if decision_record is not None:
+        steps.append(decision_record)
+    deps.lineage.append_all(steps)
+    if withdrawn is not None:
+        return VoteResult(cancel_request(approval_id, withdrawn.reason(), deps) or approval, True)
+    if decision_record is None:
+        return VoteResult(decided, True)
+    decided = _ensure_dispatched(decided, deps, written, fresh=True)
+    _tell_owner(decided, deps)
+    deps.after_decision()
+    return VoteResult(decided, True)
+
+
+def _entry(
+    deps: ApprovalDeps,
+    approval: Approval,
+    kind: RecordKind,
+    *,
+    actor: Actor = SYSTEM,
+    key: str,
+    reasons: Sequence[Reason] = (),
+    details: dict[str, str] | None = None,
+) -> tuple[LineageRecord, str]:
+    record = LineageRecord(
+        kind=kind,
+        at=deps.clock(),
+        region=deps.region,
+        actor=actor,
+        artifact=approval.artifact,
+        correlation=Correlation(approval_id=approval.approval_id),
+        reasons=tuple(reasons),
+        details=details or {},
+    )
+    return record, f"{approval.approval_id}|{key}"
+
+
+def _vote_record(approval: Approval, vote: Vote, deps: ApprovalDeps) -> tuple[LineageRecord, str]:
+    return _entry(
         deps,
         approval,
         RecordKind.APPROVAL_VOTE,
         key=f"vote|{vote.approver}",
-        actor=Actor(identity=vote.approver, established_by=established_by),
+        actor=Actor(identity=vote.approver, established_by=vote.established_by),
         details={
-            "decision": decision,
-            **({"reason": reason} if reason else {}),
-            **({"object_id": object_id} if object_id else {}),
-            **({"tenant_id": tenant_id} if tenant_id else {}),
+            "decision": vote.decision,
+            **({"reason": vote.reason} if vote.reason else {}),
+            **({"object_id": vote.object_id} if vote.object_id else {}),
+            **({"tenant_id": vote.tenant_id} if vote.tenant_id else {}),
             **({"display": vote.display} if vote.display else {}),
         },
     )
-    return VoteResult(_decide(approval_id, deps), True)
 
 
-def _decide(approval_id: str, deps: ApprovalDeps) -> Approval:
-    for _ in range(10):
-        approval, etag = deps.store.get(approval_id)
-        decided = tally(approval, deps.store.votes(approval_id), deps.clock())
-        if decided.state is ApprovalState.APPROVED and decided != approval:
-            rejected = rejection_of(deps.rejections, approval.artifact, approval.platform_digests)
-            if rejected is not None:  # rejected meanwhile: never approved
-                return cancel_request(approval_id, rejected.reason(), deps) or approval
-        if decided == approval:
-            return _ensure_dispatched(approval, deps)
-        if deps.store.replace(decided, etag):
-            _announce(decided, deps)
-            return _ensure_dispatched(decided, deps)
-    return deps.store.get(approval_id)[0]
-
-
-def _announce(approval: Approval, deps: ApprovalDeps) -> None:
+def _decision_record(approval: Approval, deps: ApprovalDeps) -> tuple[LineageRecord, str] | None:
     if approval.state is ApprovalState.APPROVED:
-        _record(
+        return _entry(
             deps,
             approval,
             RecordKind.APPROVAL_APPROVED,
             key="approved",
             details={"approved_by": ", ".join(approval.decided_by)},
         )
-        _send(
-            deps,
-            decision_mail(
-                approval,
-                deps.owner_recipients(approval),
-                "Your model was approved and is being deployed.",
-            ),
-        )
-    elif approval.state is ApprovalState.REJECTED:
-        _record(
+    if approval.state is ApprovalState.REJECTED:
+        return _entry(
             deps,
             approval,
             RecordKind.APPROVAL_REJECTED,
@@ -398,17 +466,32 @@ def _announce(approval: Approval, deps: ApprovalDeps) -> None:
                 ),
             ),
         )
-        _send(
-            deps,
-            decision_mail(approval, deps.owner_recipients(approval), "Your model was rejected."),
-        )
-    if approval.state in (ApprovalState.APPROVED, ApprovalState.REJECTED):
-        deps.after_decision()
+    return None
 
 
-def _ensure_dispatched(approval: Approval, deps: ApprovalDeps) -> Approval:
-    """Enqueue the deployment request of an approved record (idempotent by message id)."""
-    if approval.state is not ApprovalState.APPROVED or approval.dispatched:
+def _tell_owner(approval: Approval, deps: ApprovalDeps) -> None:
+    """The owner's mail, after the deployment request: a mail server that is down loses this
+    notice (logged), never the decision nor the deployment."""
+    text = (
+        "Your model was approved and is being deployed."
+        if approval.state is ApprovalState.APPROVED
+        else "Your model was rejected."
+    )
+    try:
+        _send(deps, decision_mail(approval, deps.owner_recipients(approval), text))
+    except ClearanceError as exc:
+        log.error("decision mail for %s not sent: %s", approval.approval_id, exc)
+
+
+def _ensure_dispatched(
+    approval: Approval, deps: ApprovalDeps, etag: str | None = None, *, fresh: bool = False
+) -> Approval:
+    """Enqueue the deployment request of an approved record (idempotent by message id), then
+    drop its pending index row (``fresh``: the caller just decided it, the row is there).
+    A record decided before the row was the outbox mark (``dispatched`` False) is marked."""
+    if approval.state is not ApprovalState.APPROVED:
+        return approval
+    if approval.dispatched and not fresh and not deps.store.unsettled(approval):
         return approval
     request = DeploymentRequest(
         approval_id=approval.approval_id,
@@ -428,14 +511,19 @@ def _ensure_dispatched(approval: Approval, deps: ApprovalDeps) -> Approval:
             application_properties={"region": deps.region, "approval_id": approval.approval_id},
         ),
     )
-    for _ in range(5):
-        current, etag = deps.store.get(approval.approval_id)
+    current = approval
+    for _ in range(5 if not approval.dispatched else 0):
+        if etag is None:
+            current, etag = deps.store.get(approval.approval_id)
         if current.dispatched:
-            return current
+            break
         marked = current.model_copy(update={"dispatched": True})
         if deps.store.replace(marked, etag):
-            return marked
-    return approval
+            current = marked
+            break
+        etag = None
+    deps.store.settle(approval)
+    return current
 
 
 # -- expiry -----------------------------------------------------------------------------------

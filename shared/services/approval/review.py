@@ -28,7 +28,7 @@ from shared.domain.errors import TerminalError
 from shared.domain.identity import identity_problem
 from shared.ports.directory import DirectoryError
 from shared.services.approval import review_page
-from shared.services.approval.requests import ApprovalDeps, cast_vote
+from shared.services.approval.requests import ApprovalDeps, Snapshot, cast_vote
 
 MAX_FORM_VALUE = 2000
 EMAIL_CLAIMS = (
@@ -110,17 +110,21 @@ _LINK_PAGES = {
 
 @dataclass(frozen=True)
 class _Voter:
-    approval: Approval
+    snapshot: Snapshot  # the record, its ETag and its votes: read once per request
     identity: str  # canonical: the link's subject, or the directory's address of the principal
     established_by: str
     csrf_subject: str  # what the CSRF token is bound to
     principal: Principal | None = None
     groups: tuple[str, ...] = ()
 
+    @property
+    def approval(self) -> Approval:
+        return self.snapshot[0]
 
-def _load(approval_id: str, deps: ApprovalDeps) -> Approval | Page:
+
+def _load(approval_id: str, deps: ApprovalDeps) -> Snapshot | Page:
     try:
-        return deps.store.get(approval_id)[0]
+        return deps.store.snapshot(approval_id)
     except TerminalError:
         return _problem(404, "Unknown request", "There is no such approval request.")
 
@@ -142,9 +146,10 @@ def _authenticate(
             exc.problem, (403, "Invalid link", "This link is not valid for this request.")
         )
         return _problem(status, title, message)
-    approval = _load(approval_id, deps)
-    if isinstance(approval, Page):
-        return approval
+    snapshot = _load(approval_id, deps)
+    if isinstance(snapshot, Page):
+        return snapshot
+    approval = snapshot[0]
     if approval.require_sign_in:
         known = approval.person(mail=normalise(claims.approver, deps.identity))
         expected_oid = known.object_id if known else None
@@ -158,8 +163,8 @@ def _authenticate(
             return _problem(
                 403, "Sign-in required", "Sign in as the approver this link was sent to."
             )
-        return _Voter(approval, claims.approver, "easy_auth", token, principal)
-    return _Voter(approval, claims.approver, "signed_link", token, principal)
+        return _Voter(snapshot, claims.approver, "easy_auth", token, principal)
+    return _Voter(snapshot, claims.approver, "signed_link", token, principal)
 
 
 _NOT_ASKED = (Refusal.NOT_AN_APPROVER, Refusal.WRONG_PRINCIPAL)
@@ -172,9 +177,10 @@ def _signed_in(approval_id: str, principal: Principal | None, deps: ApprovalDeps
     """The Teams path: no token; the Easy Auth principal's object id decides."""
     if principal is None or principal.object_id is None or _wrong_tenant(principal, deps):
         return _SIGN_IN
-    approval = _load(approval_id, deps)
-    if isinstance(approval, Page):
-        return approval
+    snapshot = _load(approval_id, deps)
+    if isinstance(snapshot, Page):
+        return snapshot
+    approval = snapshot[0]
     oid = principal.object_id
     known = approval.person(object_id=oid)
     groups: tuple[str, ...] = ()
@@ -189,7 +195,7 @@ def _signed_in(approval_id: str, principal: Principal | None, deps: ApprovalDeps
             return _problem(503, "Try again", "The directory did not answer; try again shortly.")
     identity = known.mail if known else (principal.display or f"oid:{oid}")
     return _Voter(
-        approval, identity, "easy_auth", f"easyauth|{approval_id}|{oid}", principal, groups
+        snapshot, identity, "easy_auth", f"easyauth|{approval_id}|{oid}", principal, groups
     )
 
 
@@ -213,7 +219,7 @@ def show(approval_id: str, token: str, principal_header: str | None, deps: Appro
     context = review_page.Context(
         changes=changes(approval, running),
         downgrade=downgrade(approval, running),
-        votes=vote_rows(deps.store.votes(approval_id)),
+        votes=vote_rows(auth.snapshot[2]),
     )
     return Page(
         200,
@@ -249,6 +255,7 @@ def decide(
         object_id=principal.object_id if principal else None,
         tenant_id=principal.tenant_id if principal else None,
         display=principal.display if principal else None,
+        snapshot=auth.snapshot,
     )
     if result.refusal is not None and result.approval.is_final and not result.counted:
         return Page(200, review_page.decided(result.approval))

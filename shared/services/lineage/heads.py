@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -204,3 +205,55 @@ def _record_anomalies(
             count += 1
         _recorded.add(memo)
     return count
+
+
+class CheckpointSoon:
+    """A signed checkpoint shortly after it is asked for, off the asker's thread.
+
+    An approval decision asks for one (``request``: no I/O, returns at once); a worker thread
+    of this process waits ``delay`` seconds, so decisions close together share one checkpoint
+    (one Key Vault call), and signs. A failure is logged; the timer (every 20 s, also on
+    startup) signs what this missed, so the window stays bounded even if the process stops
+    before the worker runs. ``flush`` waits for what was asked (tests, benchmarks, shutdown).
+    """
+
+    def __init__(self, take: Callable[[], object], delay: float = 0.2) -> None:
+        self._take = take
+        self._delay = delay
+        self._cond = threading.Condition()
+        self._asked = 0  # requests so far
+        self._done = 0  # requests covered by a finished run
+        self._worker: threading.Thread | None = None
+
+    def request(self) -> None:
+        with self._cond:
+            self._asked += 1
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(
+                    target=self._run, name="checkpoint-soon", daemon=True
+                )
+                self._worker.start()
+            self._cond.notify_all()
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every request so far is covered by a finished run; False on timeout."""
+        with self._cond:
+            target = self._asked
+            return self._cond.wait_for(lambda: self._done >= target, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not self._cond.wait_for(lambda: self._asked > self._done, timeout=60):
+                    self._worker = None  # idle: the next request starts a new worker
+                    return
+            time.sleep(self._delay)  # let decisions close together share this checkpoint
+            with self._cond:
+                covering = self._asked
+            try:
+                self._take()
+            except Exception:  # the timer signs what this run missed
+                log.exception("lineage checkpoint after a decision failed")
+            with self._cond:
+                self._done = max(self._done, covering)
+                self._cond.notify_all()

@@ -27,6 +27,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -155,6 +156,11 @@ class TableLineageWriter:
                 return False
             time.sleep(random.uniform(0, min(0.05, 0.002 * (attempt + 1))))  # noqa: S311
         raise TransientError(f"lineage chain {key_hash[:16]}… too contended; retry the step")
+
+    def append_all(self, entries: Sequence[tuple[LineageRecord, str | None]]) -> list[bool]:
+        """Several steps of one artifact, in order (a service hands a handler's steps over
+        together; the hot-path work batches them into one transaction)."""
+        return [self.append(record, idempotency_key=key) for record, key in entries]
 
     def _commit(self, key_hash: str, link: Link, idempotency_key: str | None) -> str:
         from azure.core.exceptions import AzureError

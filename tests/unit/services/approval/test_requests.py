@@ -11,13 +11,17 @@ import pytest
 from shared.domain.approval.links import LinkSigner
 from shared.domain.approval.record import Approval, ApprovalState
 from shared.domain.approval.request import ApprovalRequest
+from shared.domain.errors import TransientError
 from shared.domain.lineage.record import ArtifactRef
 from shared.domain.metadata.labels import parse_metadata
 from shared.domain.metadata.model import ArtifactKind
 from shared.local.samples import model_labels
 from shared.local.stack import LocalStack, StackPorts
+from shared.ports.mail import OutboundMail
+from shared.ports.messaging import OutboundMessage
+from shared.queues import DEPLOYMENT_REQUESTS
 from shared.services.approval.messages import facts, teams_card
-from shared.services.approval.requests import ApprovalDeps, open_request
+from shared.services.approval.requests import ApprovalDeps, cast_vote, open_request
 from shared.settings import load_catalog
 from tests.support.fakes import FakeApprovalStore, FakeBus, FakeLineage, FakeMailer
 
@@ -96,7 +100,9 @@ def test_a_hotfix_or_rollback_may_replace_a_higher_pending_version(deps: Approva
 
 
 def test_a_downgrade_from_the_live_version_is_flagged(deps: ApprovalDeps) -> None:
-    deps.live_now = lambda region, model: "2.0.0 (sha256:abc)"
+    from tests.unit.domain.approval.test_view import _live
+
+    deps.live_revision = lambda region, model: _live("2.0.0")
     low = open_request(request("1.9.0"), deps)
     assert low.notes == ("Downgrade: 1.9.0 is lower than 2.0.0, which is live.",)
 
@@ -110,3 +116,122 @@ def test_versions_without_an_order_keep_arrival_order(deps: ApprovalDeps) -> Non
 def test_intake_notes_reach_the_request(deps: ApprovalDeps) -> None:
     opened = open_request(request("2.0.1", notes=("Tag/version mismatch: x",)), deps)
     assert opened.notes == ("Tag/version mismatch: x",)
+
+
+# -- the deciding vote: order of effects -------------------------------------------------------
+class Journal:
+    """One log of what the bus, the mailer and the checkpoint hook saw, in order."""
+
+    def __init__(self, mail_down: bool = False) -> None:
+        self.events: list[str] = []
+        self.mail_down = mail_down
+
+    def bus(self) -> FakeBus:
+        journal = self
+
+        class Bus(FakeBus):
+            def send(self, queue: str, message: OutboundMessage) -> bool:
+                journal.events.append(f"bus {queue}")
+                return super().send(queue, message)
+
+        return Bus()
+
+    def mailer(self) -> FakeMailer:
+        journal = self
+
+        class Mailer(FakeMailer):
+            def send(self, mail: OutboundMail) -> None:
+                journal.events.append(f"mail {mail.subject}")
+                if journal.mail_down:
+                    raise TransientError("smtp down")
+                super().send(mail)
+
+        return Mailer()
+
+
+def _decide(deps: ApprovalDeps, journal: Journal) -> Approval:
+    approval = open_request(request("1.0.0"), deps)
+    deps.bus, deps.mailer = journal.bus(), journal.mailer()
+    deps.after_decision = lambda: journal.events.append("checkpoint")
+    deps.platform_email = "platform@contoso.example"  # the owner's mail goes somewhere
+    for approver in approval.approvers[: approval.min_approvals]:
+        result = cast_vote(approval.approval_id, approver, "approve", None, "signed_link", deps)
+        assert result.counted
+    return deps.store.get(approval.approval_id)[0]
+
+
+def test_the_deployment_request_goes_before_any_mail_and_the_checkpoint_after(
+    deps: ApprovalDeps,
+) -> None:
+    journal = Journal()
+    decided = _decide(deps, journal)
+    assert decided.state is ApprovalState.APPROVED and decided.dispatched
+    assert journal.events[0] == f"bus {DEPLOYMENT_REQUESTS}"
+    assert [e.split(" ")[0] for e in journal.events] == ["bus", "mail", "checkpoint"]
+
+
+def test_a_mail_failure_neither_blocks_nor_repeats_the_deployment_request(
+    deps: ApprovalDeps,
+) -> None:
+    journal = Journal(mail_down=True)
+    decided = _decide(deps, journal)  # the vote still succeeds
+    assert decided.state is ApprovalState.APPROVED and decided.dispatched
+    one = decided.approvers[0]
+    again = cast_vote(decided.approval_id, one, "approve", None, "signed_link", deps)
+    assert not again.counted  # a retry after the failed mail is refused, nothing re-sent
+    sent = [e for e in journal.events if e.startswith("bus")]
+    assert sent == [f"bus {DEPLOYMENT_REQUESTS}"]
+
+
+class CallLog:
+    """The store, with a log of which of its methods the service called."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self._store, name)
+
+        def logged(*args: object, **kwargs: object) -> object:
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return logged
+
+
+def test_a_vote_reads_the_record_once_and_the_decision_is_one_write(deps: ApprovalDeps) -> None:
+    approval = open_request(request("1.0.0"), deps)
+    log = CallLog(deps.store)
+    deps.store = log  # type: ignore[assignment]
+    first, second = approval.approvers[:2]
+    cast_vote(approval.approval_id, first, "approve", None, "signed_link", deps)
+    assert log.calls == ["snapshot", "record_vote"]
+    log.calls.clear()
+    cast_vote(approval.approval_id, second, "approve", None, "signed_link", deps)
+    # one read, the vote with the decision, the pending row dropped once the request is sent
+    assert log.calls == ["snapshot", "record_vote", "settle"]
+
+
+def test_a_deployment_request_that_did_not_leave_is_sent_by_the_next_touch_only(
+    deps: ApprovalDeps,
+) -> None:
+    from shared.services.approval.requests import expire_request
+
+    approval = open_request(request("1.0.0"), deps)
+    bus = FakeBus(down=True)
+    deps.bus = bus
+    first, second = approval.approvers[:2]
+    cast_vote(approval.approval_id, first, "approve", None, "signed_link", deps)
+    with pytest.raises(TransientError):  # the bus is down when the quorum is reached
+        cast_vote(approval.approval_id, second, "approve", None, "signed_link", deps)
+    decided = deps.store.get(approval.approval_id)[0]
+    assert decided.state is ApprovalState.APPROVED and deps.store.unsettled(decided)
+    bus.down = False
+    retry = cast_vote(approval.approval_id, second, "approve", None, "signed_link", deps)
+    assert not retry.counted  # the retried vote is not counted twice, but it sends
+    assert [q for q, _ in bus.sent] == [DEPLOYMENT_REQUESTS]
+    assert not deps.store.unsettled(decided)
+    expire_request(approval.approval_id, deps)  # a later touch: nothing is sent again
+    cast_vote(approval.approval_id, first, "approve", None, "signed_link", deps)
+    assert [q for q, _ in bus.sent] == [DEPLOYMENT_REQUESTS]
