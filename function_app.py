@@ -10,6 +10,7 @@ from functions import (
     approval_requests,
     approval_review,
     dead_letters,
+    deployment_expiry,
     deployment_requests,
     health,
     lineage_api,
@@ -32,3 +33,4 @@ app.register_functions(analysis_decision.bp)
 app.register_functions(lineage_api.bp)
 app.register_functions(lineage_heads.bp)
 app.register_functions(mail_digests.bp)
+app.register_functions(deployment_expiry.bp)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from shared.domain.catalog import RegionEntry
 from shared.domain.deploy.plan import DeploymentPlan, DriverKind
 from shared.ports.deploy import Deployer
+from shared.services.deploy.expiry import ExpiryDeps
 from shared.services.deploy.rollback import RollbackDeps
 from shared.services.deploy.rollouts import DeployDeps
 
@@ -252,4 +253,16 @@ def rollback_deps(container: Container) -> RollbackDeps:
         state=TableDeploymentStateStore(container.table_service),
         bus=container.bus,
         lineage=container.lineage,
+    )
+
+
+def expiry_deps(container: Container) -> ExpiryDeps:
+    from shared.adapters.storage.deployment_state import TableDeploymentStateStore
+
+    return ExpiryDeps(
+        cell=container.settings.cell,
+        state=TableDeploymentStateStore(container.table_service),
+        lineage=container.lineage,
+        bus=container.bus,
+        mailer=container.mailer,
     )

@@ -137,9 +137,7 @@ def label_problems(metadata: ModelMetadata, policy: ExpiryPolicy) -> list[str]:
         return []
     problems = []
     if hours > policy.max_hours:
-        problems.append(
-            f"asks for {hours} hours, more than the limit of {policy.max_hours} hours"
-        )
+        problems.append(f"asks for {hours} hours, more than the limit of {policy.max_hours} hours")
     planned = planned_length(metadata.rollout)
     if planned and timedelta(hours=hours) < planned + GRACE:
         minutes = int((planned + GRACE).total_seconds() // 60)

@@ -31,6 +31,8 @@ class RecordKind(StrEnum):
     DEPLOYMENT_FAILED = "deployment.failed"
     DEPLOYMENT_ROLLED_BACK = "deployment.rolled_back"
     DEPLOYMENT_ANALYSED = "deployment.analysed"
+    DEPLOYMENT_EXPIRY_NOTICE = "deployment.expiry_notice"
+    DEPLOYMENT_EXPIRED = "deployment.expired"
     DEAD_LETTERED = "event.dead_lettered"
     APPROVAL_CANCELLED = "approval.cancelled"
     ARTIFACT_EVENT_CONFLICT = "artifact.event_conflict"
