@@ -12,6 +12,7 @@ from functions import (
     dead_letters,
     deployment_expiry,
     deployment_requests,
+    devops_checks,
     health,
     lineage_api,
     lineage_heads,
@@ -34,3 +35,4 @@ app.register_functions(lineage_api.bp)
 app.register_functions(lineage_heads.bp)
 app.register_functions(mail_digests.bp)
 app.register_functions(deployment_expiry.bp)
+app.register_functions(devops_checks.bp)
