@@ -4,7 +4,8 @@
 
 POST <any path>/_apis/distributedtask/hubs/<hub>/plans/<plan>/events?api-version=... stores
 the path, query, Authorization header and JSON body and answers 204 like Azure DevOps; a token
-listed in ``refuse_tokens`` gets 401. GET /events lists everything received (JSON).
+listed in ``refuse_tokens`` gets 401. GET /events lists everything received (JSON);
+GET /health answers 200.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def make_server(
             self.wfile.write(body)
 
         def do_GET(self) -> None:
-            if self.path == "/events":
+            if self.path == "/health":
+                self._reply(200, b'{"status":"ok"}')
+            elif self.path == "/events":
                 self._reply(200, json.dumps(read_events(store)).encode())
             else:
                 self._reply(404)
