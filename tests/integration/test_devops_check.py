@@ -112,6 +112,7 @@ def test_forged_and_foreign_requests_are_refused(hosts: LocalStack, cell: Contai
     assert status == 403 and "PlanUrl" in doc["error"]
     vote(flow, ONE, "reject", reason="done")
     assert flow.approval().state is ApprovalState.REJECTED
-    status, _, decided = _check(hosts, flow)  # a valid check sees the decision
-    assert status == 200
+    status, doc, decided = _check(hosts, flow)  # a valid check sees the decision
+    assert (status, doc["result"]) == (200, "failed")
+    assert [e["body"]["result"] for e in _events_for(hosts, decided)] == ["failed"]
     assert _events_for(hosts, ids) == [] and _events_for(hosts, ids2) == []
