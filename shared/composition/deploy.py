@@ -280,7 +280,9 @@ def devops_check_deps(container: Container) -> CheckDeps:
         cell=settings.cell,
         approvals=TableApprovalStore(container.table_service),
         checks=TablePendingChecks(container.table_service),
-        callbacks=HttpPipelineCallbacks(),
+        # Azure DevOps expects the check request answered within 3 s: an immediate callback
+        # that takes longer is left to the timer.
+        callbacks=HttpPipelineCallbacks(timeout=2.0),
         secret=secret.get_secret_value() if secret is not None else None,
         allowed=tuple(u.strip() for u in settings.ado_organizations.split(",") if u.strip()),
     )
