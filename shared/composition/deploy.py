@@ -285,4 +285,5 @@ def devops_check_deps(container: Container) -> CheckDeps:
         callbacks=HttpPipelineCallbacks(timeout=2.0),
         secret=secret.get_secret_value() if secret is not None else None,
         allowed=tuple(u.strip() for u in settings.ado_organizations.split(",") if u.strip()),
+        lineage=container.lineage,
     )

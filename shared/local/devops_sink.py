@@ -11,6 +11,7 @@ GET /health answers 200.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import re
 import signal
@@ -26,6 +27,18 @@ from shared.local.http_server import QuietThreadingHTTPServer
 
 MAX_POST_BYTES = 64 * 1024
 _EVENTS = re.compile(r"^/.*/_apis/distributedtask/hubs/[A-Za-z]+/plans/[0-9a-f-]{36}/events$")
+
+
+def _token_of(authorization: str) -> str | None:
+    """The token of ``Basic base64(":" + token)``, as Azure DevOps reads it."""
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme != "Basic":
+        return None
+    try:
+        user_token = base64.b64decode(encoded, validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return user_token.partition(":")[2] or None
 
 
 def read_events(store: Path) -> list[dict[str, Any]]:
@@ -66,7 +79,7 @@ def make_server(
                 self._reply(413)
                 return
             auth = self.headers.get("Authorization") or ""
-            if any(auth.endswith(t) for t in refuse_tokens):
+            if _token_of(auth) in refuse_tokens:
                 self._reply(401)
                 return
             try:

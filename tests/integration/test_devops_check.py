@@ -14,6 +14,7 @@ import pytest
 
 from shared.composition import Container
 from shared.domain.approval.record import ApprovalState
+from shared.domain.lineage.record import RecordKind
 from shared.local.devops_sink import read_events
 from shared.local.stack import SAMPLE_APPROVERS, LocalStack
 from tests.conftest import wait_for
@@ -64,7 +65,7 @@ def test_request_pending_decision_callback_and_an_immediate_one_after(
 
     status, doc, ids = _check(hosts, flow)
     assert (status, doc["status"]) == (200, "pending")
-    again, doc2, _ = _check(hosts, flow)  # another run of the pipeline: its own check
+    again, doc2, ids2 = _check(hosts, flow)  # another run of the pipeline: its own check
     assert again == 200 and doc2["check"] != doc["check"]
     vote(flow, ONE)
     vote(flow, TWO)
@@ -84,6 +85,15 @@ def test_request_pending_decision_callback_and_an_immediate_one_after(
         "jobId": ids["JobId"],
         "result": "succeeded",
     }
+
+    completed = wait_for(
+        lambda: len(found := flow.records(RecordKind.PIPELINE_CHECK_COMPLETED)) >= 2 and found,
+        timeout=90,
+    )
+    assert sorted(r.details["plan_id"] for r in completed) == sorted(
+        [ids["PlanId"].lower(), ids2["PlanId"].lower()]
+    )
+    assert {r.details["result"] for r in completed} == {"succeeded"}
 
     status, doc, late = _check(hosts, flow)  # decided already: called back at once
     assert (status, doc["status"], doc["result"]) == (200, "decided", "succeeded")

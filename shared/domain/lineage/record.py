@@ -33,6 +33,7 @@ class RecordKind(StrEnum):
     DEPLOYMENT_ANALYSED = "deployment.analysed"
     DEPLOYMENT_EXPIRY_NOTICE = "deployment.expiry_notice"
     DEPLOYMENT_EXPIRED = "deployment.expired"
+    PIPELINE_CHECK_COMPLETED = "approval.pipeline_check_completed"
     DEAD_LETTERED = "event.dead_lettered"
     APPROVAL_CANCELLED = "approval.cancelled"
     ARTIFACT_EVENT_CONFLICT = "artifact.event_conflict"

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hmac
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from shared.domain import bounded_json
 from shared.domain.approval.devops import (
@@ -31,9 +33,16 @@ from shared.domain.approval.devops import (
 from shared.domain.approval.record import approval_id_for
 from shared.domain.catalog import RegionEntry
 from shared.domain.errors import TerminalError, TransientError
-from shared.domain.lineage.record import ArtifactRef
+from shared.domain.lineage.record import (
+    Actor,
+    ArtifactRef,
+    Correlation,
+    LineageRecord,
+    RecordKind,
+)
 from shared.ports.approval import ApprovalStore
 from shared.ports.devops import PendingChecks, PipelineCallbacks
+from shared.ports.lineage import LineageWriter
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "x-clearance-check-key"  # noqa: S105 - a header name, not a secret
@@ -48,6 +57,8 @@ class CheckDeps:
     callbacks: PipelineCallbacks
     secret: str | None
     allowed: tuple[str, ...]
+    lineage: LineageWriter | None = None  # records which pipeline run got which answer
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -120,5 +131,39 @@ def _call_back(approval_id: str, check: CheckRequest, result: Result, deps: Chec
         return False
     except TerminalError as exc:
         log.error("check %s: Azure DevOps refused the callback: %s", check.check_id, exc)
+        refused = str(exc)
+    else:
+        refused = ""
+    # Recorded before the row is closed: a failure in between calls back once more (harmless,
+    # Azure DevOps takes the first answer) and the record stays one (idempotency key).
+    _record(approval_id, check, result, refused, deps)
     deps.checks.complete(approval_id, check.check_id, result)
     return True
+
+
+def _record(
+    approval_id: str, check: CheckRequest, result: Result, refused: str, deps: CheckDeps
+) -> None:
+    """The pipeline run's answer, on the artifact's chain (once per check)."""
+    if deps.lineage is None:
+        return
+    details = {
+        "organisation": check.plan_url,
+        "project_id": check.project_id,
+        "plan_id": check.plan_id,
+        "job_id": check.job_id,
+        "result": result,
+        "callback": f"refused: {refused}"[:500] if refused else "delivered",
+    }
+    deps.lineage.append(
+        LineageRecord(
+            kind=RecordKind.PIPELINE_CHECK_COMPLETED,
+            at=deps.clock(),
+            region=deps.cell.name,
+            actor=Actor(identity=f"clearance-checks@{deps.cell.name}", established_by="system"),
+            artifact=_artifact(check),
+            correlation=Correlation(event_id=check.check_id, approval_id=approval_id),
+            details=details,
+        ),
+        idempotency_key=f"{check.check_id}|completed",
+    )

@@ -19,11 +19,12 @@ from shared.adapters.devops.callbacks import HttpPipelineCallbacks
 from shared.domain.approval.devops import CheckRequest, Result, plan_url_allowed
 from shared.domain.approval.record import Approval, ApprovalState, approval_id_for
 from shared.domain.catalog import RegionEntry
-from shared.domain.lineage.record import ArtifactRef
+from shared.domain.lineage.record import ArtifactRef, RecordKind
 from shared.local.devops_sink import make_server, read_events
 from shared.services.approval.devops_checks import CheckDeps, receive, sweep
 from tests.support import deploy_samples as s
 from tests.support.approval_fakes import FakeApprovalStore
+from tests.support.fakes import FakeLineage
 
 SECRET = "s3cret-" + "x" * 40
 IDS = {
@@ -74,6 +75,7 @@ def deps(cell: RegionEntry, sink: tuple[str, Path]) -> CheckDeps:
         callbacks=HttpPipelineCallbacks(timeout=5),
         secret=SECRET,
         allowed=(sink[0],),
+        lineage=FakeLineage(),
     )
 
 
@@ -149,6 +151,13 @@ def test_pending_then_approved_calls_back_succeeded_with_the_contract(
         "jobId": IDS["jobid"],
         "result": "succeeded",
     }
+    lineage: Any = deps.lineage
+    (record,) = lineage.records  # the pipeline run's answer, on the artifact's chain
+    assert record.kind is RecordKind.PIPELINE_CHECK_COMPLETED
+    assert record.artifact.digest == DIGEST
+    assert record.details["plan_id"] == IDS["planid"] and record.details["result"] == "succeeded"
+    assert record.details["callback"] == "delivered"
+    assert "job-token-123" not in record.model_dump_json()  # the token is never recorded
 
 
 @pytest.mark.parametrize(
@@ -275,6 +284,8 @@ def test_a_callback_refused_for_good_completes_and_one_that_failed_is_retried(
     _decide(deps, ApprovalState.APPROVED)
     assert sweep(deps) == 1  # 401: nothing will change; not retried forever
     assert deps.checks.pending() == []
+    lineage: Any = deps.lineage
+    assert lineage.records[-1].details["callback"].startswith("refused: ")
 
     other = {**IDS, "taskinstanceid": "66666666-6666-6666-6666-666666666666"}
     deps.allowed = (*deps.allowed, "http://127.0.0.1:9/down/")
