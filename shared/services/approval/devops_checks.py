@@ -119,6 +119,9 @@ def _decided(approval_id: str, deps: CheckDeps) -> Result | None:
         approval, _ = deps.approvals.get(approval_id)
     except TerminalError:
         return None  # not (yet) requested: the push may still be in intake
+    except ValueError as exc:  # a record edited behind the app's back: never a decision
+        log.error("approval %s does not decode: %s", approval_id, exc)
+        return None
     return result_for(approval.state)
 
 
