@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from shared.adapters.devops.callbacks import HttpPipelineCallbacks
-from shared.domain.approval.devops import CheckRequest, Result, plan_url_allowed
+from shared.domain.approval.devops import plan_url_allowed
 from shared.domain.approval.record import Approval, ApprovalState, approval_id_for
 from shared.domain.catalog import RegionEntry
 from shared.domain.lineage.record import ArtifactRef, RecordKind
@@ -24,36 +24,11 @@ from shared.local.devops_sink import make_server, read_events
 from shared.services.approval.devops_checks import CheckDeps, receive, sweep
 from tests.support import deploy_samples as s
 from tests.support.approval_fakes import FakeApprovalStore
+from tests.support.devops_fakes import IDS, SECRET, MemoryChecks
 from tests.support.fakes import FakeLineage
 
-SECRET = "s3cret-" + "x" * 40
-IDS = {
-    "projectid": "11111111-1111-1111-1111-111111111111",
-    "planid": "22222222-2222-2222-2222-222222222222",
-    "jobid": "33333333-3333-3333-3333-333333333333",
-    "timelineid": "44444444-4444-4444-4444-444444444444",
-    "taskinstanceid": "55555555-5555-5555-5555-555555555555",
-}
 DIGEST = "sha256:" + "ab" * 32
 T0 = datetime(2026, 12, 2, 12, tzinfo=UTC)
-
-
-class MemoryChecks:
-    def __init__(self) -> None:
-        self.rows: dict[tuple[str, str], tuple[CheckRequest, str | None]] = {}
-
-    def add(self, approval_id: str, check: CheckRequest) -> bool:
-        if (approval_id, check.check_id) in self.rows:
-            return False
-        self.rows[(approval_id, check.check_id)] = (check, None)
-        return True
-
-    def pending(self, limit: int = 500) -> list[tuple[str, CheckRequest]]:
-        return [(a, c) for (a, _), (c, r) in self.rows.items() if r is None][:limit]
-
-    def complete(self, approval_id: str, check_id: str, result: Result) -> None:
-        check, _ = self.rows[(approval_id, check_id)]
-        self.rows[(approval_id, check_id)] = (check, result)
 
 
 @pytest.fixture
