@@ -43,14 +43,14 @@ def test_a_forgotten_canary_is_noticed_once_then_rolled_back(
     hosts: LocalStack, cell: Container
 ) -> None:
     state = TableDeploymentStateStore(cell.table_service)
-    stable = Flow(hosts, cell, "expiring", "1.0.0")
+    stable = Flow(hosts, cell, "forgotten-canary", "1.0.0")
     _approve(stable)
     deployments(stable)
-    canary = Flow(hosts, cell, "expiring", "2.0.0", **CANARY)
+    canary = Flow(hosts, cell, "forgotten-canary", "2.0.0", **CANARY)
     _approve(canary)
 
     def baking() -> Any:
-        rollout = state.get("westeurope", "expiring")[0].rollout
+        rollout = state.get("westeurope", "forgotten-canary")[0].rollout
         return rollout if rollout is not None and rollout.next_step >= 1 else None
 
     rollout = wait_for(baking, timeout=30)  # the first canary step ran; it bakes now
@@ -76,7 +76,8 @@ def test_a_forgotten_canary_is_noticed_once_then_rolled_back(
     assert list(sweep(deps).values()) == [Swept.RETIRED]
     assert sweep(deps) == {}  # the same rollback is not queued or recorded twice
     after = wait_for(
-        lambda: (s := state.get("westeurope", "expiring")[0]).rollout is None and s, timeout=60
+        lambda: (s := state.get("westeurope", "forgotten-canary")[0]).rollout is None and s,
+        timeout=60,
     )
     assert after.live is not None and after.live.metadata.version == "1.0.0"
     (expired,) = canary.records(RecordKind.DEPLOYMENT_EXPIRED)
