@@ -10,7 +10,9 @@ from functions import (
     approval_requests,
     approval_review,
     dead_letters,
+    deployment_expiry,
     deployment_requests,
+    devops_checks,
     health,
     lineage_api,
     lineage_heads,
@@ -32,3 +34,5 @@ app.register_functions(analysis_decision.bp)
 app.register_functions(lineage_api.bp)
 app.register_functions(lineage_heads.bp)
 app.register_functions(mail_digests.bp)
+app.register_functions(deployment_expiry.bp)
+app.register_functions(devops_checks.bp)

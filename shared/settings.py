@@ -134,6 +134,13 @@ class Settings(BaseSettings):
     timers_run_on_startup: bool = Field(
         default=False, validation_alias="CLEARANCE_TIMERS_RUN_ON_STARTUP"
     )
+    # Azure DevOps checks: the shared secret of the check (a Key Vault reference in Azure) and
+    # the organisation URLs a PlanUrl may name (comma-separated, such as
+    # https://dev.azure.com/contoso/); without both the endpoint answers 503.
+    ado_check_secret: SecretStr | None = Field(
+        default=None, validation_alias="CLEARANCE_ADO_CHECK_SECRET"
+    )
+    ado_organizations: str = Field(default="", validation_alias="CLEARANCE_ADO_ORGANIZATIONS")
     checkpoint_key_id: str | None = Field(
         default=None,
         validation_alias="CLEARANCE_CHECKPOINT_KEY_ID",

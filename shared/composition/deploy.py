@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from shared.domain.catalog import RegionEntry
 from shared.domain.deploy.plan import DeploymentPlan, DriverKind
 from shared.ports.deploy import Deployer
+from shared.services.approval.devops_checks import CheckDeps
+from shared.services.deploy.expiry import ExpiryDeps
 from shared.services.deploy.rollback import RollbackDeps
 from shared.services.deploy.rollouts import DeployDeps
 
@@ -251,5 +253,37 @@ def rollback_deps(container: Container) -> RollbackDeps:
         cell=container.settings.cell,
         state=TableDeploymentStateStore(container.table_service),
         bus=container.bus,
+        lineage=container.lineage,
+    )
+
+
+def expiry_deps(container: Container) -> ExpiryDeps:
+    from shared.adapters.storage.deployment_state import TableDeploymentStateStore
+
+    return ExpiryDeps(
+        cell=container.settings.cell,
+        state=TableDeploymentStateStore(container.table_service),
+        lineage=container.lineage,
+        bus=container.bus,
+        mailer=container.mailer,
+    )
+
+
+def devops_check_deps(container: Container) -> CheckDeps:
+    from shared.adapters.devops.callbacks import HttpPipelineCallbacks
+    from shared.adapters.storage.approvals import TableApprovalStore
+    from shared.adapters.storage.devops_checks import TablePendingChecks
+
+    settings = container.settings
+    secret = settings.ado_check_secret
+    return CheckDeps(
+        cell=settings.cell,
+        approvals=TableApprovalStore(container.table_service),
+        checks=TablePendingChecks(container.table_service),
+        # Azure DevOps expects the check request answered within 3 s: an immediate callback
+        # that takes longer is left to the timer.
+        callbacks=HttpPipelineCallbacks(timeout=2.0),
+        secret=secret.get_secret_value() if secret is not None else None,
+        allowed=tuple(u.strip() for u in settings.ado_organizations.split(",") if u.strip()),
         lineage=container.lineage,
     )

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from shared.domain.analysis.checks import AnalysisSettings
+from shared.domain.deploy.chargeback import ChargebackPolicy
+from shared.domain.deploy.expiry import ExpiryPolicy
 from shared.domain.identity import IdentityRules
 from shared.domain.supply_chain.policy import RegionSupplyChain
 
@@ -187,6 +189,9 @@ class RegionEntry(_Frozen):
     analysis: AnalysisSettings | None = None
     # Signatures and attestations required or shown, per risk tier (default: none required).
     supply_chain: RegionSupplyChain = RegionSupplyChain()
+    # Cost hygiene: expiry of trial deployments, and the chargeback labels the region requires.
+    expiry: ExpiryPolicy = ExpiryPolicy()
+    chargeback: ChargebackPolicy = ChargebackPolicy()
 
     @model_validator(mode="after")
     def _deployer_has_target(self) -> RegionEntry:

@@ -9,6 +9,8 @@ default): data, logs, PID files, the generated catalog and each host's local.set
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -65,6 +67,7 @@ class StackPorts:
     table: int = 10002
     smtp: int = 2525
     teams: int = 7080
+    devops: int = 7090
     registry: dict[str, int] = field(
         default_factory=lambda: {"westeurope": 5001, "swedencentral": 5002}
     )
@@ -82,6 +85,7 @@ class StackPorts:
             table=free_port(),
             smtp=free_port(),
             teams=free_port(),
+            devops=free_port(),
             registry={r: free_port() for r in REGIONS},
             host={r: free_port() for r in REGIONS},
             prometheus=free_port(),
@@ -171,6 +175,21 @@ class LocalStack:
     @property
     def teams_store(self) -> Path:
         return self.root / "teams"
+
+    @property
+    def devops_store(self) -> Path:
+        """What the local Azure DevOps stand-in received (check callbacks)."""
+        return self.root / "devops"
+
+    @property
+    def devops_org_url(self) -> str:
+        """The local Azure DevOps organisation: the only PlanUrl the local cells accept."""
+        return f"http://127.0.0.1:{self.ports.devops}/local-org/"
+
+    def devops_check_secret(self) -> str:
+        """The check's shared secret, derived from the stack's link key (stable per stack)."""
+        key = next(iter(self.state.link_keys.values())).encode()
+        return hmac.new(key, b"ado-check-secret", hashlib.sha256).hexdigest()
 
     @property
     def standin_control(self) -> Path:
@@ -366,6 +385,8 @@ class LocalStack:
                 "CLEARANCE_SMTP_PORT": str(self.ports.smtp),
                 "CLEARANCE_LINK_SIGNING_KEYS": json.dumps(self.state.link_keys),
                 "CLEARANCE_TEAMS_WEBHOOK_URL": f"http://127.0.0.1:{self.ports.teams}/webhook/{region}",
+                "CLEARANCE_ADO_CHECK_SECRET": self.devops_check_secret(),
+                "CLEARANCE_ADO_ORGANIZATIONS": self.devops_org_url,
                 "CLEARANCE_DEPLOY_TIME_SCALE": str(LOCAL_TIME_SCALE),
                 "CLEARANCE_REGISTRY_USERNAME": APP_REGISTRY_USER,
                 "CLEARANCE_REGISTRY_PASSWORD": self.state.registry_passwords[APP_REGISTRY_USER],
@@ -481,7 +502,14 @@ class LocalStack:
             self.processes.stop(f"host-{region}")
 
     def infra_parts(self) -> list[str]:
-        return ["azurite", *(f"registry-{r}" for r in REGIONS), "smtp", "teams", *ANALYSIS_PARTS]
+        return [
+            "azurite",
+            *(f"registry-{r}" for r in REGIONS),
+            "smtp",
+            "teams",
+            "devops",
+            *ANALYSIS_PARTS,
+        ]
 
     def start_part(self, name: str, timeout: float | None = None) -> int:
         """Start one part (idempotent); with ``timeout``, wait until it answers."""
@@ -550,6 +578,16 @@ class LocalStack:
                 "--store",
                 str(self.teams_store),
             ], {}
+        if name == "devops":
+            return [
+                py,
+                "-m",
+                "shared.local.devops_sink",
+                "--port",
+                str(p.devops),
+                "--store",
+                str(self.devops_store),
+            ], {}
         if name == "standin":
             return [
                 py,
@@ -617,6 +655,7 @@ class LocalStack:
             ),
             "smtp": lambda: _smtp_answers(p.smtp),
             "teams": lambda: _http_ok(f"http://127.0.0.1:{p.teams}/health"),
+            "devops": lambda: _http_ok(f"http://127.0.0.1:{p.devops}/health"),
             "standin": lambda: _http_ok(f"http://127.0.0.1:{p.standin}/health"),
             "prometheus": lambda: _http_ok(f"{self.prometheus_url}/-/ready"),
         }

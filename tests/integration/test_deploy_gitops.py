@@ -247,6 +247,28 @@ def test_every_committed_directory_builds_with_kubectl_kustomize(
     ]
 
 
+def test_chargeback_labels_survive_kubectl_kustomize_on_every_object(
+    world: World, tmp_path: Path
+) -> None:
+    # An owner address and a version that are no label values as they stand.
+    md = s.image_metadata("canary", "2.0.0+rc.1", owner="Jörg.O'Neil@contoso.example")
+    world.run(s.image_request(world.cell, s.image_metadata("rolling", "1")))
+    world.run(s.image_request(world.cell, md))
+
+    built = kustomize(world.cell, tmp_path, MODELS)
+    labelled = [d for d in built if d["kind"] != "Namespace"]
+    assert {d["kind"] for d in labelled} >= {"Deployment", "Service", "Ingress", "NetworkPolicy"}
+    for doc in labelled:
+        labels = doc["metadata"]["labels"]  # type: ignore[index]
+        assert labels["clearance.ai/cost-centre"] == "CC-4711"
+        assert labels["clearance.ai/team"] == "payments-ml"
+        assert labels["clearance.ai/stage"] == "prod"
+        assert labels["clearance.ai/owner"].startswith("J_rg.O_Neil_contoso.example-")
+        assert labels["clearance.ai/model-version"].startswith("2.0.0_rc.1-")
+    pods = [d["spec"]["template"]["metadata"]["labels"] for d in built if d["kind"] == "Deployment"]
+    assert pods and all(p["clearance.ai/cost-centre"] == "CC-4711" for p in pods)  # type: ignore[index]
+
+
 def test_a_hand_edited_listing_is_refused_not_overwritten(
     region: RegionEntry, tmp_path: Path
 ) -> None:

@@ -44,3 +44,21 @@ def test_round_trip_with_etag_concurrency(store: TableDeploymentStateStore) -> N
     assert model in {st.model for st in store.list_region("westeurope")}
     assert live_summary(store)("westeurope", model) == live.summary()
     assert live_summary(store)("westeurope", "never-deployed") is None
+
+
+def test_a_row_edited_behind_the_apps_back_is_left_out_of_the_listing(
+    store: TableDeploymentStateStore,
+) -> None:
+    model = f"m-{datetime.now(UTC):%H%M%S%f}"
+    store.put(DeploymentState(region="westeurope", model=model), None)
+    client = store._client()
+    client.upsert_entity({"PartitionKey": "westeurope", "RowKey": "edited", "State": b"junk"})
+    client.upsert_entity({"PartitionKey": "westeurope", "RowKey": "no-state", "Other": "x"})
+
+    try:
+        listed = {st.model for st in store.list_region("westeurope")}
+    finally:
+        for row in ("edited", "no-state"):
+            client.delete_entity("westeurope", row)
+
+    assert model in listed and "edited" not in listed and "no-state" not in listed

@@ -95,6 +95,7 @@ def image_metadata(
         "residency": "EU",
         "risk_tier": "high",
         "team": "payments-ml",
+        "cost_centre": "CC-4711",
         "rollout": ROLLOUTS[strategy],
         "serving": {
             "kind": "image",

@@ -116,6 +116,8 @@ def _entry(tfvars: dict[str, Any], region: str, cfg: dict[str, Any], sub: str) -
         # set from the workload's Azure Monitor workspace endpoint at apply time
         "analysis": None,
         "supply_chain": {},
+        "expiry": tfvars.get("expiry", {}),
+        "chargeback": tfvars.get("chargeback", {}),
     }
 
 

@@ -7,6 +7,7 @@ row's ETag, so two deliveries never both own a model's rollout.
 
 from __future__ import annotations
 
+import logging
 import zlib
 from typing import Any
 
@@ -16,6 +17,7 @@ from shared.domain.deploy.state import DeploymentState
 from shared.domain.errors import TransientError
 from shared.ports.deploy import StateConflict
 
+log = logging.getLogger(__name__)
 TABLE = "deployments"
 
 
@@ -58,12 +60,22 @@ class TableDeploymentStateStore:
         return str(meta["etag"])
 
     def list_region(self, region: str) -> list[DeploymentState]:
+        """Every model's state; a row that does not decode (edited behind the app's back) is
+        logged and left out, so one bad row never stops the sweeps that list the region."""
         rows = self._call(
             lambda: list(
                 self._client().query_entities("PartitionKey eq @pk", parameters={"pk": region})
             )
         )
-        return [_decode(r) for r in rows]
+        states = []
+        for row in rows:
+            try:
+                states.append(_decode(row))
+            except (KeyError, TypeError, ValueError, zlib.error) as exc:
+                log.error(
+                    "deployment state %s/%s does not decode: %s", region, row.get("RowKey"), exc
+                )
+        return states
 
     @staticmethod
     def _call(action: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.domain.deploy import chargeback
 from shared.domain.deploy.k8s_names import dns_label
 from shared.domain.deploy.plan import DeploymentPlan
 from shared.domain.deploy.revision import Revision
@@ -43,7 +44,7 @@ def _tags(release: Revision) -> dict[str, str]:
         "clearance.approval-id": release.approval_id,
         "clearance.approved-by": ", ".join(release.approved_by),
         "clearance.deployment-id": release.deployment_id,
-        "clearance.owner": str(release.metadata.owner),
+        **chargeback.tags(release.metadata),
     }
 
 
@@ -55,7 +56,12 @@ def endpoint_spec(plan: DeploymentPlan, traffic: dict[str, int]) -> Spec:
         "compute": f"azureml:{plan.aml.compute}",
         "auth_mode": "aml_token",
         "traffic": dict(sorted(traffic.items())),
-        "tags": {"clearance.model": plan.model, "clearance.region": plan.region},
+        # The endpoint carries the chargeback tags of the revision this plan rolls out.
+        "tags": {
+            "clearance.model": plan.model,
+            "clearance.region": plan.region,
+            **chargeback.tags(plan.metadata),
+        },
     }
 
 

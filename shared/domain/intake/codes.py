@@ -33,6 +33,8 @@ class IntakeCode(StrEnum):
     INTAKE_PLATFORM_LABELS = "CLR-INTAKE-PLATFORM-LABELS"
     INTAKE_VERSION_REUSED = "CLR-INTAKE-VERSION-REUSED"
     INTAKE_INDEX_REJECTED = "CLR-INTAKE-INDEX-REJECTED"
+    INTAKE_EXPIRY = "CLR-INTAKE-EXPIRY"
+    INTAKE_CHARGEBACK_MISSING = "CLR-INTAKE-CHARGEBACK-MISSING"
     META_MOVING_VERSION = "CLR-META-MOVING-VERSION"
     META_SOURCE_CONFLICT = "CLR-META-SOURCE-CONFLICT"
     SIGNATURE_MISSING = "CLR-INTAKE-SIGNATURE-MISSING"
@@ -110,6 +112,14 @@ MEANINGS: dict[IntakeCode, str] = {
     IntakeCode.INTAKE_INDEX_REJECTED: (
         "The image is part of an image index that was rejected (or was itself rejected): "
         "nothing in a rejected index is approved or deployed, and an open request is withdrawn."
+    ),
+    IntakeCode.INTAKE_EXPIRY: (
+        "The expiry label asks for more than a target region's limit, or for less than the "
+        "planned shadow/canary phase."
+    ),
+    IntakeCode.INTAKE_CHARGEBACK_MISSING: (
+        "A target region requires chargeback labels (team, cost centre) that the artifact "
+        "does not carry."
     ),
     IntakeCode.META_MOVING_VERSION: (
         "The version is a moving name (latest, stable, main, ...); versions are immutable, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from shared.domain.artifact import AmlModelArtifact, ImageArtifact
 from shared.domain.catalog import RegionCatalog, UnknownRegionError
+from shared.domain.deploy import chargeback, expiry
 from shared.domain.errors import Violation
 from shared.domain.intake.codes import IntakeCode
 from shared.domain.metadata.model import ArtifactKind, ModelMetadata
@@ -17,6 +18,7 @@ from shared.domain.metadata.value_rules import printable
 _REGIONS = "ai.clearance.regions"
 _RESIDENCY = "ai.clearance.residency"
 _STRATEGY = "ai.clearance.rollout.strategy"
+_EXPIRY = "ai.clearance.expiry-hours"
 _SHOWN_LENGTH = 80
 
 
@@ -67,6 +69,35 @@ def placement_violations(
         )
     if metadata.kind is ArtifactKind.AML_MODEL:
         violations += _aml_target_violations(metadata, catalog)
+    return violations + hygiene_violations(metadata, catalog)
+
+
+def hygiene_violations(metadata: ModelMetadata, catalog: RegionCatalog) -> list[Violation]:
+    """Each target region's expiry limit and required chargeback labels."""
+    violations: list[Violation] = []
+    for region in metadata.regions:
+        if not catalog.has_region(region):
+            continue
+        entry = catalog.region(region)
+        violations += [
+            Violation(
+                IntakeCode.INTAKE_EXPIRY,
+                f"The expiry label {_EXPIRY} {problem} in region {region}; ask for an "
+                "expiry within the region's limits, or remove the label to take its default.",
+                _EXPIRY,
+            )
+            for problem in expiry.label_problems(metadata, entry.expiry)
+        ]
+        violations += [
+            Violation(
+                IntakeCode.INTAKE_CHARGEBACK_MISSING,
+                f"Region {region} charges every deployment to a team and cost centre and "
+                f"requires the label {key}; add it (for example {key}="
+                f"{'payments-ml' if key.endswith('team') else 'CC-4711'}).",
+                key,
+            )
+            for key in chargeback.missing(metadata, entry.chargeback)
+        ]
     return violations
 
 

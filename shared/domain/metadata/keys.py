@@ -119,6 +119,24 @@ LABEL_KEYS: tuple[LabelKey, ...] = (
     ),
     LabelKey("ai.clearance.team", ("team",), "team", _NAME_FORMAT, "payments-ml"),
     LabelKey(
+        "ai.clearance.cost-centre",
+        ("cost_centre",),
+        "cost centre",
+        "must be 1 to 63 ASCII letters, digits, '.', '_' or '-', starting and ending with a "
+        "letter or digit (it becomes a Kubernetes label value)",
+        "CC-4711",
+    ),
+    LabelKey(
+        "ai.clearance.expiry-hours",
+        ("expiry_hours",),
+        "expiry",
+        "must be a whole number of hours from 1 to 8760, within the region catalog's limit: "
+        "how long a shadow or canary phase, or a non-production deployment, may run",
+        "48",
+        shape="integer",
+        default="the region catalog's expiry for the phase",
+    ),
+    LabelKey(
         "ai.clearance.version.intent",
         ("version_intent",),
         "version intent",

@@ -59,6 +59,11 @@ SourceUrl = Annotated[
     ),
 ]
 Revision = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$", max_length=128)]
+# A cost centre becomes a Kubernetes label value verbatim: ASCII only, at most 63 characters.
+CostCentre = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$", max_length=63)
+]
+ExpiryHours = Annotated[int, Field(strict=True, ge=1, le=24 * 365)]
 
 
 class ModelMetadata(BaseModel):
@@ -75,6 +80,8 @@ class ModelMetadata(BaseModel):
     rollout: RolloutStrategy
     serving: Serving
     team: DnsName | None = None
+    cost_centre: CostCentre | None = None
+    expiry_hours: ExpiryHours | None = None
     description: Description | None = None
     source: SourceUrl | None = None
     revision: Revision | None = None

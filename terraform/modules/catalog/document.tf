@@ -101,6 +101,10 @@ locals {
       # Signatures and attestations per risk tier (shared/domain/supply_chain/policy.py); a
       # region not listed requires none (trusted keys: the signing pipeline's public keys).
       supply_chain = lookup(var.supply_chain, region, {})
+      # Cost hygiene (shared/domain/deploy/expiry.py, chargeback.py): expiry of shadow/canary
+      # phases and non-production stages, and the chargeback labels every region requires.
+      expiry     = var.expiry
+      chargeback = var.chargeback
       analysis = lookup(var.analysis_endpoints, region, null) == null ? null : {
         provider = "azure-monitor-prometheus"
         endpoint = var.analysis_endpoints[region]

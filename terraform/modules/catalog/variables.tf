@@ -178,3 +178,15 @@ variable "supply_chain" {
   type        = any
   default     = {}
 }
+
+variable "expiry" {
+  description = "Expiry of trial deployments in every region (ExpiryPolicy: shadow_hours, canary_hours, non_production_hours, max_hours, notice_hours, on_expiry); the app's defaults when empty."
+  type        = any
+  default     = {}
+}
+
+variable "chargeback" {
+  description = "Chargeback labels every region requires (ChargebackPolicy: require = [\"team\", \"cost_centre\"]); none when empty."
+  type        = any
+  default     = {}
+}

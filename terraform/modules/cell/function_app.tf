@@ -33,6 +33,10 @@ locals {
     MICROSOFT_PROVIDER_AUTHENTICATION_SECRET      = "@Microsoft.KeyVault(SecretUri=${local.easy_auth_secret_uri})"
     # The region's Teams Workflows webhook (approvals channel), created by an operator.
     CLEARANCE_TEAMS_WEBHOOK_URL = "@Microsoft.KeyVault(SecretUri=${local.teams_webhook_secret_uri})"
+    # Azure DevOps checks (docs/azure-devops.md): the check's shared secret, and the only
+    # organisation URLs a check's PlanUrl may name (the callback goes nowhere else).
+    CLEARANCE_ADO_CHECK_SECRET  = "@Microsoft.KeyVault(SecretUri=${local.ado_check_secret_uri})"
+    CLEARANCE_ADO_ORGANIZATIONS = join(",", var.ado_organizations)
     # Telemetry with the cell identity (Monitoring Metrics Publisher, roles.tf).
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "ClientId=${azurerm_user_assigned_identity.cell.client_id};Authorization=AAD"
     # Python worker concurrency (issue 15). Neither is in Microsoft's list of app settings Flex

@@ -43,6 +43,9 @@ locals {
   # Created by an operator (docs/operators.md): the Teams Workflows webhook URL of the region's
   # approvals channel (a URL that can post to the channel is a secret).
   teams_webhook_secret_uri = "${azurerm_key_vault.this.vault_uri}secrets/teams-webhook-url"
+  # Created by an operator (docs/azure-devops.md): the shared secret Azure DevOps checks send in
+  # X-Clearance-Check-Key (the same value sits in the Key Vault-backed variable group).
+  ado_check_secret_uri = "${azurerm_key_vault.this.vault_uri}secrets/ado-check-secret"
 }
 
 # Lineage checkpoint signing (issue 12): the cell signs each chain-head snapshot with this key

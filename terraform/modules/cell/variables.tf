@@ -156,3 +156,14 @@ variable "auditors_group_object_id" {
   type        = string
   default     = null
 }
+
+variable "ado_organizations" {
+  description = "Azure DevOps organisation URLs whose environment checks may call this cell (https://dev.azure.com/<org>/)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for url in var.ado_organizations : can(regex("^https://[a-z0-9.-]+/([A-Za-z0-9._-]+/)?$", url))])
+    error_message = "Each organisation is an https URL ending in '/', such as https://dev.azure.com/contoso/."
+  }
+}

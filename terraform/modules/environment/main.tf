@@ -26,6 +26,8 @@ module "catalog" {
   model_teams        = local.env.model_teams
   identity           = local.env.identity
   supply_chain       = { for region in keys(local.env.regions) : region => local.env.supply_chain }
+  expiry             = local.env.expiry
+  chargeback         = local.env.chargeback
   analysis_endpoints = { for region, w in module.workload : region => w.prometheus_query_endpoint }
 }
 
@@ -66,6 +68,7 @@ module "cell" {
   mail                        = local.env.mail
   event_subscriptions_enabled = var.event_subscriptions_enabled
   auditors_group_object_id    = local.env.auditors_group_object_id
+  ado_organizations           = local.env.ado_organizations
   tags                        = merge(local.tags, { region = each.key })
 }
 

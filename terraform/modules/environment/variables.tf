@@ -56,6 +56,12 @@ variable "environment" {
                                       { default, by_risk_tier } of { required, keys = [{ key_id,
                                       public_key_pem, key_vault_key }], revoked, on_failure, ... };
                                       the keys are the CI pipeline's (docs/operators.md)
+      expiry                          expiry of shadow/canary phases and non-production stages
+                                      (ExpiryPolicy, docs/region-catalog.md); app defaults if empty
+      chargeback                      { require = ["team", "cost_centre"] }: labels every region
+                                      requires at intake (ChargebackPolicy); none if empty
+      ado_organizations               Azure DevOps organisation URLs whose environment checks may
+                                      call the cells (docs/azure-devops.md); empty: none
       tags                            extra tags for every resource
   EOT
   type = object({
@@ -79,6 +85,9 @@ variable "environment" {
     anonymous_paths  = optional(list(string), ["/api/health", "/runtime/webhooks/eventgrid"])
     model_teams      = optional(list(string), [])
     auditors_group_object_id = optional(string)
+    ado_organizations        = optional(list(string), [])
+    expiry                   = optional(any, {})
+    chargeback               = optional(any, {})
     supply_chain = optional(any, {})
     identity = optional(object({
       owner_domains      = optional(list(string), [])

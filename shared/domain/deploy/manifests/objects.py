@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from shared.domain.catalog import IngressTls
+from shared.domain.deploy import chargeback
 from shared.domain.deploy.k8s_names import digest_label, dns_label, label_value
 from shared.domain.deploy.revision import Revision, Track
 from shared.domain.intake.oci import RUNNABLE_PLATFORM
@@ -81,15 +82,14 @@ def shadow_host(model: str, region: str) -> str:
 
 
 def _model_labels(release: Revision) -> dict[str, str]:
+    """On every object: what it serves, and who pays for it (the chargeback labels)."""
     md = release.metadata
-    labels = {
+    return {
         "app.kubernetes.io/name": label_value(md.name),
         "app.kubernetes.io/managed-by": MANAGED_BY,
         f"{PREFIX}model": label_value(md.name),
+        **chargeback.labels(md),
     }
-    if md.team is not None:
-        labels[f"{PREFIX}team"] = label_value(md.team)
-    return labels
 
 
 def _workload_labels(release: Revision, name: str, track: Track) -> dict[str, str]:

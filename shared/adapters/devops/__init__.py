@@ -1,0 +1,1 @@
+"""Azure DevOps: the checks callback."""
