@@ -130,8 +130,11 @@ class Container:
     @cached_property
     def lineage(self) -> LineageWriter:
         from shared.adapters.storage.lineage.writer import TableLineageWriter
+        from shared.adapters.telemetry.spans import TracedLineage
 
-        return TableLineageWriter(self.table_service, region=self.settings.cell.name)
+        # each appended record puts its correlation on the invocation's span and its counts
+        # into the metrics (a no-op without telemetry)
+        return TracedLineage(TableLineageWriter(self.table_service, region=self.settings.cell.name))
 
     @cached_property
     def checkpoint_signer(self) -> CheckpointSigner:
@@ -284,6 +287,14 @@ class Container:
                 after_decision=self.checkpoint_now,
             )
         return self._approvals
+
+    def approval_trace(self, approval_id: str) -> str | None:
+        """The traceparent an approval was opened in (the review continues that trace)."""
+        if not approval_id or len(approval_id) > 128:
+            return None
+        store: Any = self.approvals().store
+        lookup = getattr(store, "traceparent", None)
+        return lookup(approval_id) if lookup is not None else None
 
     @cached_property
     def directory(self) -> Any:
