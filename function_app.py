@@ -9,6 +9,7 @@ from functions import (
     approval_expirations,
     approval_requests,
     approval_review,
+    cell_status,
     dead_letters,
     deployment_requests,
     health,
@@ -32,3 +33,4 @@ app.register_functions(analysis_decision.bp)
 app.register_functions(lineage_api.bp)
 app.register_functions(lineage_heads.bp)
 app.register_functions(mail_digests.bp)
+app.register_functions(cell_status.bp)

@@ -282,15 +282,25 @@ def export(
 def _export_evidence(regions: dict[str, RegionLineage], output: Path | None) -> None:
     out: TextIO = output.open("w", encoding="utf-8", newline="\n") if output else sys.stdout
     count = 0
+    progress = Progress(
+        TextColumn("{task.description}"),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
     try:
-        with _answering():
+        with _answering(), progress:
             for name, stores in regions.items():
                 out.write(region_line(name, sorted(stores.heads.blobs())))
+                task = progress.add_task(f"{name}: records", total=None)
                 for art in stores.reader.artifacts():
                     links = list(stores.reader.stored_links(art.key_hash))
                     out.write(chain_line(art.key_hash, len(links)))
                     out.writelines(record_line(x.stored_hash, x.body) for x in links)
                     count += len(links)
+                    progress.advance(task, len(links))
     finally:
         if output:
             out.close()
@@ -403,14 +413,18 @@ def verify(
             keys = [a.key_hash for r, a in named if r == name] if named is not None else None
             if keys is not None and not keys:
                 continue
-            result = verify_region(
-                stores.reader,
-                stores.heads,
-                _verifier(public_key, root, name),
-                name,
-                keys,
-                indexes=stores.reader if indexes else None,
-            )
+            # a spinner on a terminal only (stderr): the result lines stay as they are
+            with (
+                err.status(f"verifying {name}...") if err.is_terminal else contextlib.nullcontext()
+            ):
+                result = verify_region(
+                    stores.reader,
+                    stores.heads,
+                    _verifier(public_key, root, name),
+                    name,
+                    keys,
+                    indexes=stores.reader if indexes else None,
+                )
             _report(result, {a.key_hash: a.artifact.key for _, a in q.artifacts(name)})
             results.append(result)
     except KeyUnavailable as exc:

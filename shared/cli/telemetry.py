@@ -13,6 +13,63 @@ REPO = Path(__file__).resolve().parents[2]
 
 def register(parent: typer.Typer) -> None:
     parent.command("trace")(trace)
+    parent.command("status")(status)
+
+
+def status(
+    root: Path | None = typer.Option(None, "--root", help="the local stack root (default .local)"),
+    region: str | None = typer.Option(None, "--region", help="only this region"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON document per region"),
+) -> None:
+    """Summarise each cell of the local stack: pending (and overdue) approvals, live models,
+    stuck rollouts, dead letters, the last signed checkpoint."""
+    from dataclasses import asdict
+
+    from shared.composition import Container
+    from shared.local.stack import REGIONS, LocalStack, default_root
+    from shared.settings import build_settings
+
+    stack = LocalStack(root or default_root(REPO), REPO)
+    if not (stack.root / "stack.json").exists():
+        raise typer.BadParameter(f"no local stack at {stack.root}: run `make run`")
+    if region is not None and region not in REGIONS:
+        raise typer.BadParameter(f"unknown region {region!r}", param_hint="--region")
+    found = []
+    for name in REGIONS:
+        if region is None or name == region:
+            found.append(Container(build_settings(stack.environment(name))).status())
+    if as_json:
+        docs = [{**asdict(s), "checkpoint_age_seconds": s.checkpoint_age_seconds} for s in found]
+        typer.echo(json.dumps(docs, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        "region",
+        "pending",
+        "overdue",
+        "oldest (s)",
+        "live",
+        "rollouts",
+        "stuck",
+        "dead letters",
+        "checkpoint age (s)",
+    )
+    for s in found:
+        age = s.checkpoint_age_seconds
+        table.add_row(
+            s.region,
+            str(s.pending),
+            str(len(s.overdue)),
+            f"{s.oldest_pending_seconds:.0f}",
+            str(len(s.live)),
+            str(s.in_progress),
+            ", ".join(f"{r.model} ({r.late_seconds:.0f} s late)" for r in s.stuck) or "0",
+            ", ".join(f"{q}={n}" for q, n in s.dead_letters.items() if n) or "0",
+            "none" if age is None else f"{age:.0f}",
+        )
+    Console().print(table)
 
 
 def trace(

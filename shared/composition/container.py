@@ -288,6 +288,18 @@ class Container:
             )
         return self._approvals
 
+    def status(self) -> Any:
+        """The cell's status now (``clearance status``, the cell_status timer's gauges)."""
+        from datetime import UTC, datetime
+
+        from shared.adapters.storage.cell_status import StorageStatusSource
+        from shared.services.cell_status import cell_status
+
+        queues = self.queue_service if self.settings.bus_kind is BusKind.STORAGE_QUEUE else None
+        region = self.settings.cell.name
+        source = StorageStatusSource(region, self.table_service, self.blob_service, queues)
+        return cell_status(region, source, datetime.now(UTC))
+
     def approval_trace(self, approval_id: str) -> str | None:
         """The traceparent an approval was opened in (the review continues that trace)."""
         if not approval_id or len(approval_id) > 128:

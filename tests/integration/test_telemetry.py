@@ -5,6 +5,7 @@ a message changes nothing about its processing."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 import time
 import urllib.parse
 import urllib.request
@@ -61,12 +62,12 @@ def test_one_artifact_is_one_trace_with_every_step_and_its_ids(
     key = journey.artifact.model_copy(update={"tag": None}).key
 
     def complete() -> list[dict[str, Any]]:
-        found = [s for s in trace_of(spans(hosts), key) if s["attributes"].get("faas.name")]
-        names = {s["attributes"]["faas.name"] for s in found}
+        found = trace_of(spans(hosts), key)
+        names = {s["attributes"].get("faas.name") for s in found}
         return found if set(STEPS) <= names else []
 
     found = wait_for(complete, timeout=30)
-    steps = [s for s in found if s["attributes"]["faas.name"] in STEPS]
+    steps = [s for s in found if s["attributes"].get("faas.name") in STEPS]
     assert len({s["trace_id"] for s in steps}) == 1, {s["trace_id"] for s in steps}
     by_name = {s["attributes"]["faas.name"]: s for s in steps}
     intake = by_name["acr_image_pushed"]
@@ -82,6 +83,7 @@ def test_one_artifact_is_one_trace_with_every_step_and_its_ids(
     # adapter calls are children in the same trace: azure-core requests, SMTP, git
     inner = {s["name"] for s in found if not s["attributes"].get("faas.name")}
     assert any(n.startswith(("TableClient", "QueueClient", "BlobClient")) for n in inner), inner
+    assert {"smtp.send", "git.replace"} <= inner, inner
 
     # the CLI shows the same trace from any of its ids
     runner = CliRunner()
@@ -122,7 +124,7 @@ def test_metrics_reach_the_local_prometheus_under_their_names(
 @pytest.mark.parametrize(
     "traceparent",
     [
-        "x" * 200_000,  # huge
+        "x" * 20_000,  # huge (a storage queue message is at most 64 KiB)
         "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",  # forbidden version
         "00-00000000000000000000000000000000-b7ad6b7169203331-01",  # zero trace id
         "00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01",  # upper case
@@ -140,7 +142,7 @@ def test_hostile_traceparent_does_not_change_processing(
         message_id=message_id,
         body=b'{"not": "a deployment request"}',
         content_type="application/json",
-        enqueued_time_utc=__import__("datetime").datetime.now(__import__("datetime").UTC),
+        enqueued_time_utc=datetime.now(UTC),
         application_properties={"traceparent": traceparent, "Diagnostic-Id": traceparent},
     )
     queue = cell.queue_service.get_queue_client(DEPLOYMENT_REQUESTS)

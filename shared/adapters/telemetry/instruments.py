@@ -28,6 +28,9 @@ ANALYSIS_VERDICTS = "clearance.analysis.verdicts"
 INVOCATIONS = "clearance.invocations"
 APPROVALS_PENDING = "clearance.approvals.pending"
 APPROVALS_OLDEST_AGE = "clearance.approvals.oldest_pending_age"
+APPROVALS_OVERDUE = "clearance.approvals.overdue"
+ROLLOUTS_STUCK = "clearance.rollouts.stuck"
+ROLLOUTS_IN_PROGRESS = "clearance.rollouts.in_progress"
 DEAD_LETTER_DEPTH = "clearance.dead_letters.depth"
 CHECKPOINT_AGE = "clearance.lineage.checkpoint_age"
 
@@ -97,6 +100,9 @@ class Instruments:
         for name, unit, text in (
             (APPROVALS_PENDING, "1", "Pending approvals"),
             (APPROVALS_OLDEST_AGE, "s", "Age of the oldest pending approval"),
+            (APPROVALS_OVERDUE, "1", "Pending approvals past their reminder time"),
+            (ROLLOUTS_STUCK, "1", "Rollouts whose next step is overdue"),
+            (ROLLOUTS_IN_PROGRESS, "1", "Rollouts in progress"),
             (DEAD_LETTER_DEPTH, "1", "Messages in each dead-letter queue"),
             (CHECKPOINT_AGE, "s", "Age of the newest signed lineage checkpoint"),
         ):

@@ -153,7 +153,12 @@ def _local(folder: Path, env: Any) -> Telemetry:
     provider.add_span_processor(processor)
     reader = PrometheusMetricReader()
     meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
-    azure_settings.tracing_implementation = "opentelemetry"  # every azure-core request a span
+    # azure-core's plugin traces every SDK request with the global provider: ours
+    from opentelemetry import metrics, trace
+
+    trace.set_tracer_provider(provider)
+    metrics.set_meter_provider(meter_provider)
+    azure_settings.tracing_implementation = "opentelemetry"
     server, _thread = start_http_server(0, addr="127.0.0.1")
     target = _announce(folder, int(server.server_port), env)
 

@@ -266,3 +266,27 @@ class TracedLineage:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+def publish_status(status: Any) -> None:
+    """The cell's status as gauges (a no-op without telemetry)."""
+    state = configured()
+    if state is None:
+        return
+    from shared.adapters.telemetry import instruments as names
+
+    meters = state.meters
+    meters.set_gauge(names.APPROVALS_PENDING, [(float(status.pending), {})])
+    meters.set_gauge(names.APPROVALS_OLDEST_AGE, [(status.oldest_pending_seconds, {})])
+    meters.set_gauge(names.APPROVALS_OVERDUE, [(float(len(status.overdue)), {})])
+    meters.set_gauge(names.ROLLOUTS_STUCK, [(float(len(status.stuck)), {})])
+    meters.set_gauge(names.ROLLOUTS_IN_PROGRESS, [(float(status.in_progress), {})])
+    meters.set_gauge(
+        names.DEAD_LETTER_DEPTH,
+        [
+            (float(n), {"queue": names.bounded(q, names.QUEUES)})
+            for q, n in sorted(status.dead_letters.items())
+        ],
+    )
+    age = status.checkpoint_age_seconds
+    meters.set_gauge(names.CHECKPOINT_AGE, [] if age is None else [(age, {})])
