@@ -5,10 +5,10 @@ a message changes nothing about its processing."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 import time
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from shared.adapters.telemetry.jsonl import read_spans, trace_of
 from shared.cli.main import app
 from shared.composition import Container
 from shared.local.stack import REGIONS, SAMPLE_APPROVERS, LocalStack
-from shared.queues import DEPLOYMENT_REQUESTS, dead_letter_queue
+from shared.queues import ALL_QUEUES, DEPLOYMENT_REQUESTS, dead_letter_queue
 from tests.conftest import wait_for
 from tests.integration.approval_flow import Flow, deployments, vote
 
@@ -112,6 +112,15 @@ def test_metrics_reach_the_local_prometheus_under_their_names(
     assert scraped("sum(clearance_intake_approval_request_latency_seconds_count)")
     assert scraped("sum(clearance_approvals_time_to_decision_seconds_count)")
     assert scraped("sum(clearance_invocations_total) by (function)")
+    # the cell_status timer's gauges (worker 0 runs timers; max() over the workers)
+    assert scraped("max(clearance_approvals_pending)")
+    assert scraped("max(clearance_approvals_oldest_pending_age_seconds)")
+    assert scraped("max(clearance_approvals_overdue)")
+    assert scraped("max(clearance_rollouts_stuck)")
+    depth = scraped("max(clearance_dead_letters_depth) by (queue)")
+    assert {d["metric"]["queue"] for d in depth} == set(ALL_QUEUES)
+    age = scraped('max(clearance_lineage_checkpoint_age_seconds{region="westeurope"})')
+    assert 0 <= float(age[0]["value"][1]) < 600
     # several worker processes: each is its own target, summed by the queries
     targets = prometheus(hosts, 'up{job="clearance"}')
     assert targets and all(t["value"][1] == "1" for t in targets)
