@@ -17,6 +17,7 @@ class JsonlSpanExporter:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._lock = threading.Lock()
+        self._out: Any = None  # kept open between batches
 
     def export(self, spans: Sequence[Any]) -> Any:
         from opentelemetry.sdk.trace.export import SpanExportResult
@@ -24,16 +25,24 @@ class JsonlSpanExporter:
         lines = "".join(json.dumps(span_doc(s), separators=(",", ":")) + "\n" for s in spans)
         try:
             with self._lock:
-                if self._path.exists() and self._path.stat().st_size > MAX_FILE_BYTES:
+                if self._out is None:
+                    self._out = self._path.open("a", encoding="utf-8")
+                self._out.write(lines)
+                self._out.flush()
+                if self._out.tell() > MAX_FILE_BYTES:
+                    self._out.close()
                     self._path.replace(self._path.with_suffix(".jsonl.1"))
-                with self._path.open("a", encoding="utf-8") as out:
-                    out.write(lines)
+                    self._out = None
         except OSError:
+            self._out = None
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
-        return None
+        with self._lock:
+            if self._out is not None:
+                self._out.close()
+                self._out = None
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
@@ -56,7 +65,7 @@ def span_doc(span: Any) -> dict[str, Any]:
             {"trace_id": f"{link.context.trace_id:032x}", "span_id": f"{link.context.span_id:016x}"}
             for link in span.links
         ],
-        "resource": {k: _plain(v) for k, v in span.resource.attributes.items()},
+        "instance": span.resource.attributes.get("service.instance.id"),
     }
 
 
