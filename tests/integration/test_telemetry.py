@@ -168,3 +168,20 @@ def test_hostile_traceparent_does_not_change_processing(
     assert not span["trace_id"].startswith("0af7651916cd43dd")
     dlq = cell.queue_service.get_queue_client(dead_letter_queue(DEPLOYMENT_REQUESTS))
     assert all(message_id not in m.content for m in dlq.peek_messages(max_messages=32))
+
+
+def test_status_summarises_each_cell(hosts: LocalStack, journey: Flow) -> None:
+    pending = Flow(hosts, journey.cell, "waiting-ranker", "1.0.0")
+    pending.wait_open()
+    result = CliRunner().invoke(app, ["status", "--root", str(hosts.root), "--json"])
+    assert result.exit_code == 0, result.output
+    cells = {c["region"]: c for c in json.loads(result.output)}
+    assert set(cells) == set(REGIONS)
+    weu = cells["westeurope"]
+    assert weu["pending"] >= 1 and weu["overdue"] == []
+    assert ["traced-ranker", "1.0.0"] in weu["live"]
+    assert weu["stuck"] == []
+    assert set(weu["dead_letters"]) == set(ALL_QUEUES)
+    assert weu["checkpoint_age_seconds"] is not None
+    table = CliRunner().invoke(app, ["status", "--root", str(hosts.root), "--region", "nowhere"])
+    assert table.exit_code != 0
