@@ -141,8 +141,9 @@ def _local(folder: Path, env: Any) -> Telemetry:
 
     folder.mkdir(parents=True, exist_ok=True)
     resource = _resource(env)
-    # ALWAYS_ON, not parent-based: a message's "not sampled" flag cannot switch our tracing off
-    provider = TracerProvider(resource=resource, sampler=ALWAYS_ON)
+    # ALWAYS_ON, not parent-based: a message's "not sampled" flag cannot switch our tracing off;
+    # azure-core's HTTP leaf spans are dropped (their client-method parent names the call)
+    provider = TracerProvider(resource=resource, sampler=_without_http_leaves(ALWAYS_ON))
     processor = BatchSpanProcessor(
         JsonlSpanExporter(
             folder  # type: ignore[arg-type]
@@ -177,6 +178,39 @@ def _local(folder: Path, env: Any) -> Telemetry:
         mode="local",
         flush=flush,
     )
+
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "MERGE", "OPTIONS"})
+
+
+def _without_http_leaves(inner: Any) -> Any:
+    """A sampler that drops azure-core's per-HTTP-request CLIENT spans (named by the method):
+    each is the only child of a client-method span (``TableClient.get_entity``) that already
+    times the call and records its error, so half the spans go and nothing is orphaned."""
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+    from opentelemetry.trace import SpanKind
+
+    class WithoutHttpLeaves(Sampler):
+        def should_sample(
+            self,
+            parent_context: Any,
+            trace_id: int,
+            name: str,
+            kind: Any = None,
+            attributes: Any = None,
+            links: Any = None,
+            trace_state: Any = None,
+        ) -> Any:
+            if kind is SpanKind.CLIENT and name in HTTP_METHODS:
+                return SamplingResult(Decision.DROP)
+            return inner.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+
+        def get_description(self) -> str:
+            return "WithoutHttpLeaves"
+
+    return WithoutHttpLeaves()
 
 
 def _announce(folder: Path, port: int, env: Any) -> Path:
