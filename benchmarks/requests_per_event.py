@@ -313,7 +313,9 @@ def measure(repeat: int, telemetry: bool = False) -> dict[str, list[dict[str, An
                 bench.rows = rows[mode]
                 bench.one_round(0 if mode == "off" else 1000, report=False)
             for i in range(1, repeat + 1):
-                for mode in modes:  # alternating, so drift hits both alike
+                # alternating, and in turn first, so drift and the growing lineage (each
+                # deciding vote checkpoints every chain so far) hit both modes alike
+                for mode in modes if i % 2 else modes[::-1]:
                     if switch is not None:
                         switch.set(bench, mode == "on")
                     bench.rows = rows[mode]
