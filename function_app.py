@@ -9,6 +9,7 @@ from functions import (
     approval_expirations,
     approval_requests,
     approval_review,
+    cell_status,
     dead_letters,
     deployment_expiry,
     deployment_requests,
@@ -36,3 +37,4 @@ app.register_functions(lineage_heads.bp)
 app.register_functions(mail_digests.bp)
 app.register_functions(deployment_expiry.bp)
 app.register_functions(devops_checks.bp)
+app.register_functions(cell_status.bp)

@@ -155,7 +155,22 @@ def load(cells: dict[str, Container], artifacts: int, records: int) -> tuple[int
     rng = random.Random(7)
     models = max(1, artifacts // 10)
     start, entities, transactions = time.perf_counter(), 0, 0
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    err = Console(stderr=True)
+    progress = Progress(  # on a terminal only: the figures on stdout stay as they are
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    progress.start()
     for region in REGIONS:
+        task = progress.add_task(f"loading {region}", total=artifacts // len(REGIONS))
         table = cells[region].table_service.get_table_client("lineage")
         table.create_table()
         deployments: list[list[Link]] = []
@@ -167,6 +182,7 @@ def load(cells: dict[str, Container], artifacts: int, records: int) -> tuple[int
             rows, links = chain_entities(recs)
             batch.extend(rows)
             deployments.append([ln for ln in links if ln.record.kind in DEPLOYMENT_KINDS])
+            progress.advance(task)
             if len(batch) > 40_000:
                 entities += len(batch)
                 transactions += write_entities(table, batch, workers=4)
@@ -174,7 +190,9 @@ def load(cells: dict[str, Container], artifacts: int, records: int) -> tuple[int
         batch.extend(live_entities(deployments))
         entities += len(batch)
         transactions += write_entities(table, batch, workers=4)
+        progress.remove_task(task)
         print(f"  loaded {region}", flush=True)
+    progress.stop()
     return entities, transactions, time.perf_counter() - start
 
 

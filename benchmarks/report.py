@@ -25,6 +25,7 @@ TARGETS = """\
 | decision latency (POST approve -> deployment request enqueued) | `decision_latency.py` p50/p95 |
 | lineage queries read partitions, never scan | `lineage_bench.py` ratios to a full scan |
 | storage requests per event (accepted <= 7, deciding vote <= 10, ...) | `requests_per_event.py` |
+| host CPU per accepted event with telemetry on <= 1.10x off | `requests_per_event.py --telemetry` |
 | first failing measurement -> restore commit (GitOps) <= 90 s | `analysis_restore.py` max |
 """
 

@@ -1,6 +1,6 @@
 """Round trips and host CPU per event kind, counted at the transport.
 
-    .venv/bin/python benchmarks/requests_per_event.py [--repeat 3] [--json]
+    .venv/bin/python benchmarks/requests_per_event.py [--repeat 3] [--json] [--telemetry]
 
 Every storage, queue, blob and registry request the handlers make goes through azure-core's
 ``RequestsTransport.send``; every mail through ``smtplib.SMTP.send_message``. This script
@@ -8,6 +8,12 @@ wraps both in this process, runs the cell's real handlers (the same code the Fun
 calls) against a private local stack (Azurite, TLS docker-registry, SMTP), one event at a
 time, and prints what each event kind cost. Counts are deterministic; CPU is this process's
 ``time.process_time`` over the handler call (the host's CPU for that event).
+
+``--telemetry`` runs every round twice, telemetry off then on (as the local hosts run it: a
+span per invocation, azure-core's span per request, lineage-driven metrics, JSONL export and
+the Prometheus endpoint), and prints host CPU per event for both and the overhead. The span
+export is flushed inside each measured call, so its cost is counted (an upper bound: the hosts
+export in batches). Target: at most 10 % more CPU per accepted event.
 
 The first event of each kind is a warm-up (create-if-missing of tables and queues, client
 construction) and is not reported.
@@ -149,8 +155,20 @@ class Bench:
         self.container = Container(build_settings(stack.environment(REGION)))
         self.registry = stack.registry_client(REGION)
         self.rows: dict[str, Row] = {}
+        self.telemetry: Any = None  # the configured telemetry while a round runs with it
 
-    def run(self, kind: str, call: Callable[[], Any], *, report: bool) -> Any:
+    def run(self, kind: str, call: Callable[[], Any], *, report: bool, bound: Any = None) -> Any:
+        if self.telemetry is not None:
+            from shared.adapters.telemetry.spans import traced_trigger
+
+            inner = call
+            traced = traced_trigger(FUNCTIONS.get(kind, "bench"))(lambda binding: inner())
+
+            def call() -> Any:
+                out = traced(binding=bound)
+                self.telemetry.flush_spans()
+                return out
+
         with self.counting.measure() as tally:
             start = time.process_time()
             result = call()
@@ -201,7 +219,12 @@ class Bench:
         name = f"rt-{i:03d}"
         repository, digest = self.push(name, "1.0.0")
         event = image_pushed(self.stack, REGION, repository, digest, "1.0.0")
-        self.run("new artifact, accepted", lambda: self.intake(event), report=report)
+        self.run(
+            "new artifact, accepted",
+            lambda: self.intake(event),
+            report=report,
+            bound=binding(event),
+        )
         request = self.take_approval_request()
         deps = self.container.approvals()
         approval = self.run("approval consumer", lambda: open_request(request, deps), report=report)
@@ -235,7 +258,47 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def measure(repeat: int) -> list[dict[str, Any]]:
+FUNCTIONS = {
+    "new artifact, accepted": "acr_image_pushed",
+    "exact redelivery (same event id)": "acr_image_pushed",
+    "duplicate (new id)": "acr_image_pushed",
+    "re-tag of a known digest": "acr_image_pushed",
+    "rejected": "acr_image_pushed",
+    "approval consumer": "approval_requests",
+    "first vote": "approval_review_decide",
+    "deciding vote": "approval_review_decide",
+}
+
+
+class Switch:
+    """Telemetry on or off in this process, between rounds."""
+
+    def __init__(self, folder: Any) -> None:
+        import os
+
+        from shared.adapters.telemetry import runtime
+
+        os.environ["CLEARANCE_TELEMETRY_DIR"] = str(folder)
+        runtime.reset_for_tests()
+        self.state = runtime.telemetry()
+        assert self.state is not None, "telemetry did not configure"
+        from opentelemetry import trace
+
+        provider = trace.get_tracer_provider()
+        self.state.flush_spans = provider.force_flush  # type: ignore[attr-defined]
+
+    def set(self, bench: Bench, on: bool) -> None:
+        from azure.core.settings import settings
+
+        from shared.adapters.telemetry import runtime
+
+        runtime.install(self.state if on else None)
+        settings.tracing_implementation = "opentelemetry" if on else None
+        settings.tracing_enabled = on
+        bench.telemetry = self.state if on else None
+
+
+def measure(repeat: int, telemetry: bool = False) -> dict[str, list[dict[str, Any]]]:
     import tempfile
     from pathlib import Path
 
@@ -244,25 +307,61 @@ def measure(repeat: int) -> list[dict[str, Any]]:
         try:
             stack.up(timeout=180, hosts=False)  # the handlers run here, in this process
             bench = Bench(stack, Counting(stack))
-            bench.one_round(0, report=False)
+            switch = Switch(Path(root) / "telemetry") if telemetry else None
+            rows: dict[str, dict[str, Row]] = {"off": {}, "on": {}}
+            modes = ("off", "on") if telemetry else ("off",)
+            for mode in modes:  # a warm-up round in each mode
+                if switch is not None:
+                    switch.set(bench, mode == "on")
+                bench.rows = rows[mode]
+                bench.one_round(0 if mode == "off" else 1000, report=False)
             for i in range(1, repeat + 1):
-                bench.one_round(i, report=True)
-            return [row.summary() for row in bench.rows.values()]
+                # alternating, and in turn first, so drift and the growing lineage (each
+                # deciding vote checkpoints every chain so far) hit both modes alike
+                for mode in modes if i % 2 else modes[::-1]:
+                    if switch is not None:
+                        switch.set(bench, mode == "on")
+                    bench.rows = rows[mode]
+                    bench.one_round(i if mode == "off" else 1000 + i, report=True)
+            return {m: [row.summary() for row in rows[m].values()] for m in modes}
         finally:
             stack.down()
+
+
+def overhead(results: dict[str, list[dict[str, Any]]]) -> list[tuple[str, float, float, float]]:
+    on = {r["event"]: r for r in results["on"]}
+    out = []
+    for r in results["off"]:
+        traced = on[r["event"]]
+        out.append(
+            (r["event"], r["cpu_ms"], traced["cpu_ms"], 100 * (traced["cpu_ms"] / r["cpu_ms"] - 1))
+        )
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--telemetry", action="store_true", help="CPU per event with telemetry off and on"
+    )
     args = parser.parse_args()
-    rows = measure(args.repeat)
+    results = measure(args.repeat, args.telemetry)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        doc: Any = results["off"] if not args.telemetry else results
+        if args.telemetry:
+            doc = {**results, "overhead": overhead(results)}
+        print(json.dumps(doc, indent=2))
         return
     print(f"requests per event, one event at a time ({args.repeat} rounds after a warm-up)")
-    print(table(rows))
+    print(table(results["off"]))
+    if args.telemetry:
+        print("\nwith telemetry (spans, metrics, JSONL export, Prometheus endpoint)")
+        print(table(results["on"]))
+        print(f"\n{'event':36} {'cpu off':>8} {'cpu on':>8} {'overhead':>9}")
+        for event, off, on, pct in overhead(results):
+            print(f"{event:36} {off:8.1f} {on:8.1f} {pct:8.1f}%")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 
 import azure.functions as func
 
+from shared.adapters.telemetry.spans import traced_trigger
 from shared.composition import get_container
 from shared.composition.deploy import rollback_deps
 from shared.domain.approval.links import LinkSigner
@@ -32,6 +33,7 @@ def _reply(page: DecisionPage) -> func.HttpResponse:
 @bp.route(
     route="models/{model}/analysis", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS
 )
+@traced_trigger("analysis_decision")
 def analysis_decision(req: func.HttpRequest) -> func.HttpResponse:
     principal = signed_in(req.headers.get("X-MS-CLIENT-PRINCIPAL"))
     if principal is None or not (principal.identities or principal.object_id):

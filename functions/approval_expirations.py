@@ -6,6 +6,7 @@ import logging
 
 import azure.functions as func
 
+from shared.adapters.telemetry.spans import traced_trigger
 from shared.composition import get_container
 from shared.domain import bounded_json
 from shared.queues import APPROVAL_EXPIRATIONS, SERVICE_BUS_CONNECTION
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 @bp.service_bus_queue_trigger(
     arg_name="msg", queue_name=APPROVAL_EXPIRATIONS, connection=SERVICE_BUS_CONNECTION
 )
+@traced_trigger("approval_expirations")
 def approval_expirations(msg: func.ServiceBusMessage) -> None:
     try:
         doc = bounded_json.loads(msg.get_body(), max_bytes=4096, max_depth=2)

@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl
 
 import azure.functions as func
 
+from shared.adapters.telemetry.spans import traced_trigger
 from shared.composition import get_container
 from shared.services.approval import review
 
@@ -20,6 +21,12 @@ def _principal(req: func.HttpRequest) -> str | None:
     if os.environ.get("WEBSITE_AUTH_ENABLED", "").lower() != "true":
         return None
     return req.headers.get("X-MS-CLIENT-PRINCIPAL")
+
+
+def _stored_trace(req: func.HttpRequest) -> str | None:
+    """The trace of the artifact whose approval this is (stored when the approval opened):
+    the review is one more step of that artifact's journey."""
+    return get_container().approval_trace(req.route_params.get("approval_id", ""))
 
 
 def _respond(page: review.Page) -> func.HttpResponse:
@@ -36,6 +43,7 @@ def _respond(page: review.Page) -> func.HttpResponse:
 @bp.route(
     route="approvals/{approval_id}/review", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS
 )
+@traced_trigger("approval_review_show", parent=_stored_trace)
 def approval_review_show(req: func.HttpRequest) -> func.HttpResponse:
     page = review.show(
         req.route_params["approval_id"],
@@ -50,6 +58,7 @@ def approval_review_show(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(
     route="approvals/{approval_id}/review", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS
 )
+@traced_trigger("approval_review_decide", parent=_stored_trace)
 def approval_review_decide(req: func.HttpRequest) -> func.HttpResponse:
     body = req.get_body()
     if len(body) > MAX_FORM_BYTES:

@@ -7,6 +7,7 @@ import logging
 import azure.functions as func
 from pydantic import ValidationError
 
+from shared.adapters.telemetry.spans import traced_trigger
 from shared.composition import get_container
 from shared.composition.deploy import deployment_deps
 from shared.domain.deploy.request import DeploymentRequest
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 @bp.service_bus_queue_trigger(
     arg_name="msg", queue_name=DEPLOYMENT_REQUESTS, connection=SERVICE_BUS_CONNECTION
 )
+@traced_trigger("deployment_requests")
 def deployment_requests(msg: func.ServiceBusMessage) -> None:
     deps = deployment_deps(get_container())
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared.adapters.storage.lineage.regions import region_lineage
+from shared.adapters.telemetry.spans import traced_trigger
 from shared.composition import get_container
 from shared.services.lineage.http_api import answer
 from shared.services.lineage.queries import AuditQueries
@@ -18,6 +19,7 @@ bp = func.Blueprint()
 
 @bp.function_name("lineage_api")
 @bp.route(route="lineage/{view}/{key?}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@traced_trigger("lineage_api")
 def lineage_api(req: func.HttpRequest) -> func.HttpResponse:
     container = get_container()
     region = container.settings.cell.name

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import azure.functions as func
 
+from shared.adapters.telemetry.spans import traced_trigger
 from shared.composition import get_container
 from shared.services.mail_digest import send_digests
 
@@ -14,6 +15,7 @@ bp = func.Blueprint()
 
 @bp.function_name("mail_digests")
 @bp.schedule(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
+@traced_trigger("mail_digests")
 def mail_digests(timer: func.TimerRequest) -> None:
     container = get_container()
     window = container.settings.mail_digest_window_seconds

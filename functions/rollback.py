@@ -12,6 +12,7 @@ import re
 
 import azure.functions as func
 
+from shared.adapters.telemetry.spans import traced_trigger
 from shared.composition import get_container
 from shared.composition.deploy import rollback_deps
 from shared.domain import bounded_json
@@ -33,6 +34,7 @@ def _json(status: int, doc: dict[str, object]) -> func.HttpResponse:
 
 @bp.function_name("rollback")
 @bp.route(route="models/{model}/rollback", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@traced_trigger("rollback")
 def rollback(req: func.HttpRequest) -> func.HttpResponse:
     principal = signed_in(req.headers.get("X-MS-CLIENT-PRINCIPAL"))
     if principal is None or not (principal.identities or principal.object_id):

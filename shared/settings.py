@@ -43,6 +43,8 @@ LOCAL_ONLY_SETTINGS = frozenset(
         "CLEARANCE_CHECKPOINT_KEY_FILE",
         "CLEARANCE_CHECKPOINT_PUBLIC_KEY_FILE",
         "CLEARANCE_TIMERS_RUN_ON_STARTUP",
+        # spans (JSONL) and the Prometheus target files of the local stack's hosts
+        "CLEARANCE_TELEMETRY_DIR",
     }
 )
 

@@ -284,15 +284,25 @@ def export(
 def _export_evidence(regions: dict[str, RegionLineage], output: Path | None) -> None:
     out: TextIO = output.open("w", encoding="utf-8", newline="\n") if output else sys.stdout
     count = 0
+    progress = Progress(
+        TextColumn("{task.description}"),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
     try:
-        with _answering():
+        with _answering(), progress:
             for name, stores in regions.items():
                 out.write(region_line(name, sorted(stores.heads.blobs())))
+                task = progress.add_task(f"{name}: records", total=None)
                 for art in stores.reader.artifacts():
                     links = list(stores.reader.stored_links(art.key_hash))
                     out.write(chain_line(art.key_hash, len(links)))
                     out.writelines(record_line(x.stored_hash, x.body) for x in links)
                     count += len(links)
+                    progress.advance(task, len(links))
     finally:
         if output:
             out.close()
@@ -417,7 +427,14 @@ def verify(
                     indexes=stores.reader if indexes else None,
                 )
             )
-        for result in verify_regions(jobs):  # the regions at once, reported in order
+        # a spinner on a terminal only (stderr): the result lines stay as they are
+        with (
+            err.status(f"verifying {len(jobs)} region(s)...")
+            if err.is_terminal
+            else contextlib.nullcontext()
+        ):
+            verified = list(verify_regions(jobs))  # the regions at once, reported in order
+        for result in verified:
             _report(result, {a.key_hash: a.artifact.key for _, a in q.artifacts(result.region)})
             results.append(result)
     except KeyUnavailable as exc:

@@ -143,8 +143,11 @@ class Container:
     @cached_property
     def lineage(self) -> LineageWriter:
         from shared.adapters.storage.lineage.writer import TableLineageWriter
+        from shared.adapters.telemetry.spans import TracedLineage
 
-        return TableLineageWriter(self.table_service, region=self.settings.cell.name)
+        # each appended record puts its correlation on the invocation's span and its counts
+        # into the metrics (a no-op without telemetry)
+        return TracedLineage(TableLineageWriter(self.table_service, region=self.settings.cell.name))
 
     @cached_property
     def checkpoint_signer(self) -> CheckpointSigner:
@@ -292,6 +295,26 @@ class Container:
                 after_decision=self.decision_checkpoints.request,
             )
         return self._approvals
+
+    def status(self) -> Any:
+        """The cell's status now (``clearance status``, the cell_status timer's gauges)."""
+        from datetime import UTC, datetime
+
+        from shared.adapters.storage.cell_status import StorageStatusSource
+        from shared.services.cell_status import cell_status
+
+        queues = self.queue_service if self.settings.bus_kind is BusKind.STORAGE_QUEUE else None
+        region = self.settings.cell.name
+        source = StorageStatusSource(region, self.table_service, self.blob_service, queues)
+        return cell_status(region, source, datetime.now(UTC))
+
+    def approval_trace(self, approval_id: str) -> str | None:
+        """The traceparent an approval was opened in (the review continues that trace)."""
+        if not approval_id or len(approval_id) > 128:
+            return None
+        store: Any = self.approvals().store
+        lookup = getattr(store, "traceparent", None)
+        return lookup(approval_id) if lookup is not None else None
 
     @cached_property
     def directory(self) -> Any:

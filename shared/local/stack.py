@@ -208,11 +208,29 @@ class LocalStack:
                     {
                         "job_name": "model-standin",
                         "static_configs": [{"targets": [f"127.0.0.1:{self.ports.standin}"]}],
-                    }
+                    },
+                    {
+                        # Clearance's own metrics: every host worker process announces its
+                        # endpoint in <telemetry>/<region>/targets/<pid>.json (file_sd)
+                        "job_name": "clearance",
+                        "file_sd_configs": [
+                            {
+                                "files": [
+                                    str(self.telemetry_dir(r) / "targets" / "*.json")
+                                    for r in REGIONS
+                                ],
+                                "refresh_interval": "2s",
+                            }
+                        ],
+                    },
                 ],
             },
             indent=2,
         )  # JSON is YAML
+
+    def telemetry_dir(self, region: str) -> Path:
+        """The region's hosts' spans (JSONL, read by ``clearance trace``) and metric targets."""
+        return self.root / "telemetry" / region
 
     def settings_file(self, region: str) -> Path:
         return self.root / region / "local.settings.json"
@@ -397,6 +415,7 @@ class LocalStack:
                 "CLEARANCE_AML_REGISTRANTS_DIR": str(self.aml_registrants_dir),
                 # tests read each rejection mail; the digest is tested on its own
                 "CLEARANCE_MAIL_DIGEST_WINDOW_SECONDS": "0",
+                "CLEARANCE_TELEMETRY_DIR": str(self.telemetry_dir(region)),
                 "CLEARANCE_CHECKPOINT_KEY_FILE": str(
                     self.checkpoint_key_dir(region) / PRIVATE_FILE
                 ),
@@ -479,6 +498,12 @@ class LocalStack:
                     check=True,
                     capture_output=True,
                 )
+        for region in REGIONS:
+            targets = self.telemetry_dir(region) / "targets"
+            targets.mkdir(parents=True, exist_ok=True)
+            for stale in targets.glob("*.json"):  # processes of an earlier run
+                if not _pid_alive(stale.stem):
+                    stale.unlink(missing_ok=True)
         (self.root / "prometheus.yml").write_text(self.prometheus_config())
         if not self.standin_control.exists():
             self.standin_control.write_text(json.dumps({"revisions": {}}))
@@ -727,3 +752,11 @@ def _smtp_answers(port: int) -> bool:
 
 def default_root(repo: Path) -> Path:
     return Path(os.environ.get("CLEARANCE_LOCAL_ROOT", str(repo / ".local")))
+
+
+def _pid_alive(text: str) -> bool:
+    try:
+        os.kill(int(text), 0)
+    except (ValueError, ProcessLookupError, PermissionError):
+        return False
+    return True

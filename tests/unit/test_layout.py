@@ -24,7 +24,8 @@ socket.socket.connect = refuse
 socket.create_connection = refuse
 import function_app
 heavy = sorted(m for m in sys.modules
-               if m.split('.')[0] == 'kubernetes' or m.startswith('azure.ai.ml'))
+               if m.split('.')[0] in ('kubernetes', 'opentelemetry', 'prometheus_client')
+               or m.startswith(('azure.ai.ml', 'azure.monitor')))
 print(heavy)
 print(len(function_app.app.get_functions()))
 """

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from shared.adapters.telemetry.spans import traced_call
 from shared.domain.errors import TerminalError, TransientError
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class GitRepository:
         self._head: bytes | None = None
 
     # -- the one operation --------------------------------------------------------------------
+    @traced_call("git.replace")
     def replace(
         self,
         directory: str,
@@ -92,6 +94,7 @@ class GitRepository:
             f"{self.url}: push still rejected after {self._attempts} attempts: {last[:300]}"
         )
 
+    @traced_call("git.read")
     def read(self, path: str) -> str | None:
         """A file of the branch head as last synced (for tests and diagnostics)."""
         from dulwich.object_store import tree_lookup_path

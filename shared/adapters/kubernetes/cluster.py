@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from shared.adapters.telemetry.spans import traced_call
 from shared.domain.deploy.codes import DeployCode, PlanError
 from shared.domain.deploy.k8s_status import Condition, DeploymentStatus
 from shared.domain.deploy.manifests.objects import FIELD_MANAGER, Manifest, ObjectRef
@@ -50,6 +51,7 @@ class KubernetesCluster:
             self._dynamic = self._translate(lambda: DynamicClient(self._api), "discovery")
         return self._dynamic
 
+    @traced_call("kubernetes.apply")
     def apply(self, manifest: Manifest) -> None:
         ref = ObjectRef.of(manifest)
 
@@ -68,6 +70,7 @@ class KubernetesCluster:
 
         self._translate(call, f"apply {ref.kind}/{ref.name}")
 
+    @traced_call("kubernetes.delete")
     def delete(self, ref: ObjectRef) -> bool:
         from kubernetes.dynamic.exceptions import NotFoundError
 
@@ -89,6 +92,7 @@ class KubernetesCluster:
         result: bool = self._translate(call, f"delete {ref.kind}/{ref.name}")
         return result
 
+    @traced_call("kubernetes.deployment_status")
     def deployment_status(self, namespace: str, name: str) -> DeploymentStatus | None:
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException

@@ -7,6 +7,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 
+from shared.adapters.telemetry.spans import traced_call
 from shared.domain.errors import TransientError
 from shared.ports.mail import OutboundMail
 
@@ -29,6 +30,7 @@ class SmtpMailer:
     def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0) -> None:
         self._host, self._port, self._sender, self._timeout = host, port, sender, timeout
 
+    @traced_call("smtp.send")
     def send(self, mail: OutboundMail) -> None:
         msg = build_message(mail, self._sender)
         try:

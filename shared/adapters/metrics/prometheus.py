@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from shared.adapters.telemetry.spans import traced_call
 from shared.domain import bounded_json
 from shared.ports.metrics import ProviderUnreachable, QueryRefused
 
@@ -72,6 +73,7 @@ class PrometheusProvider:
             raise ProviderUnreachable(f"Prometheus answered: {_error_of(body)}")
         return doc
 
+    @traced_call("prometheus.query")
     def run_query(self, query: str) -> float | None:
         data = self._get(query).get("data")
         if not isinstance(data, dict):

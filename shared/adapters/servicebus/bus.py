@@ -12,6 +12,7 @@ import logging
 import threading
 from typing import Any
 
+from shared.adapters.telemetry.spans import with_trace_context
 from shared.domain.errors import TerminalError, TransientError
 from shared.ports.messaging import OutboundMessage
 
@@ -49,7 +50,8 @@ class ServiceBusMessageBus:
             content_type=message.content_type,
             subject=message.subject,
             correlation_id=message.correlation_id,
-            application_properties={k: v for k, v in message.application_properties.items()},
+            # the consumer's invocation continues this trace (W3C traceparent)
+            application_properties=with_trace_context(message.application_properties),  # type: ignore[arg-type]
         )
         try:
             held = self._sender(queue)

@@ -21,6 +21,8 @@ import hashlib
 from typing import Any
 
 from shared.adapters.storage.resources import LazyTable
+from shared.adapters.telemetry.context import parse_traceparent
+from shared.adapters.telemetry.spans import current_traceparent, note_approval
 from shared.domain.approval.record import Approval, ApprovalState, Vote
 from shared.domain.errors import TerminalError, TransientError
 
@@ -47,6 +49,8 @@ def _index_pk(region: str, model: str) -> str:
 class TableApprovalStore:
     def __init__(self, table_service: Any) -> None:
         self._client = LazyTable(table_service, TABLE)
+        # approval id -> the trace it was opened in (kept across a read-then-replace)
+        self._traces: dict[str, str] = {}
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         from azure.core.exceptions import (
@@ -72,6 +76,9 @@ class TableApprovalStore:
             "State": str(approval.state),
             "Doc": approval.model_dump_json(),
         }
+        trace = current_traceparent()
+        if trace is not None:
+            entity["Traceparent"] = trace  # the review continues the artifact's trace
         try:
             self._call(self._client().create_entity, entity)
         except ResourceExistsError:
@@ -93,7 +100,30 @@ class TableApprovalStore:
             row = self._call(self._client().get_entity, approval_id, "approval")
         except ResourceNotFoundError as exc:
             raise TerminalError(f"no approval {approval_id}") from exc
-        return Approval.model_validate_json(row["Doc"]), str(row.metadata["etag"])
+        approval = Approval.model_validate_json(row["Doc"])
+        self._remember_trace(approval_id, row.get("Traceparent"))
+        note_approval(approval)
+        return approval, str(row.metadata["etag"])
+
+    def _remember_trace(self, approval_id: str, trace: object) -> None:
+        if isinstance(trace, str) and parse_traceparent(trace) is not None:
+            if len(self._traces) > 1024:
+                self._traces.clear()
+            self._traces[approval_id] = trace
+
+    def traceparent(self, approval_id: str) -> str | None:
+        """The trace the approval was opened in (None for an unknown or untraced approval)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            row = self._call(
+                self._client().get_entity, approval_id, "approval", select=["Traceparent"]
+            )
+        except (ResourceNotFoundError, TransientError, ValueError):
+            return None
+        trace = row.get("Traceparent")
+        self._remember_trace(approval_id, trace)
+        return trace if isinstance(trace, str) else None
 
     def replace(self, approval: Approval, etag: str) -> str | None:
         """Optimistic concurrency: the new ETag, or None when someone else changed the record
@@ -109,6 +139,8 @@ class TableApprovalStore:
             "State": str(approval.state),
             "Doc": approval.model_dump_json(),
         }
+        if approval.approval_id in self._traces:
+            entity["Traceparent"] = self._traces[approval.approval_id]
         try:
             written = self._call(
                 self._client().update_entity,

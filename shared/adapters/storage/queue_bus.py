@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.adapters.storage.queue_envelope import QueueEnvelope
 from shared.adapters.storage.resources import ensure_created
+from shared.adapters.telemetry.spans import with_trace_context
 from shared.domain.errors import TransientError
 from shared.ports.messaging import OutboundMessage
 
@@ -62,6 +64,10 @@ class StorageQueueMessageBus:
             delay = math.ceil(max(timedelta(0), min(wait, MAX_VISIBILITY_DELAY)).total_seconds())
         client = self._queue(queue)
         envelope = QueueEnvelope.from_outbound(message, now=now)
+        # the consumer's invocation continues this trace (W3C traceparent, as Service Bus does)
+        envelope = replace(
+            envelope, application_properties=with_trace_context(envelope.application_properties)
+        )
         client.send_message(envelope.encode(), visibility_timeout=delay or None)
 
     def _queue(self, name: str) -> Any:

@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from shared.adapters.telemetry.spans import traced_call
 from shared.domain.errors import TransientError
 
 
@@ -16,6 +17,7 @@ class TeamsWebhook:
             raise ValueError("the Teams webhook must be https (or the local receiver)")
         self._url, self._timeout = url, timeout
 
+    @traced_call("teams.post")
     def post(self, payload: dict[str, Any]) -> None:
         request = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
             self._url,

@@ -167,3 +167,21 @@ variable "ado_organizations" {
     error_message = "Each organisation is an https URL ending in '/', such as https://dev.azure.com/contoso/."
   }
 }
+
+variable "alert_emails" {
+  description = "Who is mailed when one of the cell's operability alerts fires (docs/operators.md, alert runbook)."
+  type        = list(string)
+  default     = []
+}
+
+variable "checkpoint_age_alert_seconds" {
+  description = "Alert when the newest signed lineage checkpoint is older than this: the blind-window target (60 s) plus a margin for the timer and export."
+  type        = number
+  default     = 120
+}
+
+variable "intake_error_rate_alert" {
+  description = "Alert when more than this fraction of intake invocations fail over 15 minutes."
+  type        = number
+  default     = 0.05
+}
