@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from shared.domain.lineage.record import LineageRecord
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 
 from shared.domain.errors import TransientError
@@ -21,6 +21,18 @@ class LineageWriter(Protocol):
 
     def append(self, record: LineageRecord, *, idempotency_key: str | None = None) -> bool:
         """False when a record with the same idempotency key was already appended."""
+        ...
+
+
+class BatchLineageWriter(LineageWriter, Protocol):
+    """A writer that appends several records of one artifact in one transaction."""
+
+    def append_all(
+        self, entries: Sequence[tuple[LineageRecord, str | None]], *, new_chain: bool = False
+    ) -> list[bool]:
+        """Append (record, idempotency key) pairs in order, all or nothing; per entry False
+        when its key was appended before. ``new_chain``: the caller believes the chain is
+        empty, so an unknown head need not be read (a conflict still decides)."""
         ...
 
 
