@@ -96,6 +96,13 @@ class Counting:
             return original_mail(smtp, *args, **kwargs)
 
         smtplib.SMTP.send_message = send_message  # type: ignore[method-assign]
+        self._originals = (original_send, original_mail)
+
+    def close(self) -> None:
+        """Put the transports back (a test session goes on without the wrappers)."""
+        from azure.core.pipeline.transport import RequestsTransport
+
+        RequestsTransport.send, smtplib.SMTP.send_message = self._originals  # type: ignore[method-assign]
 
     def _count(self, kind: str, what: str) -> None:
         if self._tally is not None:
@@ -147,10 +154,11 @@ def binding(event: dict[str, Any]) -> Any:
 
 
 class Bench:
-    def __init__(self, stack: LocalStack, counting: Counting) -> None:
+    def __init__(self, stack: LocalStack, counting: Counting, prefix: str = "rt") -> None:
         from shared.composition import Container
         from shared.settings import build_settings
 
+        self.prefix = prefix  # model names are ``<prefix>-<round>``: unique in a shared stack
         self.stack = stack
         self.counting = counting
         self.container = Container(build_settings(stack.environment(REGION)))
@@ -183,16 +191,26 @@ class Bench:
 
         return handle_binding(binding(event), handle_image_pushed, self.container.intake())
 
-    def take_approval_request(self) -> Any:
-        """The approval-requests message the accepted event sent, read off the local queue."""
+    def take_approval_request(self, digest: str) -> Any:
+        """The approval-requests message the accepted event sent, read off the local queue
+        (messages others left there are put back as they were)."""
         from shared.adapters.storage.queue_envelope import QueueEnvelope
         from shared.domain.approval.request import ApprovalRequest
         from shared.queues import APPROVAL_REQUESTS
 
         queue = self.container.queue_service.get_queue_client(APPROVAL_REQUESTS)
-        message = next(iter(queue.receive_messages(messages_per_page=1, visibility_timeout=60)))
-        queue.delete_message(message)
-        return ApprovalRequest.model_validate_json(QueueEnvelope.decode(message.content).body)
+        received = queue.receive_messages(
+            messages_per_page=32, max_messages=256, visibility_timeout=30
+        )
+        for message in received:
+            request = ApprovalRequest.model_validate_json(
+                QueueEnvelope.decode(message.content).body
+            )
+            if request.artifact.digest == digest:
+                queue.delete_message(message)
+                return request
+            queue.update_message(message, visibility_timeout=0)
+        raise AssertionError(f"no approval request for {digest} on the queue")
 
     def vote(self, approval_id: str, approver: str) -> Any:
         from shared.services.approval import review
@@ -206,11 +224,11 @@ class Bench:
         from shared.local.events import image_pushed
         from shared.services.approval.requests import open_request
 
-        name = f"rt-{i:03d}"
+        name = f"{self.prefix}-{i:03d}"
         repository, digest = self.push(name, "1.0.0")
         event = image_pushed(self.stack, REGION, repository, digest, "1.0.0")
         self.run("new artifact, accepted", lambda: self.intake(event), report=report)
-        request = self.take_approval_request()
+        request = self.take_approval_request(digest)
         deps = self.container.approvals()
         approval = self.run("approval consumer", lambda: open_request(request, deps), report=report)
         self.run("exact redelivery (same event id)", lambda: self.intake(event), report=report)
