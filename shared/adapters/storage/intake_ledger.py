@@ -86,6 +86,11 @@ class TableIntakeLedger:
                     match_condition=MatchConditions.IfNotModified,
                 )
             except ResourceModifiedError:
+                if holder == event_id:
+                    # Another delivery of this same event took it over just now. Both go on:
+                    # every step is idempotent per event (lineage markers, the bus's message
+                    # id), and neither may conclude "duplicate" for the event it is.
+                    return Claim(ClaimState.NEW, event_id=event_id, content=content)
                 return Claim(ClaimState.IN_PROGRESS, None, tags, holder, held_content)
             return Claim(ClaimState.NEW, event_id=event_id, content=content)
         except AzureError as exc:
