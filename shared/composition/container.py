@@ -14,7 +14,7 @@ import threading
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from shared.ports.lineage import CheckpointSigner, CheckpointVerifier, LineageWriter
+from shared.ports.lineage import BatchLineageWriter, CheckpointSigner, CheckpointVerifier
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus
 from shared.settings import BusKind, ConfigurationError, MailKind, Settings, get_settings
@@ -141,7 +141,7 @@ class Container:
         return AcsMailer(s.acs_endpoint, self.credential, str(s.mail_sender))
 
     @cached_property
-    def lineage(self) -> LineageWriter:
+    def lineage(self) -> BatchLineageWriter:
         from shared.adapters.storage.lineage.writer import TableLineageWriter
         from shared.adapters.telemetry.spans import TracedLineage
 

@@ -29,6 +29,18 @@ class LineageWriter(Protocol):
         ...
 
 
+class BatchLineageWriter(LineageWriter, Protocol):
+    """A writer that appends several records of one artifact in one transaction."""
+
+    def append_all(
+        self, entries: Sequence[tuple[LineageRecord, str | None]], *, new_chain: bool = False
+    ) -> list[bool]:
+        """Append (record, idempotency key) pairs in order, all or nothing; per entry False
+        when its key was appended before. ``new_chain``: the caller believes the chain is
+        empty, so an unknown head need not be read (a conflict still decides)."""
+        ...
+
+
 class _Artifact(Protocol):
     @property
     def key_hash(self) -> str: ...

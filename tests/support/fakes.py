@@ -45,7 +45,9 @@ class FakeLineage:
         self.records.append(record)
         return True
 
-    def append_all(self, entries: Sequence[tuple[LineageRecord, str | None]]) -> list[bool]:
+    def append_all(
+        self, entries: Sequence[tuple[LineageRecord, str | None]], *, new_chain: bool = False
+    ) -> list[bool]:
         return [self.append(record, idempotency_key=key) for record, key in entries]
 
 
@@ -68,21 +70,32 @@ class FakeLedger:
         with self._lock:
             return self.events.setdefault(event_id, content_digest)
 
-    def claim(self, key: str, event_id: str) -> Claim:
+    def claim(self, key: str, event_id: str, content: str = "") -> Claim:
         with self._lock:
             row = self.artifacts.get(key)
             if row is None or (row["status"] == "claimed" and row["event_id"] == event_id):
-                self.artifacts[key] = {"status": "claimed", "event_id": event_id, "tags": []}
-                return Claim(ClaimState.NEW)
+                self.artifacts[key] = {
+                    "status": "claimed",
+                    "event_id": event_id,
+                    "content": content,
+                    "tags": [],
+                }
+                return Claim(ClaimState.NEW, event_id=event_id, fresh=row is None)
             if row["status"] == "done":
-                return Claim(ClaimState.DONE, row["outcome"], tuple(row["tags"]))
-            return Claim(ClaimState.IN_PROGRESS)
+                return Claim(
+                    ClaimState.DONE,
+                    row["outcome"],
+                    tuple(row["tags"]),
+                    event_id=row["event_id"],
+                    content=row["content"],
+                )
+            return Claim(ClaimState.IN_PROGRESS, event_id=row["event_id"])
 
     def complete(self, key: str, outcome: str, tag: str | None) -> None:
         with self._lock:
             self.artifacts[key].update(status="done", outcome=outcome, tags=[tag] if tag else [])
 
-    def add_tag(self, key: str, tag: str) -> bool:
+    def add_tag(self, key: str, tag: str, known: Claim | None = None) -> bool:
         with self._lock:
             tags = self.artifacts[key]["tags"]
             if tag in tags:
@@ -231,9 +244,9 @@ class FakeRejections:
         self.rows: dict[str, Rejection] = {}
         self._lock = threading.Lock()
 
-    def record(self, key: str, rejection: Rejection) -> None:
+    def record(self, key: str, rejection: Rejection) -> bool:
         with self._lock:
-            self.rows.setdefault(key, rejection)
+            return self.rows.setdefault(key, rejection) is rejection
 
     def find(self, key: str) -> Rejection | None:
         return self.rows.get(key)

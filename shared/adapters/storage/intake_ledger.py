@@ -21,11 +21,20 @@ def _pk(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def _tags(row: Any) -> list[str]:
+    """The row's tags; a value edited into something else reads as no tags (never a crash)."""
+    try:
+        tags = json.loads(row.get("Tags") or "[]")
+    except ValueError:
+        return []
+    return [str(t) for t in tags] if isinstance(tags, list) else []
+
+
 class TableIntakeLedger:
     def __init__(self, table_service: Any) -> None:
         self._client = LazyTable(table_service, TABLE)
 
-    def claim(self, key: str, event_id: str) -> Claim:
+    def claim(self, key: str, event_id: str, content: str = "") -> Claim:
         from azure.core import MatchConditions
         from azure.core.exceptions import (
             AzureError,
@@ -42,27 +51,33 @@ class TableIntakeLedger:
             "Key": key,
             "Status": "claimed",
             "EventId": event_id,
+            "Content": content,
             "ClaimedAt": now,
             "Tags": "[]",
         }
         try:
             table = self._client()
-            # Read first: most deliveries are duplicates of a handled artifact (one round trip).
+            # Read first: most deliveries are duplicates of a handled artifact (one round trip,
+            # and an exact redelivery of a completed event stops there).
             try:
                 existing = table.get_entity(_pk(key), "artifact")
             except ResourceNotFoundError:
                 try:
                     table.create_entity(entity)
-                    return Claim(ClaimState.NEW)
+                    return Claim(ClaimState.NEW, event_id=event_id, content=content, fresh=True)
                 except ResourceExistsError:  # another instance claimed it meanwhile
                     existing = table.get_entity(_pk(key), "artifact")
-            tags = tuple(json.loads(existing.get("Tags") or "[]"))
+            tags = tuple(_tags(existing))
+            holder = str(existing.get("EventId") or "") or None
+            held_content = str(existing.get("Content") or "") or None
+            version = str(existing.metadata.get("etag") or "") or None
             if existing.get("Status") == "done":
-                return Claim(ClaimState.DONE, existing.get("Outcome"), tags)
+                outcome = existing.get("Outcome")
+                return Claim(ClaimState.DONE, outcome, tags, holder, held_content, False, version)
             claimed_at = existing.get("ClaimedAt")
             stale = not isinstance(claimed_at, datetime) or now - claimed_at > LEASE
-            if existing.get("EventId") != event_id and not stale:
-                return Claim(ClaimState.IN_PROGRESS, None, tags)
+            if holder != event_id and not stale:
+                return Claim(ClaimState.IN_PROGRESS, None, tags, holder, held_content)
             try:  # a retry of the same event, or an abandoned claim: take it over
                 table.update_entity(
                     entity,
@@ -71,8 +86,13 @@ class TableIntakeLedger:
                     match_condition=MatchConditions.IfNotModified,
                 )
             except ResourceModifiedError:
-                return Claim(ClaimState.IN_PROGRESS, None, tags)
-            return Claim(ClaimState.NEW)
+                if holder == event_id:
+                    # Another delivery of this same event took it over just now. Both go on:
+                    # every step is idempotent per event (lineage markers, the bus's message
+                    # id), and neither may conclude "duplicate" for the event it is.
+                    return Claim(ClaimState.NEW, event_id=event_id, content=content)
+                return Claim(ClaimState.IN_PROGRESS, None, tags, holder, held_content)
+            return Claim(ClaimState.NEW, event_id=event_id, content=content)
         except AzureError as exc:
             raise TransientError(f"intake ledger unavailable: {exc}") from exc
 
@@ -95,15 +115,19 @@ class TableIntakeLedger:
         except AzureError as exc:
             raise TransientError(f"intake ledger unavailable: {exc}") from exc
 
-    def add_tag(self, key: str, tag: str) -> bool:
+    def add_tag(self, key: str, tag: str, known: Claim | None = None) -> bool:
         from azure.core import MatchConditions
         from azure.core.exceptions import AzureError, ResourceModifiedError
         from azure.data.tables import UpdateMode
 
+        seen = (list(known.tags), known.version) if known and known.version else None
         try:
             for _ in range(MAX_RETRIES):
-                existing = self._client().get_entity(_pk(key), "artifact")
-                tags = list(json.loads(existing.get("Tags") or "[]"))
+                if seen is None:
+                    existing = self._client().get_entity(_pk(key), "artifact")
+                    seen = (_tags(existing), str(existing.metadata["etag"]))
+                tags, etag = seen
+                seen = None
                 if tag in tags:
                     return False
                 try:
@@ -114,12 +138,12 @@ class TableIntakeLedger:
                             "Tags": json.dumps([*tags, tag]),
                         },
                         mode=UpdateMode.MERGE,
-                        etag=existing.metadata["etag"],
+                        etag=etag,
                         match_condition=MatchConditions.IfNotModified,
                     )
                     return True
                 except ResourceModifiedError:
-                    continue
+                    continue  # another delivery added a tag meanwhile: read and try again
         except AzureError as exc:
             raise TransientError(f"intake ledger unavailable: {exc}") from exc
         raise TransientError(f"too much contention adding tag {tag!r}")
@@ -175,7 +199,7 @@ class TableRejectionRegistry:
     def __init__(self, table_service: Any) -> None:
         self._client = LazyTable(table_service, TABLE)
 
-    def record(self, key: str, rejection: Rejection) -> None:
+    def record(self, key: str, rejection: Rejection) -> bool:
         from azure.core.exceptions import AzureError, ResourceExistsError
 
         entity = {
@@ -190,9 +214,10 @@ class TableRejectionRegistry:
         try:
             self._client().create_entity(entity)
         except ResourceExistsError:
-            return
+            return False
         except AzureError as exc:
             raise TransientError(f"intake ledger unavailable: {exc}") from exc
+        return True
 
     def find(self, key: str) -> Rejection | None:
         from azure.core.exceptions import AzureError, ResourceNotFoundError

@@ -17,6 +17,22 @@ class Claim:
     state: ClaimState
     outcome: str | None = None
     tags: tuple[str, ...] = ()
+    # The delivery that holds (or completed) the claim: its event id and content digest (rows
+    # written before content was stored have none).
+    event_id: str | None = None
+    content: str | None = None
+    fresh: bool = False  # NEW by a first insert: nothing was ever recorded for the artifact
+    version: str | None = None  # the ledger row's version, for a conditional update
+
+    def completed_by(self, event_id: str, content: str) -> bool:
+        """This exact delivery (same id, same content) was handled to its end before: its
+        records, indexes and messages are all written, so a redelivery has nothing to do."""
+        return (
+            self.state is ClaimState.DONE
+            and self.event_id == event_id
+            and bool(content)
+            and self.content == content
+        )
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from shared.domain.metadata.labels import parse_metadata
 from shared.domain.metadata.model import ArtifactKind, ModelMetadata
 from shared.domain.metadata.versions import canonical, compare
 from shared.ports.intake import IntakeLedger, RejectionRegistry
-from shared.ports.lineage import LineageWriter
+from shared.ports.lineage import BatchLineageWriter
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.ports.registrant import Registrant, RegistrantLookup
@@ -67,7 +67,7 @@ class IntakeDeps:
     catalog: RegionCatalog
     registry: RegistryReader
     ledger: IntakeLedger
-    lineage: LineageWriter
+    lineage: BatchLineageWriter
     bus: MessageBus
     mailer: Mailer | None = None
     platform_email: str | None = None
@@ -91,12 +91,20 @@ _ACTOR = Actor(identity="event-grid", established_by="event_grid")
 
 
 class _Run:
-    """One event's handling: the lineage it writes shares its artifact and correlation."""
+    """One event's handling: the lineage it writes shares its artifact and correlation.
+
+    Its records are collected and written together, with their idempotency markers, in one
+    transaction of the artifact's chain when the event reaches its terminal record (``finish``)
+    — or, if the handling fails on the way, with what was collected so far (``flush``), so a
+    failed delivery leaves the same trace as before.
+    """
 
     def __init__(self, deps: IntakeDeps, event: IncomingEvent, artifact: ArtifactRef) -> None:
         self.deps, self.event, self.artifact = deps, event, artifact
         self.platform_digests: tuple[str, ...] = ()
         self.key_id = event.id  # idempotency of this delivery's records (see ``_identity``)
+        self.pending: list[tuple[LineageRecord, str]] = []
+        self.new_chain = False  # the artifact was claimed by a first insert: its chain is empty
 
     def record(
         self,
@@ -118,12 +126,20 @@ class _Run:
         # Idempotent per event and step: a retried delivery never writes a step twice, and an
         # event has one terminal record whatever a retry would conclude after a partial failure.
         step = "terminal" if kind in INTAKE_TERMINAL else str(kind)
-        self.deps.lineage.append(record, idempotency_key=f"{self.key_id}|{step}")
+        self.pending.append((record, f"{self.key_id}|{step}"))
+
+    def flush(self) -> None:
+        """Write the collected records: one transaction of the artifact's chain."""
+        pending, self.pending = self.pending, []
+        if pending:
+            self.deps.lineage.append_all(pending, new_chain=self.new_chain)
+            self.new_chain = False
 
     def finish(
         self, kind: RecordKind, reasons: Sequence[Reason] = (), **details: str
     ) -> IntakeOutcome:
         self.record(kind, reasons, details)
+        self.flush()
         return IntakeOutcome(kind, tuple(reasons))
 
     def reject(self, violations: Sequence[Violation], labels: dict[str, str]) -> IntakeOutcome:
@@ -138,13 +154,14 @@ class _Run:
         """Record the rejection for the artifact and all it contains, then withdraw the open
         requests of what it contains (a platform manifest requested before its index)."""
         deps = self.deps
-        children = record_rejection(
+        covered = record_rejection(
             deps.rejections, self.artifact, self.platform_digests, reasons, self.event.id
         )
         if deps.withdraw is None or deps.rejections is None:
             return
-        for ref in (self.artifact, *children):
-            found = deps.rejections.find(ref.key)
+        for ref, ours in covered:
+            # The rejection on record: this one when it was first, else the earlier one.
+            found = ours if ours is not None else deps.rejections.find(ref.key)
             if found is not None:
                 deps.withdraw(approval_id_for(ref, deps.region), found.reason())
 
@@ -167,7 +184,44 @@ class _Run:
         self.deps.mailer.send(mail)
 
 
-def handle_image_pushed(event: IncomingEvent, deps: IntakeDeps) -> IntakeOutcome:
+def _flushing(
+    handle: Callable[[IncomingEvent, IntakeDeps, list[_Run]], IntakeOutcome],
+) -> Callable[[IncomingEvent, IntakeDeps], IntakeOutcome]:
+    """A handler that, when it fails half-way, still writes the records it collected (the
+    received record of a delivery the registry could not serve, say) before it raises."""
+
+    def handler(event: IncomingEvent, deps: IntakeDeps) -> IntakeOutcome:
+        runs: list[_Run] = []
+        try:
+            return handle(event, deps, runs)
+        except Exception:
+            for run in runs:
+                try:
+                    run.flush()
+                except Exception:  # the original failure is what the platform must see
+                    log.exception("could not record the partial lineage of event %s", event.id)
+            raise
+
+    handler.__name__ = handler.__qualname__ = handle.__name__.lstrip("_")
+    handler.__doc__ = handle.__doc__
+    return handler
+
+
+def _claim(run: _Run) -> Claim | None:
+    """Claim the artifact for this delivery. None: this exact delivery was handled to its end
+    before (a redelivery): nothing more is read or written."""
+    event, deps = run.event, run.deps
+    this = content_digest(event)
+    claim = deps.ledger.claim(run.artifact.key, event.id, this)
+    if claim.completed_by(event.id, this):
+        log.info("event %s was handled before (%s); nothing to do", event.id, claim.outcome)
+        return None
+    _identity(run, this)
+    run.new_chain = claim.fresh
+    return claim
+
+
+def _handle_image_pushed(event: IncomingEvent, deps: IntakeDeps, runs: list[_Run]) -> IntakeOutcome:
     if event.type != IMAGE_PUSHED:
         log.info("ignoring event %s of type %s", event.id, event.type)
         return IntakeOutcome(None)
@@ -184,12 +238,14 @@ def handle_image_pushed(event: IncomingEvent, deps: IntakeDeps) -> IntakeOutcome
         tag=pushed.tag,
     )
     run = _Run(deps, event, artifact)
+    runs.append(run)
     # Forged or foreign registries are refused before any request leaves the cell.
     foreign = registry_violations(pushed.login_server, deps.catalog, deps.region)
     if foreign:
         return run.reject(foreign, {})
-    _identity(run)
-    claim = deps.ledger.claim(artifact.key, event.id)
+    claim = _claim(run)
+    if claim is None:
+        return IntakeOutcome(RecordKind.ARTIFACT_DUPLICATE)
     if claim.state is not ClaimState.NEW:
         return _repeat(run, claim, pushed.tag)
     received = {"media_type": pushed.media_type}
@@ -227,7 +283,9 @@ def handle_image_pushed(event: IncomingEvent, deps: IntakeDeps) -> IntakeOutcome
     )
 
 
-def handle_model_registered(event: IncomingEvent, deps: IntakeDeps) -> IntakeOutcome:
+def _handle_model_registered(
+    event: IncomingEvent, deps: IntakeDeps, runs: list[_Run]
+) -> IntakeOutcome:
     if event.type != MODEL_REGISTERED:
         log.info("ignoring event %s of type %s", event.id, event.type)
         return IntakeOutcome(None)
@@ -243,8 +301,10 @@ def handle_model_registered(event: IncomingEvent, deps: IntakeDeps) -> IntakeOut
         version=registered.version,
     )
     run = _Run(deps, event, artifact)
-    _identity(run)
-    claim = deps.ledger.claim(artifact.key, event.id)
+    runs.append(run)
+    claim = _claim(run)
+    if claim is None:
+        return IntakeOutcome(RecordKind.ARTIFACT_DUPLICATE)
     if claim.state is not ClaimState.NEW:
         return _repeat(run, claim, None)
     registrant = _registrant(registered, deps)
@@ -264,6 +324,10 @@ def handle_model_registered(event: IncomingEvent, deps: IntakeDeps) -> IntakeOut
     return _validate_and_request(
         run, None, labels, ArtifactKind.AML_MODEL, model, [], registered, (), registrant
     )
+
+
+handle_image_pushed = _flushing(_handle_image_pushed)
+handle_model_registered = _flushing(_handle_model_registered)
 
 
 def _registrant(registered: ModelRegistered, deps: IntakeDeps) -> Registrant | None:
@@ -290,11 +354,10 @@ def content_digest(event: IncomingEvent) -> str:
     return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
 
 
-def _identity(run: _Run) -> None:
+def _identity(run: _Run, this: str) -> None:
     """An event id seen before with other content is recorded and reported, then handled as
     its own delivery (its records get their own idempotency keys, so none is dropped)."""
     event, deps = run.event, run.deps
-    this = content_digest(event)
     first = deps.ledger.remember_event(event.id, this)
     if first == this:
         return
@@ -317,7 +380,7 @@ def _identity(run: _Run) -> None:
 def _repeat(run: _Run, claim: Claim, tag: str | None) -> IntakeOutcome:
     key = run.artifact.key
     new_tag = claim.state is ClaimState.DONE and tag and tag not in claim.tags
-    if new_tag and tag and run.deps.ledger.add_tag(key, tag):
+    if new_tag and tag and run.deps.ledger.add_tag(key, tag, claim):
         return run.finish(RecordKind.ARTIFACT_RETAGGED, (), tag=tag)
     note = (
         "being handled by another delivery" if claim.state is ClaimState.IN_PROGRESS else "handled"
@@ -422,7 +485,7 @@ def _validate_and_request(
             application_properties={"region": deps.region, "model": metadata.name},
         ),
     )
-    run.record(RecordKind.APPROVAL_REQUESTED, details={"message_id": request.message_id})
+    run.finish(RecordKind.APPROVAL_REQUESTED, message_id=request.message_id)
     deps.ledger.complete(key, "requested", tag)
     return IntakeOutcome(RecordKind.APPROVAL_REQUESTED, (), request.message_id)
 

@@ -63,9 +63,10 @@ def record_rejection(
     platform_digests: Sequence[str],
     reasons: Sequence[Reason],
     event_id: str,
-) -> tuple[ArtifactRef, ...]:
+) -> tuple[tuple[ArtifactRef, Rejection | None], ...]:
     """Record the rejection of ``artifact`` and of everything it contains; returns what it
-    covers besides the artifact itself (whose open requests must be withdrawn)."""
+    covers, the artifact first (their open requests must be withdrawn), each with the
+    rejection now on record when it is this one (None: an earlier rejection was kept; read it)."""
     if registry is None or artifact.kind == "unknown":
         return ()
     if artifact.kind == "image" and not artifact.digest:
@@ -73,14 +74,16 @@ def record_rejection(
     codes = tuple(dict.fromkeys(r.code for r in reasons))
     refs = covered(artifact, tuple(platform_digests))
     index = artifact.digest if len(refs) > 1 else None
+    out: list[tuple[ArtifactRef, Rejection | None]] = []
     for ref in refs:
         via = index if ref is not artifact else None
-        registry.record(ref.key, Rejection(artifact.key, codes, event_id, via_index=via))
+        rejection = Rejection(artifact.key, codes, event_id, via_index=via)
+        out.append((ref, rejection if registry.record(ref.key, rejection) else None))
         content = _content_key(ref)
         if via is not None and content:
             # The image itself is forbidden, whichever repository of the registry holds it.
             registry.record(content, Rejection(artifact.key, codes, event_id, via_index=via))
-    return refs[1:]
+    return tuple(out)
 
 
 def _content_key(ref: ArtifactRef) -> str | None:

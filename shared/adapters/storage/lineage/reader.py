@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from shared.adapters.storage.lineage.entities import Entity, body_of
@@ -225,6 +225,19 @@ class TableLineageReader:
 
     def link_at(self, key_hash: str, row_key: str) -> Entity | None:
         return self.get(chain_partition(key_hash), row_key)
+
+    def links_at(self, key_hash: str, row_keys: Iterable[str]) -> dict[str, Entity]:
+        """Several rows of one chain partition in one request (a filter naming each row key;
+        row keys are the writer's own ``seq-…`` / ``idem-…`` keys, never outside text)."""
+        wanted = sorted(set(row_keys))
+        if not wanted:
+            return {}
+        params = {"pk": chain_partition(key_hash)}
+        params.update({f"r{i}": row for i, row in enumerate(wanted)})
+        rows = " or ".join(f"RowKey eq @r{i}" for i in range(len(wanted)))
+        # the SDK substitutes only whitespace-separated ``@name`` words: keep them apart
+        found = self._query(f"PartitionKey eq @pk and ( {rows} )", params, len(wanted))
+        return {str(e["RowKey"]): e for e in found}
 
     def hash_at(self, key_hash: str, seq: int) -> str | None:
         e = self.link_at(key_hash, seq_row_key(seq))

@@ -98,6 +98,9 @@ class _Recent(Generic[K, V]):
 # Chains a host works on at once are few; index rows are a handful per record.
 RECENT_CHAINS = 4096
 RECENT_ROWS = 16384
+# An entity-group transaction holds at most 100 operations: a record and its marker are two.
+MAX_BATCH = 100
+MAX_RECORDS_PER_COMMIT = 40
 
 
 class TableLineageWriter:
@@ -129,63 +132,110 @@ class TableLineageWriter:
     # -- append ----------------------------------------------------------------------------
     def append(self, record: LineageRecord, *, idempotency_key: str | None = None) -> bool:
         """Append to the artifact's chain; False when ``idempotency_key`` was appended before."""
-        if self._region is not None and record.region != self._region:
-            raise ResidencyViolation(
-                f"a {record.region} record cannot be written to the {self._region} lineage"
-            )
-        key_hash = record.artifact.key_hash
+        return self.append_all([(record, idempotency_key)])[0]
+
+    def append_all(
+        self,
+        entries: Sequence[tuple[LineageRecord, str | None]],
+        *,
+        new_chain: bool = False,
+    ) -> list[bool]:
+        """Append the records, in order, to their artifact's chain in one entity-group
+        transaction (records, their idempotency markers and the head row: all or nothing).
+
+        Per entry: True when appended now, False when its idempotency key was appended before
+        (those are left out and their index rows rewritten). ``new_chain``: the caller has
+        reason to believe the chain is empty (it just claimed a new artifact), so a head this
+        process does not remember is not read; if the chain does exist after all, the
+        conditional insert of its first row conflicts and the head is read then.
+        """
+        if not entries:
+            return []
+        key_hash = entries[0][0].artifact.key_hash
+        keys = [key for _, key in entries if key is not None]
+        if len(set(keys)) != len(keys):
+            raise ValueError("one idempotency key twice in one append")
+        for record, _ in entries:
+            if self._region is not None and record.region != self._region:
+                raise ResidencyViolation(
+                    f"a {record.region} record cannot be written to the {self._region} lineage"
+                )
+            if record.artifact.key_hash != key_hash:
+                raise ValueError("append_all takes the records of one artifact")
+        if len(entries) > MAX_RECORDS_PER_COMMIT:
+            head_part = self.append_all(entries[:MAX_RECORDS_PER_COMMIT], new_chain=new_chain)
+            return head_part + self.append_all(entries[MAX_RECORDS_PER_COMMIT:])
         reader = self.reader
+        results = [False] * len(entries)
+        pending = list(range(len(entries)))
         seen: HeadMark | None = None
+        checked = False  # whether ``seen`` came from storage
         for attempt in range(self._max_attempts):
-            remembered = self._heads.get(key_hash) if attempt == 0 else None
-            head = remembered if remembered is not None else reader.head(key_hash)
-            if attempt > 0 and head == seen:
-                head = self._repair_head(reader, key_hash, head)
+            head: HeadMark | None
+            if attempt == 0:
+                head = self._heads.get(key_hash)
+                if head is None and not new_chain:
+                    head, checked = reader.head(key_hash), True
+            else:
+                head = reader.head(key_hash)
+                if checked and head == seen:
+                    head = self._repair_head(reader, key_hash, head)
+                checked = True
             seen = head
-            link = Link.after(head, record)
-            outcome = self._commit(key_hash, link, idempotency_key)
+            links: list[Link] = []
+            previous = head
+            for i in pending:
+                link = Link.after(previous, entries[i][0])
+                links.append(link)
+                previous = link.mark
+            outcome = self._commit(key_hash, links, [entries[i][1] for i in pending])
             if outcome == "appended":
-                self._heads.put(key_hash, link.mark)
-                if link.seq == 1:
-                    self._first_at.put(key_hash, link.record.at)
-                self.write_indexes(key_hash, link)
-                return True
+                self._heads.put(key_hash, links[-1].mark)
+                if links[0].seq == 1:
+                    self._first_at.put(key_hash, links[0].record.at)
+                for i in pending:
+                    results[i] = True
+                self.write_indexes(key_hash, links)
+                return results
             self._heads.forget(key_hash)
-            if outcome == "duplicate":
-                self._replay_indexes(reader, key_hash, idempotency_key)
-                return False
+            done = self._appended_before(key_hash, [entries[i][1] for i in pending])
+            if done:
+                # A retried delivery: those steps are in the chain; complete their indexes.
+                self._replay_indexes(reader, key_hash, sorted(done.values()))
+                pending = [i for i in pending if entries[i][1] not in done]
+                if not pending:
+                    return results
+                checked = False  # the head may be right: the markers were what conflicted
+                continue
             time.sleep(random.uniform(0, min(0.05, 0.002 * (attempt + 1))))  # noqa: S311
         raise TransientError(f"lineage chain {key_hash[:16]}… too contended; retry the step")
 
-    def append_all(self, entries: Sequence[tuple[LineageRecord, str | None]]) -> list[bool]:
-        """Several steps of one artifact, in order (a service hands a handler's steps over
-        together; the hot-path work batches them into one transaction)."""
-        return [self.append(record, idempotency_key=key) for record, key in entries]
-
-    def _commit(self, key_hash: str, link: Link, idempotency_key: str | None) -> str:
+    def _commit(self, key_hash: str, links: list[Link], keys: list[str | None]) -> str:
         from azure.core.exceptions import AzureError
         from azure.data.tables import TableTransactionError, UpdateMode
 
         ops: list[Any] = []
-        if idempotency_key is not None:
-            ops.append(("create", marker_row(key_hash, idempotency_key, link.seq)))
-        ops.append(("create", chain_row(key_hash, link)))
-        ops.append(("upsert", head_row(key_hash, link.mark), {"mode": UpdateMode.REPLACE}))
+        for link, key in zip(links, keys, strict=True):
+            if key is not None:
+                ops.append(("create", marker_row(key_hash, key, link.seq)))
+            ops.append(("create", chain_row(key_hash, link)))
+        ops.append(("upsert", head_row(key_hash, links[-1].mark), {"mode": UpdateMode.REPLACE}))
         try:
             self._client().submit_transaction(ops)
         except TableTransactionError as exc:
             if not _is_conflict(exc):
                 raise TransientError(f"lineage store refused the record: {exc}") from exc
-            if idempotency_key is not None and self._marker_seq(key_hash, idempotency_key):
-                return "duplicate"
             return "conflict"
         except AzureError as exc:
             raise TransientError(f"lineage store unavailable: {exc}") from exc
         return "appended"
 
-    def _marker_seq(self, key_hash: str, idempotency_key: str) -> int | None:
-        marker = self.reader.link_at(key_hash, idempotency_row_key(idempotency_key))
-        return None if marker is None else int(marker["Seq"])
+    def _appended_before(self, key_hash: str, keys: list[str | None]) -> dict[str, int]:
+        """The keys among ``keys`` whose marker exists, with the seq each marker names (one
+        query for all of them)."""
+        wanted = {idempotency_row_key(k): k for k in keys if k is not None}
+        markers = self.reader.links_at(key_hash, wanted)
+        return {wanted[row]: int(marker["Seq"]) for row, marker in markers.items()}
 
     def _repair_head(
         self, reader: TableLineageReader, key_hash: str, head: HeadMark | None
@@ -200,46 +250,87 @@ class TableLineageWriter:
             log.warning("lineage head of %s is stale (%s, last %s)", key_hash[:16], head, last)
         return last
 
-    def _replay_indexes(
-        self, reader: TableLineageReader, key_hash: str, idempotency_key: str | None
-    ) -> None:
-        assert idempotency_key is not None
-        seq = self._marker_seq(key_hash, idempotency_key)
-        entity = reader.link_at(key_hash, seq_row_key(seq)) if seq else None
-        if entity is None:
-            raise TransientError("lineage marker without its record; retry")
-        try:
-            link = Link.parse(body_of(entity))
-        except ChainFormatError as exc:
-            raise LineageCorrupted(f"lineage record {key_hash[:16]}… seq {seq}: {exc}") from exc
-        self.write_indexes(key_hash, link, trust_recent=False)
+    def _replay_indexes(self, reader: TableLineageReader, key_hash: str, seqs: list[int]) -> None:
+        entities = reader.links_at(key_hash, (seq_row_key(seq) for seq in seqs))
+        links = []
+        for seq in seqs:
+            entity = entities.get(seq_row_key(seq))
+            if entity is None:
+                raise TransientError("lineage marker without its record; retry")
+            try:
+                links.append(Link.parse(body_of(entity)))
+            except ChainFormatError as exc:
+                raise LineageCorrupted(f"lineage record {key_hash[:16]}… seq {seq}: {exc}") from exc
+        self.write_indexes(key_hash, links, trust_recent=False)
 
     # -- indexes ---------------------------------------------------------------------------
-    def write_indexes(self, key_hash: str, link: Link, *, trust_recent: bool = True) -> None:
+    def write_indexes(
+        self, key_hash: str, links: Sequence[Link], *, trust_recent: bool = True
+    ) -> None:
+        """The index rows of ``links`` (one chain), each row once with its final content (a
+        row several records touch, such as a name row, is merged as successive upserts would
+        have left it), batched per partition."""
         from azure.core.exceptions import AzureError
-        from azure.data.tables import UpdateMode
 
+        if not links:
+            return
         try:
-            first_at = link.record.at if link.seq == 1 else self._first_at.get(key_hash)
-            if first_at is None and needs_names(link):
-                first = self.reader.link_at(key_hash, seq_row_key(1))
-                first_at = first["At"] if first is not None else link.record.at
-                if first is not None:
-                    self._first_at.put(key_hash, first_at)
-            for row in index_rows(key_hash, link, first_at or link.record.at):
-                where, content = (str(row["PartitionKey"]), str(row["RowKey"])), _digest(row)
+            merged: dict[tuple[str, str], dict[str, Any]] = {}
+            for link in links:
+                for row in index_rows(key_hash, link, self._first_at_of(key_hash, link)):
+                    where = (str(row["PartitionKey"]), str(row["RowKey"]))
+                    merged.setdefault(where, {}).update(row)
+            by_partition: dict[str, list[tuple[tuple[str, str], dict[str, Any], str]]] = {}
+            for where, row in merged.items():
+                content = _digest(row)
                 if trust_recent and self._rows.get(where) == content:
                     continue  # this process wrote exactly this row already
-                self._client().upsert_entity(row, mode=UpdateMode.MERGE)
-                self._rows.put(where, content)
-            model = model_of(link.record)
-            if link.record.kind in DEPLOYMENT_KINDS and model:
+                by_partition.setdefault(where[0], []).append((where, row, content))
+            for rows in by_partition.values():
+                for start in range(0, len(rows), MAX_BATCH):
+                    self._upsert(rows[start : start + MAX_BATCH])
+            models = {
+                m: None
+                for link in links
+                if link.record.kind in DEPLOYMENT_KINDS and (m := model_of(link.record))
+            }
+            for model in models:
                 self._refresh_live(model)
         except AzureError as exc:
+            seqs = f"{links[0].seq}" if len(links) == 1 else f"{links[0].seq}-{links[-1].seq}"
             raise TransientError(
                 f"lineage index write failed after the record was appended "
-                f"({key_hash[:16]}… seq {link.seq}); a retry completes it: {exc}"
+                f"({key_hash[:16]}… seq {seqs}); a retry completes it: {exc}"
             ) from exc
+
+    def _first_at_of(self, key_hash: str, link: Link) -> datetime:
+        if link.seq == 1:
+            return link.record.at
+        first_at = self._first_at.get(key_hash)
+        if first_at is None and needs_names(link):
+            first = self.reader.link_at(key_hash, seq_row_key(1))
+            if first is None:
+                return link.record.at
+            first_at = first["At"]
+            self._first_at.put(key_hash, first_at)
+        return first_at or link.record.at
+
+    def _upsert(self, rows: list[tuple[tuple[str, str], dict[str, Any], str]]) -> None:
+        """One partition's rows: a single upsert, or one entity-group transaction."""
+        from azure.data.tables import TableTransactionError, UpdateMode
+
+        table = self._client()
+        if len(rows) == 1:
+            table.upsert_entity(rows[0][1], mode=UpdateMode.MERGE)
+        else:
+            try:
+                table.submit_transaction(
+                    [("upsert", row, {"mode": UpdateMode.MERGE}) for _, row, _ in rows]
+                )
+            except TableTransactionError as exc:
+                raise TransientError(f"lineage index batch refused: {exc}") from exc
+        for where, _, content in rows:
+            self._rows.put(where, content)
 
     def _refresh_live(self, model: str) -> None:
         """Recompute the model's live row from its deployment log (ETag-guarded)."""

@@ -331,3 +331,52 @@ def test_another_spelling_of_a_taken_version_is_the_same_version(
     outcome = handle_image_pushed(pushed(deps, second, event_id="b"), deps)
     assert outcome.kind is RecordKind.ARTIFACT_REJECTED
     assert outcome.reasons[0].code == "CLR-INTAKE-VERSION-REUSED"
+
+
+class RecordingLineage(FakeLineage):
+    """Keeps each append_all call's records together (what one transaction would hold)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[RecordKind]] = []
+
+    def append_all(self, entries: Any, *, new_chain: bool = False) -> list[bool]:
+        self.batches.append([record.kind for record, _ in entries])
+        return super().append_all(entries, new_chain=new_chain)
+
+
+def test_one_delivery_writes_its_steps_in_one_append(deps: IntakeDeps) -> None:
+    deps.lineage = RecordingLineage()
+    digest = deps.registry.add_image(LABELS)
+    handle_image_pushed(pushed(deps, digest), deps)
+    assert deps.lineage.batches == [
+        [
+            RecordKind.ARTIFACT_RECEIVED,
+            RecordKind.ARTIFACT_VALIDATED,
+            RecordKind.APPROVAL_REQUESTED,
+        ]
+    ]
+
+
+def test_an_exact_redelivery_of_a_completed_event_writes_and_sends_nothing(
+    deps: IntakeDeps,
+) -> None:
+    digest = deps.registry.add_image(LABELS)
+    handle_image_pushed(pushed(deps, digest), deps)
+    records, sent = list(deps.lineage.records), list(deps.bus.sent)
+    outcome = handle_image_pushed(pushed(deps, digest), deps)
+    assert outcome.kind is RecordKind.ARTIFACT_DUPLICATE
+    assert deps.lineage.records == records and deps.bus.sent == sent
+
+
+def test_a_failure_half_way_still_records_what_was_collected(deps: IntakeDeps) -> None:
+    digest = deps.registry.add_image(LABELS)
+    deps.registry.unreachable = True
+    with pytest.raises(TransientError):
+        handle_image_pushed(pushed(deps, digest), deps)
+    assert [r.kind for r in deps.lineage.records] == [RecordKind.ARTIFACT_RECEIVED]
+    deps.registry.unreachable = False
+    handle_image_pushed(pushed(deps, digest), deps)  # the retry completes, nothing twice
+    kinds = [r.kind for r in deps.lineage.records]
+    assert kinds.count(RecordKind.ARTIFACT_RECEIVED) == 1
+    assert kinds[-1] is RecordKind.APPROVAL_REQUESTED

@@ -1,0 +1,277 @@
+"""Storage, queue, blob, registry and mail requests per event kind, counted at the transport.
+
+Shared by ``benchmarks/requests_per_event.py`` (the figures in docs/benchmarks.md) and the
+guard test ``tests/integration/test_request_counts.py`` (the same counting, so the test fails
+when a change adds round trips). Every request the handlers make goes through azure-core's
+``RequestsTransport.send`` and every mail through ``smtplib.SMTP.send_message``; ``Counting``
+wraps both in this process (the handlers run here, not in a host), ``Bench`` drives the cell's
+real handlers one event at a time.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import statistics
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from shared.local.samples import model_labels
+from shared.local.stack import SAMPLE_APPROVERS, LocalStack
+
+REGION = "westeurope"
+ZONE = "EU"
+KINDS = ("table", "queue", "blob", "registry", "smtp", "other")
+# Storage requests (table + queue + blob) per event: the targets of the hot-path issue.
+TARGETS = {
+    "new artifact, accepted": 7,
+    "approval consumer": 8,
+    "exact redelivery (same event id)": 2,
+    "duplicate (new id)": 2,
+    "re-tag of a known digest": 3,
+    "rejected": 5,
+    "deciding vote": 10,
+}
+
+
+STORAGE = ("table", "queue", "blob")
+
+
+@dataclass
+class Tally:
+    counts: Counter[str] = field(default_factory=Counter)
+    sent: list[str] = field(default_factory=list)  # ``kind METHOD path``, in order
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: str, what: str = "") -> None:
+        with self.lock:
+            self.counts[kind] += 1
+            self.sent.append(f"{kind:8} {what}")
+
+    @property
+    def storage(self) -> int:
+        return sum(self.counts[k] for k in STORAGE)
+
+
+class Counting:
+    """Wraps the transports once; ``measure`` collects what one call sends."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        ports = stack.ports
+        self._by_port = {
+            ports.table: "table",
+            ports.queue: "queue",
+            ports.blob: "blob",
+            **{p: "registry" for p in ports.registry.values()},
+        }
+        self._tally: Tally | None = None
+        self._install()
+
+    def _install(self) -> None:
+        from azure.core.pipeline.transport import RequestsTransport
+
+        counting = self
+        original_send = RequestsTransport.send
+
+        def send(transport: Any, request: Any, **kwargs: Any) -> Any:
+            url = urlsplit(request.url)
+            query = f"?{unquote(url.query)}" if url.query else ""
+            counting._count(
+                counting._by_port.get(url.port or 0, "other"),
+                f"{request.method} {unquote(url.path)}{query}",
+            )
+            return original_send(transport, request, **kwargs)
+
+        RequestsTransport.send = send  # type: ignore[method-assign]
+        original_mail = smtplib.SMTP.send_message
+
+        def send_message(smtp: Any, *args: Any, **kwargs: Any) -> Any:
+            counting._count("smtp", "send_message")
+            return original_mail(smtp, *args, **kwargs)
+
+        smtplib.SMTP.send_message = send_message  # type: ignore[method-assign]
+        self._originals = (original_send, original_mail)
+
+    def close(self) -> None:
+        """Put the transports back (a test session goes on without the wrappers)."""
+        from azure.core.pipeline.transport import RequestsTransport
+
+        RequestsTransport.send, smtplib.SMTP.send_message = self._originals  # type: ignore[method-assign]
+
+    def _count(self, kind: str, what: str) -> None:
+        if self._tally is not None:
+            self._tally.add(kind, what)
+
+    @contextmanager
+    def measure(self) -> Iterator[Tally]:
+        tally = Tally()
+        self._tally = tally
+        try:
+            yield tally
+        finally:
+            self._tally = None
+
+
+@dataclass
+class Row:
+    kind: str
+    counts: list[Counter[str]] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
+    sent: list[list[str]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        last = self.counts[-1]
+        stable = all(c == last for c in self.counts)
+        storage = sum(last[k] for k in STORAGE)
+        return {
+            "event": self.kind,
+            **{k: last[k] for k in KINDS},
+            "storage": storage,
+            "total": sum(last.values()),
+            "stable": stable,
+            "cpu_ms": statistics.median(self.cpu_ms),
+        }
+
+
+def binding(event: dict[str, Any]) -> Any:
+    import azure.functions as func
+
+    return func.EventGridEvent(
+        id=event["id"],
+        data=event["data"],
+        topic=event.get("topic", ""),
+        subject=event["subject"],
+        event_type=event["eventType"],
+        event_time=datetime.fromisoformat(event["eventTime"]),
+        data_version=event.get("dataVersion", "1.0"),
+    )
+
+
+# the function each event kind runs in (the span name with telemetry on)
+FUNCTIONS = {
+    "new artifact, accepted": "acr_image_pushed",
+    "exact redelivery (same event id)": "acr_image_pushed",
+    "duplicate (new id)": "acr_image_pushed",
+    "re-tag of a known digest": "acr_image_pushed",
+    "rejected": "acr_image_pushed",
+    "approval consumer": "approval_requests",
+    "first vote": "approval_review_decide",
+    "deciding vote": "approval_review_decide",
+}
+
+
+class Bench:
+    def __init__(self, stack: LocalStack, counting: Counting, prefix: str = "rt") -> None:
+        from shared.composition import Container
+        from shared.settings import build_settings
+
+        self.prefix = prefix  # model names are ``<prefix>-<round>``: unique in a shared stack
+        self.stack = stack
+        self.counting = counting
+        self.container = Container(build_settings(stack.environment(REGION)))
+        self.registry = stack.registry_client(REGION)
+        self.rows: dict[str, Row] = {}
+        self.telemetry: Any = None  # the configured telemetry while a round runs with it
+
+    def run(self, kind: str, call: Callable[[], Any], *, report: bool, bound: Any = None) -> Any:
+        if self.telemetry is not None:
+            from shared.adapters.telemetry.spans import traced_trigger
+
+            inner = call
+            traced = traced_trigger(FUNCTIONS.get(kind, "bench"))(lambda binding: inner())
+
+            def call() -> Any:
+                out = traced(binding=bound)
+                self.telemetry.flush_spans()
+                return out
+
+        with self.counting.measure() as tally:
+            start = time.process_time()
+            result = call()
+            cpu = (time.process_time() - start) * 1000
+        if report:
+            row = self.rows.setdefault(kind, Row(kind))
+            row.counts.append(Counter(tally.counts))
+            row.cpu_ms.append(cpu)
+            row.sent.append(list(tally.sent))
+        return result
+
+    def push(self, name: str, tag: str, *, bad: bool = False) -> tuple[str, str]:
+        from shared.local.images import push_image
+
+        values = model_labels(name, "1.0.0", region=REGION, zone=ZONE)
+        if bad:
+            values["ai.clearance.serving.port"] = "80"
+        pushed = push_image(self.registry, f"models/{name}", values, tag=tag)
+        return f"models/{name}", pushed.digest
+
+    def intake(self, event: dict[str, Any]) -> Any:
+        from shared.services.intake.handlers import handle_binding, handle_image_pushed
+
+        return handle_binding(binding(event), handle_image_pushed, self.container.intake())
+
+    def take_approval_request(self, digest: str) -> Any:
+        """The approval-requests message the accepted event sent, read off the local queue
+        (messages others left there are put back as they were)."""
+        from shared.adapters.storage.queue_envelope import QueueEnvelope
+        from shared.domain.approval.request import ApprovalRequest
+        from shared.queues import APPROVAL_REQUESTS
+
+        queue = self.container.queue_service.get_queue_client(APPROVAL_REQUESTS)
+        received = queue.receive_messages(
+            messages_per_page=32, max_messages=256, visibility_timeout=30
+        )
+        for message in received:
+            request = ApprovalRequest.model_validate_json(
+                QueueEnvelope.decode(message.content).body
+            )
+            if request.artifact.digest == digest:
+                queue.delete_message(message)
+                return request
+            queue.update_message(message, visibility_timeout=0)
+        raise AssertionError(f"no approval request for {digest} on the queue")
+
+    def vote(self, approval_id: str, approver: str) -> Any:
+        from shared.services.approval import review
+
+        deps = self.container.approvals()
+        token = deps.signer.sign(approval_id, approver, datetime.now(UTC) + timedelta(hours=1))
+        form = {"t": token, "csrf": deps.signer.csrf_token(token), "decision": "approve"}
+        return review.decide(approval_id, form, None, deps)
+
+    def one_round(self, i: int, *, report: bool) -> None:
+        from shared.local.events import image_pushed
+        from shared.services.approval.requests import open_request
+
+        name = f"{self.prefix}-{i:03d}"
+        repository, digest = self.push(name, "1.0.0")
+        event = image_pushed(self.stack, REGION, repository, digest, "1.0.0")
+        self.run(
+            "new artifact, accepted",
+            lambda: self.intake(event),
+            report=report,
+            bound=binding(event),
+        )
+        request = self.take_approval_request(digest)
+        deps = self.container.approvals()
+        approval = self.run("approval consumer", lambda: open_request(request, deps), report=report)
+        self.run("exact redelivery (same event id)", lambda: self.intake(event), report=report)
+        twin = image_pushed(self.stack, REGION, repository, digest, "1.0.0")
+        self.run("duplicate (new id)", lambda: self.intake(twin), report=report)
+        retag = image_pushed(self.stack, REGION, repository, digest, "stable")
+        self.run("re-tag of a known digest", lambda: self.intake(retag), report=report)
+        bad_repository, bad_digest = self.push(f"{name}-bad", "1.0.0", bad=True)
+        rejected = image_pushed(self.stack, REGION, bad_repository, bad_digest, "1.0.0")
+        self.run("rejected", lambda: self.intake(rejected), report=report)
+        first, second = SAMPLE_APPROVERS[:2]
+        self.run("first vote", lambda: self.vote(approval.approval_id, first), report=report)
+        self.run("deciding vote", lambda: self.vote(approval.approval_id, second), report=report)
+        # the signed checkpoint the decision asked for, signed off the vote's request path
+        checkpoint = self.container.decision_checkpoints.flush
+        self.run("checkpoint after a decision (async)", checkpoint, report=report)
