@@ -264,6 +264,15 @@ class TracedLineage:
             annotate_record(record)
         return appended
 
+    def append_all(self, entries: Any, **kwargs: Any) -> list[bool]:
+        """Several records in one transaction: each appended one annotates the span."""
+        entries = list(entries)
+        appended = [bool(a) for a in self._inner.append_all(entries, **kwargs)]
+        for (record, _key), was_appended in zip(entries, appended, strict=False):
+            if was_appended:
+                annotate_record(record)
+        return appended
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 

@@ -69,6 +69,11 @@ class Lineage:
         self.keys.add(idempotency_key or "")
         return True
 
+    def append_all(
+        self, entries: list[tuple[LineageRecord, str | None]], *, new_chain: bool = False
+    ) -> list[bool]:
+        return [self.append(record, idempotency_key=key) for record, key in entries]
+
 
 def record(kind: RecordKind, **kw: Any) -> LineageRecord:
     return LineageRecord(
@@ -285,3 +290,34 @@ def test_the_local_sampler_drops_only_azure_cores_http_leaf_spans() -> None:
         "TableClient.get_entity",
         "smtp.send",
     ]
+
+
+def test_records_appended_together_annotate_the_span_as_one_by_one(memory: Memory) -> None:
+    """The intake and the deciding vote hand their steps over in one transaction
+    (``append_all``): each appended record still reaches the span and the metrics, and a
+    redelivered one (not appended) counts nothing."""
+    lineage = TracedLineage(Lineage())
+
+    @traced_trigger("acr_image_pushed")
+    def intake(event: func.EventGridEvent) -> None:
+        rec = record(RecordKind.APPROVAL_REQUESTED)
+        assert lineage.append_all([(rec, "k")], new_chain=True) == [True]
+        assert lineage.append_all([(rec, "k")]) == [False]
+
+    event = func.EventGridEvent(
+        id="ev-1",
+        data={},
+        topic="t",
+        subject="s",
+        event_type="Microsoft.ContainerRegistry.ImagePushed",
+        event_time=datetime.now(UTC),
+        data_version="1",
+    )
+    intake(event=event)
+    (span,) = memory.spans.get_finished_spans()
+    attrs = dict(span.attributes or {})
+    assert attrs["clearance.event_id"] == "ev-1"
+    assert attrs["clearance.approval_id"] == "ap-1"
+    ((labels, point),) = memory.points("clearance.events")
+    assert labels == {"type": "image_pushed", "outcome": "accepted", "code": "none"}
+    assert point.value == 1
