@@ -47,6 +47,7 @@ from shared.ports.lineage import LineageWriter
 from shared.ports.mail import Mailer, OutboundMail
 from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.queues import APPROVAL_EXPIRATIONS, DEPLOYMENT_REQUESTS
+from shared.services.approval import stages
 from shared.services.approval.messages import (
     approver_mail,
     decision_mail,
@@ -130,17 +131,22 @@ def _record(
 # -- opening ------------------------------------------------------------------------------
 def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
     now = deps.clock()
-    policy = deps.cell.approval.for_tier(request.metadata.risk_tier)
+    stage_policy = stages.stage_policy(request, deps.cell)  # None: no human approval
+    policy = stages.policy_or_nobody(stage_policy)
+    request = stages.inherit(request, deps.store)
     live = deps.live_now(deps.region, request.metadata.name)
     pending = deps.store.pending_for_model(deps.region, request.metadata.name)
-    members = _group_members(policy.approver_groups, deps)
+    members = _group_members(policy.approver_groups, deps) if stage_policy else []
     opened = open_approval(
         request, policy, deps.region, now, live, rules=deps.identity, members=members
     )
+    opened = stages.staged(opened, request, deps.cell, stage_policy)
     live_version = live.split(" ", 1)[0] if live else None
     notes = (*opened.notes, *version_notes(opened, pending, live_version))
     approval, _ = deps.store.create(opened.model_copy(update={"notes": notes}))
     if approval.is_final:
+        if stages.auto_approved(approval) and not approval.dispatched:
+            _announce(approval, deps)
         return _ensure_dispatched(approval, deps)
     # Checked after the record exists: a rejection recorded before this point is seen here,
     # one recorded after it finds the record and withdraws it (the invariant, both ways).
@@ -152,7 +158,11 @@ def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
     for older in deps.store.pending_for_model(deps.region, approval.metadata.name):
         # Version order, not arrival order: 1.4.9 never replaces a pending 1.7.0 unless its
         # owner marked it a rollback or hotfix; both then stay, the lower one flagged.
-        if older.approval_id != approval.approval_id and may_supersede(approval, older):
+        if (
+            older.approval_id != approval.approval_id
+            and older.stage == approval.stage
+            and may_supersede(approval, older)
+        ):
             _supersede(older, approval, deps)
     _schedule_expiry(approval, deps)
     _notify_approvers(approval, deps, live)
@@ -418,6 +428,7 @@ def _ensure_dispatched(approval: Approval, deps: ApprovalDeps) -> Approval:
         approved_by=approval.decided_by,
         approved_at=approval.decided_at or deps.clock(),
         platform_digests=approval.platform_digests,
+        stage=approval.stage if deps.cell.staged else None,
     )
     deps.bus.send(
         DEPLOYMENT_REQUESTS,

@@ -1,0 +1,90 @@
+"""Approvals per stage: which policy asks, the stage's own approval id, and the stages that
+need no human approval (intake validation, or the previous stage's verification, suffices).
+
+A promotion (``ApprovalRequest.promotion_of``) inherits the exclusions of the approval it
+continues: whoever pushed or registered the artifact can approve no stage of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from shared.domain.approval.record import Approval, ApprovalState
+from shared.domain.approval.request import ApprovalRequest
+from shared.domain.catalog import ApprovalPolicy, RegionEntry, UnknownStageError
+from shared.domain.errors import TerminalError
+from shared.ports.approval import ApprovalStore
+
+AUTOMATIC = "clearance (no human approval for this stage)"
+# A stand-in policy for stages without approvers: the record is approved at opening.
+_NOBODY = ApprovalPolicy(approvers=("no-approver@clearance.example.com",), min_approvals=1)
+
+
+class StageRefused(TerminalError):
+    """The approval request names a stage the region lacks, or a promotion of nothing."""
+
+
+def stage_policy(request: ApprovalRequest, cell: RegionEntry) -> ApprovalPolicy | None:
+    try:
+        return cell.stage_approval(request.stage, request.metadata.risk_tier)
+    except UnknownStageError as exc:
+        raise StageRefused(f"{cell.name} has no stage {request.stage!r}") from exc
+
+
+def inherit(request: ApprovalRequest, store: ApprovalStore) -> ApprovalRequest:
+    """A promotion carries the pusher and registrant of the approval it continues."""
+    if request.promotion_of is None:
+        return request
+    try:
+        earlier, _ = store.get(request.promotion_of)
+    except KeyError as exc:
+        raise StageRefused(f"promotion of unknown approval {request.promotion_of}") from exc
+    if earlier.artifact.key != request.artifact.key or earlier.state is not ApprovalState.APPROVED:
+        raise StageRefused("a promotion continues an approved request of the same artifact")
+    return request.model_copy(
+        update={
+            "pushed_by": earlier.pushed_by,
+            "registered_by": earlier.registered_by,
+            "registered_by_object_id": next(iter(earlier.excluded_object_ids), None),
+            "supply_chain": earlier.supply_chain,
+            "platform_digests": earlier.platform_digests,
+        }
+    )
+
+
+def staged(
+    opened: Approval, request: ApprovalRequest, cell: RegionEntry, policy: ApprovalPolicy | None
+) -> Approval:
+    """The opened record for the request's stage: its own id (a region without stages keeps
+    the ids it always had), and approved at once when the stage needs no human approval."""
+    if not cell.staged:
+        return opened
+    stage = cell.stage(request.stage).name
+    first = cell.stage_list[0].name
+    approval_id = opened.approval_id
+    if stage != first:
+        key = f"{opened.approval_id}|{stage}".encode()
+        approval_id = f"apr-{hashlib.sha256(key).hexdigest()[:32]}"
+    update: dict[str, object] = {"approval_id": approval_id, "stage": stage}
+    if policy is None:
+        update |= {
+            "state": ApprovalState.APPROVED,
+            "decided_at": opened.created_at,
+            "decided_by": (AUTOMATIC,),
+            "decision_reason": f"stage {stage} needs no human approval",
+        }
+    return opened.model_copy(update=update)
+
+
+def policy_or_nobody(policy: ApprovalPolicy | None) -> ApprovalPolicy:
+    return policy if policy is not None else _NOBODY
+
+
+def auto_approved(approval: Approval) -> bool:
+    return approval.decided_by == (AUTOMATIC,)
+
+
+def promotion_notes(evidence: tuple[str, ...], at: datetime) -> tuple[str, ...]:
+    """Shown first on the card, the mail and the review page of a promotion."""
+    return tuple(evidence) or (f"Promotion requested {at:%Y-%m-%d %H:%M} UTC",)
