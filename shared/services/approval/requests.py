@@ -41,6 +41,7 @@ from shared.domain.errors import TerminalError, TransientError
 from shared.domain.identity import DEFAULT_RULES, IdentityRules
 from shared.domain.lineage.record import Actor, Correlation, LineageRecord, Reason, RecordKind
 from shared.ports.approval import ApprovalStore, Teams
+from shared.ports.deploy import DeploymentStateStore
 from shared.ports.directory import Directory, DirectoryError
 from shared.ports.intake import RejectionRegistry
 from shared.ports.lineage import LineageWriter
@@ -77,6 +78,7 @@ class ApprovalDeps:
     platform_email: str | None = None
     tenant_id: str | None = None  # the Entra tenant signed-in approvers must belong to
     live_revision: Callable[[str, str], Revision | None] = lambda region, model: None
+    stage_state: DeploymentStateStore | None = None  # verifies the stage a promotion leaves
 
     def owner_recipients(self, approval: Approval) -> tuple[str, ...]:
         """The owner, if their domain is on the allow-list; else the platform address (no
@@ -133,7 +135,7 @@ def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
     now = deps.clock()
     stage_policy = stages.stage_policy(request, deps.cell)  # None: no human approval
     policy = stages.policy_or_nobody(stage_policy)
-    request = stages.inherit(request, deps.store)
+    request = stages.inherit(request, deps.store, deps.cell, deps.stage_state, now)
     live = deps.live_now(deps.region, request.metadata.name)
     pending = deps.store.pending_for_model(deps.region, request.metadata.name)
     members = _group_members(policy.approver_groups, deps) if stage_policy else []

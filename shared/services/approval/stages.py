@@ -14,7 +14,10 @@ from shared.domain.approval.record import Approval, ApprovalState
 from shared.domain.approval.request import ApprovalRequest
 from shared.domain.catalog import ApprovalPolicy, RegionEntry, UnknownStageError
 from shared.domain.errors import TerminalError
+from shared.domain.deploy.promotion import Unverified, state_key, verify
+from shared.domain.deploy.revision import artifact_identity
 from shared.ports.approval import ApprovalStore
+from shared.ports.deploy import DeploymentStateStore
 
 AUTOMATIC = "clearance (no human approval for this stage)"
 # A stand-in policy for stages without approvers: the record is approved at opening.
@@ -32,10 +35,29 @@ def stage_policy(request: ApprovalRequest, cell: RegionEntry) -> ApprovalPolicy 
         raise StageRefused(f"{cell.name} has no stage {request.stage!r}") from exc
 
 
-def inherit(request: ApprovalRequest, store: ApprovalStore) -> ApprovalRequest:
-    """A promotion carries the pusher and registrant of the approval it continues."""
+def inherit(
+    request: ApprovalRequest,
+    store: ApprovalStore,
+    cell: RegionEntry,
+    states: DeploymentStateStore | None,
+    now: datetime,
+) -> ApprovalRequest:
+    """A promotion carries the pusher and registrant of the approval it continues, and the
+    previous stage's evidence (verified again here: a rollback during the bake time, or a
+    digest the previous stage never ran, refuses it)."""
     if request.promotion_of is None:
         return request
+    notes = request.notes
+    previous = cell.previous_stage(request.stage) if cell.staged else None
+    if previous is None:
+        raise StageRefused(f"stage {request.stage!r} has no previous stage to promote from")
+    if states is not None:
+        key = state_key(cell, request.metadata.name, previous.name)
+        state, _ = states.get(cell.name, key)
+        found = verify(previous, state, artifact_identity(request.artifact), now)
+        if isinstance(found, Unverified):
+            raise StageRefused(f"not promoted: {found.reason}")
+        notes = (*found.lines(), *notes)
     try:
         earlier, _ = store.get(request.promotion_of)
     except KeyError as exc:
@@ -49,6 +71,7 @@ def inherit(request: ApprovalRequest, store: ApprovalStore) -> ApprovalRequest:
             "registered_by_object_id": next(iter(earlier.excluded_object_ids), None),
             "supply_chain": earlier.supply_chain,
             "platform_digests": earlier.platform_digests,
+            "notes": notes,
         }
     )
 
@@ -85,6 +108,45 @@ def auto_approved(approval: Approval) -> bool:
     return approval.decided_by == (AUTOMATIC,)
 
 
-def promotion_notes(evidence: tuple[str, ...], at: datetime) -> tuple[str, ...]:
-    """Shown first on the card, the mail and the review page of a promotion."""
-    return tuple(evidence) or (f"Promotion requested {at:%Y-%m-%d %H:%M} UTC",)
+def request_promotion(
+    model: str,
+    digest: str,
+    to_stage: str,
+    identity: str,
+    cell: RegionEntry,
+    store: ApprovalStore,
+    states: DeploymentStateStore,
+    now: datetime,
+) -> ApprovalRequest:
+    """The owner asks to promote what the previous stage runs: the request for the approval
+    step (``open_request``). Raises ``StageRefused`` (the caller answers 4xx)."""
+    from shared.domain.identity import canonical_identity
+
+    if not cell.staged:
+        raise StageRefused(f"{cell.name} lists no stages")
+    try:
+        previous = cell.previous_stage(to_stage)
+    except UnknownStageError as exc:
+        raise StageRefused(f"{cell.name} has no stage {to_stage!r}") from exc
+    if previous is None:
+        raise StageRefused(f"{to_stage} is the first stage: an approved artifact goes there")
+    state, _ = states.get(cell.name, state_key(cell, model, previous.name))
+    live = state.live
+    if live is None or live.identity != digest:
+        raise StageRefused(f"{digest} is not what {previous.name} runs for {model}")
+    if canonical_identity(identity) != canonical_identity(str(live.metadata.owner)):
+        raise StageRefused(f"only the owner of {model} may request its promotion")
+    found = verify(previous, state, digest, now)
+    if isinstance(found, Unverified):
+        raise StageRefused(f"not promoted: {found.reason}")
+    return ApprovalRequest(
+        artifact=live.artifact,
+        source_region=cell.name,
+        metadata=live.metadata,
+        event_id=f"promotion:{live.approval_id}:{to_stage}",
+        received_at=now,
+        validated_at=now,
+        notes=(f"Promotion requested by {identity}",),
+        stage=to_stage,
+        promotion_of=live.approval_id,
+    )
