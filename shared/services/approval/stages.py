@@ -13,9 +13,9 @@ from datetime import datetime
 from shared.domain.approval.record import Approval, ApprovalState
 from shared.domain.approval.request import ApprovalRequest
 from shared.domain.catalog import ApprovalPolicy, RegionEntry, UnknownStageError
-from shared.domain.errors import TerminalError
 from shared.domain.deploy.promotion import Unverified, state_key, verify
 from shared.domain.deploy.revision import artifact_identity
+from shared.domain.errors import TerminalError
 from shared.ports.approval import ApprovalStore
 from shared.ports.deploy import DeploymentStateStore
 

@@ -18,6 +18,7 @@ from enum import StrEnum
 from shared.domain.catalog import RegionEntry
 from shared.domain.deploy.codes import DeployCode, PlanError, RolloutFailed
 from shared.domain.deploy.plan import DeploymentPlan, build_plan, deployment_id_for
+from shared.domain.deploy.promotion import state_key
 from shared.domain.deploy.request import DeploymentRequest
 from shared.domain.deploy.revision import Revision, artifact_identity
 from shared.domain.deploy.state import DeploymentState, Rollout
@@ -36,7 +37,6 @@ from shared.ports.lineage import LineageWriter
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.queues import DEPLOYMENT_REQUESTS
-from shared.domain.deploy.promotion import state_key
 from shared.services.deploy import analysis, stages
 from shared.services.deploy.records import DeploymentRecorder, outcome_mail, tell
 from shared.services.deploy.supply_chain import Recheck

@@ -131,7 +131,10 @@ def _tell_scheduled(request: DeploymentRequest, deps: DeployDeps, stage: Stage, 
     tell(
         deps.mailer,
         OutboundMail(
-            to=tuple(dict.fromkeys(to)), subject=subject, text=text, html=f"<p>{html.escape(text)}</p>"
+            to=tuple(dict.fromkeys(to)),
+            subject=subject,
+            text=text,
+            html=f"<p>{html.escape(text)}</p>",
         ),
     )
 
@@ -145,9 +148,7 @@ def lease_expired(rollout: Rollout, now: datetime) -> bool:
     return now > due + LEASE
 
 
-def queue_slot(
-    request: DeploymentRequest, deployment_id: str, state: DeploymentState
-) -> str:
+def queue_slot(request: DeploymentRequest, deployment_id: str, state: DeploymentState) -> str:
     """``"take"``: this request may hold the queue slot (free, its own, or an older one waits
     there); ``"superseded"``: a later-approved deployment holds the slot."""
     if state.queued in (None, deployment_id):

@@ -26,6 +26,7 @@ module "catalog" {
   model_teams        = local.env.model_teams
   identity           = local.env.identity
   supply_chain       = { for region in keys(local.env.regions) : region => local.env.supply_chain }
+  stages             = { for region in keys(local.env.regions) : region => local.env.stages }
   analysis_endpoints = { for region, w in module.workload : region => w.prometheus_query_endpoint }
 }
 

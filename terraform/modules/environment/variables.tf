@@ -80,6 +80,7 @@ variable "environment" {
     model_teams      = optional(list(string), [])
     auditors_group_object_id = optional(string)
     supply_chain = optional(any, {})
+    stages       = optional(any, [])
     identity = optional(object({
       owner_domains      = optional(list(string), [])
       subaddress         = optional(map(string), {})

@@ -47,7 +47,9 @@ def test_the_window_follows_the_wall_clock_across_daylight_saving() -> None:
 
 
 def test_a_window_starting_in_the_skipped_hour_opens_when_the_clock_jumps() -> None:
-    w = ChangeWindows(time_zone=AMS, weekly=(WeeklyWindow(days=("sun",), start="02:30", end="05:00"),))
+    w = ChangeWindows(
+        time_zone=AMS, weekly=(WeeklyWindow(days=("sun",), start="02:30", end="05:00"),)
+    )
     # 2026-03-29 02:00 CET -> 03:00 CEST at 01:00 UTC: 02:30 never shows; open from 03:00 CEST
     assert w.next_opening(utc(2026, 3, 28, 12, 0)) == utc(2026, 3, 29, 1, 0)
     skipped = ChangeWindows(
@@ -58,14 +60,18 @@ def test_a_window_starting_in_the_skipped_hour_opens_when_the_clock_jumps() -> N
 
 
 def test_a_window_in_the_repeated_hour_opens_at_its_first_occurrence() -> None:
-    w = ChangeWindows(time_zone=AMS, weekly=(WeeklyWindow(days=("sun",), start="02:30", end="04:00"),))
+    w = ChangeWindows(
+        time_zone=AMS, weekly=(WeeklyWindow(days=("sun",), start="02:30", end="04:00"),)
+    )
     # 2026-10-25: 02:30 CEST (00:30 UTC) comes first, then 02:30 CET
     assert w.next_opening(utc(2026, 10, 24, 12, 0)) == utc(2026, 10, 25, 0, 30)
 
 
 def test_a_freeze_closes_whole_local_days_inclusive() -> None:
     w = weekdays().model_copy(
-        update={"freezes": (Freeze(start=date(2026, 12, 21), end=date(2027, 1, 1), reason="year end"),)}
+        update={
+            "freezes": (Freeze(start=date(2026, 12, 21), end=date(2027, 1, 1), reason="year end"),)
+        }
     )
     assert not w.is_open(utc(2026, 12, 21, 10, 0))
     assert w.freeze_on(utc(2026, 12, 21, 10, 0)) is not None
@@ -75,7 +81,8 @@ def test_a_freeze_closes_whole_local_days_inclusive() -> None:
 
 def test_no_weekly_windows_means_open_except_frozen() -> None:
     w = ChangeWindows(
-        time_zone="America/New_York", freezes=(Freeze(start=date(2026, 11, 26), end=date(2026, 11, 26)),)
+        time_zone="America/New_York",
+        freezes=(Freeze(start=date(2026, 11, 26), end=date(2026, 11, 26)),),
     )
     assert w.is_open(utc(2026, 11, 25, 12, 0))
     assert not w.is_open(utc(2026, 11, 26, 12, 0))
@@ -100,4 +107,4 @@ def test_bad_windows_are_refused_with_a_clear_error(doc: dict[str, object], matc
 
 def test_naive_instants_are_refused() -> None:
     with pytest.raises(ValueError, match="aware"):
-        weekdays().is_open(datetime(2026, 12, 2, 9, 0))  # noqa: DTZ001
+        weekdays().is_open(datetime(2026, 12, 2, 9, 0))
