@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from shared.domain.approval.record import Approval, ApprovalState
 from shared.domain.approval.request import ApprovalRequest
@@ -18,6 +19,9 @@ from shared.domain.deploy.revision import artifact_identity
 from shared.domain.errors import TerminalError
 from shared.ports.approval import ApprovalStore
 from shared.ports.deploy import DeploymentStateStore
+
+if TYPE_CHECKING:
+    from shared.services.approval.requests import ApprovalDeps
 
 AUTOMATIC = "clearance (no human approval for this stage)"
 # A stand-in policy for stages without approvers: the record is approved at opening.
@@ -60,7 +64,7 @@ def inherit(
         notes = (*found.lines(), *notes)
     try:
         earlier, _ = store.get(request.promotion_of)
-    except KeyError as exc:
+    except TerminalError as exc:
         raise StageRefused(f"promotion of unknown approval {request.promotion_of}") from exc
     if earlier.artifact.key != request.artifact.key or earlier.state is not ApprovalState.APPROVED:
         raise StageRefused("a promotion continues an approved request of the same artifact")
@@ -149,4 +153,24 @@ def request_promotion(
         notes=(f"Promotion requested by {identity}",),
         stage=to_stage,
         promotion_of=live.approval_id,
+    )
+
+
+def record_refusal(request: ApprovalRequest, refused: StageRefused, deps: ApprovalDeps) -> None:
+    """A promotion the approval step refuses (a rollback during the bake time, a digest the
+    previous stage does not run) is recorded once and not retried."""
+    from shared.domain.lineage.record import Actor, Correlation, LineageRecord, Reason, RecordKind
+
+    deps.lineage.append(
+        LineageRecord(
+            kind=RecordKind.APPROVAL_CANCELLED,
+            at=deps.clock(),
+            region=deps.cell.name,
+            actor=Actor(identity="clearance", established_by="managed_identity"),
+            artifact=request.artifact,
+            correlation=Correlation(approval_id=request.promotion_of, event_id=request.event_id),
+            reasons=(Reason(code="CLR-PROMOTION-REFUSED", message=str(refused)[:1000]),),
+            details={"stage": request.stage or "", "promotion_of": request.promotion_of or ""},
+        ),
+        idempotency_key=f"promotion-refused|{request.event_id}|{request.stage}",
     )

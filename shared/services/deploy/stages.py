@@ -170,7 +170,8 @@ def after_success(request: DeploymentRequest, deps: DeployDeps, version_live_at:
     following = cell.next_stage(stage.name)
     if following is None or not stage.auto_promote:
         return
-    due = version_live_at + timedelta(seconds=stage.bake_minutes * 60 * deps.time_scale)
+    # one minute past the bake time: a clock a little ahead never finds it unfinished
+    due = version_live_at + timedelta(seconds=(stage.bake_minutes + 1) * 60 * deps.time_scale)
     promotion = promotion_request(request, following.name, version_live_at, "auto-promotion")
     deps.bus.send(
         APPROVAL_REQUESTS,

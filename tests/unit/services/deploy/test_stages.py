@@ -75,7 +75,7 @@ def test_an_approved_artifact_goes_to_the_first_stage_with_its_own_namespace(wor
     assert done.where["namespace"] == "stg-model-fraud-detector"
     # auto-promotion: the promotion request for prod is due after staging's bake time
     (promotion,) = [m for q, m in world.bus.sent if q == APPROVAL_REQUESTS]
-    assert promotion.scheduled_enqueue_time == world.clock.now + timedelta(minutes=60)
+    assert promotion.scheduled_enqueue_time == world.clock.now + timedelta(minutes=61)
 
 
 def test_promotion_needs_the_previous_stage_to_run_the_digest(world: World) -> None:
