@@ -8,6 +8,7 @@ continues: whoever pushed or registered the artifact can approve no stage of it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from shared.domain.approval.record import Approval, ApprovalState
 from shared.domain.approval.request import ApprovalRequest
 from shared.domain.catalog import ApprovalPolicy, RegionEntry, UnknownStageError
 from shared.domain.deploy.promotion import Unverified, state_key, verify
+from shared.domain.deploy.request import DeploymentRequest, Override
 from shared.domain.deploy.revision import artifact_identity
 from shared.domain.errors import TerminalError
 from shared.ports.approval import ApprovalStore
@@ -174,3 +176,87 @@ def record_refusal(request: ApprovalRequest, refused: StageRefused, deps: Approv
         ),
         idempotency_key=f"promotion-refused|{request.event_id}|{request.stage}",
     )
+
+
+def promote(model: str, digest: str, to_stage: str, identity: str, deps: ApprovalDeps) -> Approval:
+    """The owner's explicit promotion (CLI, HTTP): verified, recorded, then opened like any
+    approval of the stage (approved at once for a stage without human approval)."""
+    from shared.domain.lineage.record import Actor, Correlation, LineageRecord, RecordKind
+    from shared.services.approval.requests import open_request
+
+    if deps.stage_state is None:
+        raise StageRefused("this cell has no deployment state to verify a promotion against")
+    now = deps.clock()
+    request = request_promotion(
+        model, digest, to_stage, identity, deps.cell, deps.store, deps.stage_state, now
+    )
+    deps.lineage.append(
+        LineageRecord(
+            kind=RecordKind.APPROVAL_REQUESTED,
+            at=now,
+            region=deps.cell.name,
+            actor=Actor(identity=identity, established_by="easy_auth"),
+            artifact=request.artifact,
+            correlation=Correlation(approval_id=request.promotion_of, event_id=request.event_id),
+            details={"stage": to_stage, "promotion_of": request.promotion_of or "", "by": "owner"},
+        ),
+        idempotency_key=f"promotion|{request.promotion_of}|{to_stage}|{int(now.timestamp())}",
+    )
+    return open_request(request, deps)
+
+
+def override(
+    approval_id: str,
+    identities: Sequence[str],
+    groups: Sequence[str],
+    reason: str | None,
+    deps: ApprovalDeps,
+) -> DeploymentRequest:
+    """An emergency start of an approved deployment outside its stage's window: an approver
+    of the stage who did not approve it, with a reason. The deployer checks it again and
+    records it with the rollout."""
+    from shared.domain.identity import canonical_identity
+    from shared.ports.messaging import OutboundMessage
+    from shared.queues import DEPLOYMENT_REQUESTS
+
+    try:
+        approval, _ = deps.store.get(approval_id)
+    except TerminalError as exc:
+        raise StageRefused(f"no approval {approval_id}") from exc
+    if approval.region != deps.cell.name or approval.state is not ApprovalState.APPROVED:
+        raise StageRefused("only an approved deployment of this region can be overridden")
+    text = " ".join((reason or "").split())
+    if len(text) < 10:
+        raise StageRefused("an emergency override needs a reason (at least 10 characters)")
+    mine = {canonical_identity(i, deps.identity) for i in identities}
+    listed = mine & set(approval.approvers)
+    member = {g.lower() for g in groups} & {g.lower() for g in approval.approver_groups}
+    if not listed and not member:
+        raise StageRefused("only an approver of this stage can override its change window")
+    if mine & {canonical_identity(d, deps.identity) for d in approval.decided_by}:
+        raise StageRefused("you approved this deployment: the override needs another approver")
+    if mine & approval.excluded:
+        raise StageRefused("the owner, pusher or registrant cannot override a change window")
+    by = sorted(listed)[0] if listed else sorted(mine)[0]
+    now = deps.clock()
+    request = DeploymentRequest(
+        approval_id=approval.approval_id,
+        region=deps.cell.name,
+        artifact=approval.artifact,
+        metadata=approval.metadata,
+        approved_by=approval.decided_by,
+        approved_at=approval.decided_at or now,
+        platform_digests=approval.platform_digests,
+        stage=approval.stage if deps.cell.staged else None,
+        override=Override(by=by, reason=text[:500], at=now),
+    )
+    deps.bus.send(
+        DEPLOYMENT_REQUESTS,
+        OutboundMessage(
+            body=request.model_dump_json().encode(),
+            message_id=f"{request.message_id}-override",
+            subject=f"override {approval.metadata.name}:{approval.metadata.version}",
+            application_properties={"region": deps.cell.name, "approval_id": approval_id},
+        ),
+    )
+    return request
