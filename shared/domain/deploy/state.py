@@ -45,7 +45,7 @@ class DeploymentState(BaseModel):
     history: tuple[Revision, ...] = ()  # what ran before ``live``, most recent first
     rollout: Rollout | None = None
     # The one approved deployment waiting for ``rollout`` to finish (a newer one supersedes
-    # it), and when it was approved.
+    # it), and when the newest deployment that held this slot was approved.
     queued: str | None = None
     queued_at: datetime | None = None
 
@@ -61,7 +61,9 @@ class DeploymentState(BaseModel):
             raise ValueError(f"{self.model} is busy with {self.rollout.deployment_id}")
         update: dict[str, object] = {"rollout": rollout}
         if self.queued == rollout.deployment_id:
-            update |= {"queued": None, "queued_at": None}
+            # the slot is free again; its approval time stays as the floor: a deployment
+            # approved before it that still waits somewhere is superseded
+            update |= {"queued": None}
         return self.model_copy(update=update)
 
     def enqueue(self, deployment_id: str, approved_at: datetime) -> DeploymentState:

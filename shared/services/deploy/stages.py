@@ -152,10 +152,10 @@ def lease_expired(rollout: Rollout, now: datetime) -> bool:
 def queue_slot(request: DeploymentRequest, deployment_id: str, state: DeploymentState) -> str:
     """``"take"``: this request may hold the queue slot (free, its own, or an older one waits
     there); ``"superseded"``: a later-approved deployment holds the slot."""
-    if state.queued in (None, deployment_id):
+    if state.queued == deployment_id or state.queued_at is None:
         return "take"
-    if state.queued_at is not None and state.queued_at > request.approved_at:
-        return "superseded"
+    if state.queued_at > request.approved_at:
+        return "superseded"  # waiting, or already rolled out: a later approval came first
     if state.queued_at == request.approved_at and (state.queued or "") > deployment_id:
         return "superseded"
     return "take"
