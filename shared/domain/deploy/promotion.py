@@ -30,6 +30,15 @@ def state_key(cell: RegionEntry, model: str, stage: str | None) -> str:
     return f"{model}@{resolved.name}"
 
 
+def stage_for_key(cell: RegionEntry, key: str) -> str | None:
+    """The stage a state row belongs to (the inverse of ``state_key``); None without stages."""
+    if not cell.staged:
+        return None
+    if "@" in key:
+        return key.split("@", 1)[1]
+    return cell.stage_list[-1].name
+
+
 @dataclass(frozen=True)
 class Evidence:
     stage: str

@@ -222,3 +222,25 @@ def test_a_region_without_stages_keeps_its_single_prod_stage(cell: RegionEntry) 
     assert w.run(r) == [DeployOutcome.SUCCEEDED]
     assert w.state().live is not None and "stage" not in w.lineage.records[-1].details
     assert stages.stage_of(r, cell) is not None
+
+
+def test_rollback_in_a_staged_region_acts_on_the_stage_of_the_row(world: World) -> None:
+    from shared.services.deploy.rollback import request_rollback
+
+    for version in ("1", "2"):
+        world.run(req(world, version))
+        world.clock.now += timedelta(hours=1)
+        assert world.run(req(world, version, "prod")) == [DeployOutcome.SUCCEEDED]
+    world.delivered = len(world.bus.sent)
+    request_rollback(
+        "fraud-detector", ["approver.one@contoso.example"], "easy_auth", "bad", world.rollback_deps
+    )
+    world.drain()
+    assert world.state().live.metadata.version == "1"  # prod restored
+    assert staging_state(world).live.metadata.version == "2"  # staging untouched
+    request_rollback(
+        "fraud-detector@staging", ["approver.one@contoso.example"], "easy_auth", None,
+        world.rollback_deps,
+    )  # fmt: skip
+    world.drain()
+    assert staging_state(world).live.metadata.version == "1"
