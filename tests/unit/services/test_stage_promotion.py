@@ -92,6 +92,7 @@ def test_staging_needs_no_human_approval_and_prod_its_quorum(c: Cell) -> None:
     rows = facts(prod, None)
     assert rows[0][0] == "Attention" and "Promotion from staging" in rows[0][1]
     assert any("no rollback since" in v for _, v in rows)
+    assert ("Stage", "prod") in rows
     # the pusher cannot approve prod either
     refused = cast_vote(
         prod.approval_id, "pusher@contoso.example", "approve", None, "easy_auth", c.approvals
