@@ -18,6 +18,7 @@ from functions import (
     lineage_api,
     lineage_heads,
     mail_digests,
+    promotions,
     rollback,
 )
 
@@ -31,6 +32,7 @@ app.register_functions(approval_expirations.bp)
 app.register_functions(approval_review.bp)
 app.register_functions(deployment_requests.bp)
 app.register_functions(rollback.bp)
+app.register_functions(promotions.bp)
 app.register_functions(analysis_decision.bp)
 app.register_functions(lineage_api.bp)
 app.register_functions(lineage_heads.bp)

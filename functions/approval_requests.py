@@ -9,6 +9,7 @@ from shared.composition import get_container
 from shared.domain.approval.request import ApprovalRequest
 from shared.queues import APPROVAL_REQUESTS, SERVICE_BUS_CONNECTION
 from shared.services.approval.requests import open_request
+from shared.services.approval.stages import StageRefused, record_refusal
 
 bp = func.Blueprint()
 
@@ -21,4 +22,8 @@ bp = func.Blueprint()
 def approval_requests(msg: func.ServiceBusMessage) -> None:
     # A malformed message raises: it is retried, then dead-lettered with the validation error.
     request = ApprovalRequest.model_validate_json(msg.get_body())
-    open_request(request, get_container().approvals())
+    deps = get_container().approvals()
+    try:
+        open_request(request, deps)
+    except StageRefused as refused:  # a promotion that is no longer valid: recorded, done
+        record_refusal(request, refused, deps)

@@ -1,4 +1,5 @@
-"""`clearance rollback` and `clearance deployments`: what runs where, and taking it back.
+"""`clearance rollback`, `clearance deployments` and `clearance promote`: what runs where,
+taking it back, and moving it on to the next stage.
 
 Both act as the region's cell: with the local stack's settings (``--root``, default
 ``.local``), or with the cell's settings in the environment (``CLEARANCE_*``) in Azure.
@@ -23,6 +24,7 @@ console = Console(width=140)
 def register(app: typer.Typer) -> None:
     app.command("rollback")(rollback)
     app.command("deployments")(deployments)
+    app.command("promote")(promote)
 
 
 def _container(region: str, root: Path | None) -> Container:
@@ -79,6 +81,48 @@ def rollback(
         time.sleep(0.5)
     console.print(f"[yellow]queued; no outcome within {wait:.0f}s[/yellow] (see lineage)")
     raise typer.Exit(1)
+
+
+def promote(
+    model: str = typer.Argument(..., help="the model to promote"),
+    region: str = typer.Option(..., "--region", help="the region (cell) it runs in"),
+    to: str = typer.Option(..., "--to", help="the stage to promote to (e.g. prod)"),
+    as_: str = typer.Option(..., "--as", help="your identity; must be the model's owner"),
+    digest: str = typer.Option("", help="the digest (default: what the previous stage runs)"),
+    root: Path | None = typer.Option(None, help="local stack root (default .local)"),
+) -> None:
+    """Ask for the promotion of what the previous stage runs and verified to stage ``--to``."""
+    from shared.domain.deploy.promotion import state_key
+    from shared.services.approval.stages import StageRefused
+    from shared.services.approval.stages import promote as request
+
+    container = _container(region, root)
+    deps = container.approvals()
+    if not digest:
+        try:
+            previous = deps.cell.previous_stage(to)
+        except KeyError as exc:
+            raise typer.BadParameter(f"{region} has no stage {to!r}") from exc
+        if previous is None:
+            raise typer.BadParameter(f"{to} is the first stage of {region}")
+        states = deps.stage_state
+        live = (
+            states.get(region, state_key(deps.cell, model, previous.name))[0].live
+            if states
+            else None
+        )
+        if live is None:
+            console.print(f"[red]refused:[/red] {model} runs nowhere in {previous.name}")
+            raise typer.Exit(1)
+        digest = live.identity
+    try:
+        approval = request(model, digest, to, as_, deps)
+    except StageRefused as exc:
+        console.print(f"[red]refused:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    for note in approval.notes:
+        console.print(f"  {note}")
+    console.print(f"promotion of {model} to {to}: {approval.state.value} ({approval.approval_id})")
 
 
 def deployments(

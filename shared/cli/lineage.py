@@ -171,6 +171,7 @@ def served(
     fmt: str = typer.Option("table", "--format", help="table or json"),
     root: Path | None = RootOpt,
     catalog: Path | None = CatalogOpt,
+    stage: str | None = typer.Option(None, "--stage", help="one stage (staging, prod, ...)"),
 ) -> None:
     """Which revision(s) of a model served, with what share of traffic, at a moment."""
     import json
@@ -180,12 +181,13 @@ def served(
     when = _time(at, "at")
     q = _queries(root, catalog, region)
     with _answering():
-        answers = q.served(model, when, region)
+        answers = q.served(model, when, region, stage)
     if fmt == "json":
         sys.stdout.write(json.dumps([served_document(a) for a in answers], indent=2) + "\n")
         return
     for a in answers:
-        sys.stdout.write(f"{a.region} at {a.at:%Y-%m-%d %H:%M:%S} UTC:\n")
+        where = f"{a.region} ({a.stage})" if a.stage else a.region
+        sys.stdout.write(f"{where} at {a.at:%Y-%m-%d %H:%M:%S} UTC:\n")
         if not a.revisions:
             sys.stdout.write("  nothing served\n")
         for r in a.revisions:

@@ -293,6 +293,7 @@ class Container:
                 platform_email=str(s.platform_email) if s.platform_email else None,
                 tenant_id=s.tenant_id.lower() if s.tenant_id else None,
                 after_decision=self.decision_checkpoints.request,
+                stage_state=TableDeploymentStateStore(self.table_service),
             )
         return self._approvals
 

@@ -240,7 +240,10 @@ class MetricProviders:
         if aml is None:
             raise ValueError("aml plan without an aml target")
         resource = endpoint_resource(
-            aml.subscription_id, aml.resource_group, aml.workspace, endpoint_name(plan.model)
+            aml.subscription_id,
+            aml.resource_group,
+            aml.workspace,
+            endpoint_name(plan.model, plan.name_prefix),
         )
         return AmlMetricsProvider(metrics_client(self._credential()), resource)
 

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 from shared.domain.analysis.checks import AnalysisSettings
 from shared.domain.deploy.chargeback import ChargebackPolicy
 from shared.domain.deploy.expiry import ExpiryPolicy
+from shared.domain.deploy.windows import ChangeWindows
 from shared.domain.identity import IdentityRules
+from shared.domain.metadata.rollout import RolloutStrategy
 from shared.domain.supply_chain.policy import RegionSupplyChain
 
 RegionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{2,40}$")]
@@ -173,6 +175,39 @@ class GitOpsTarget(_Frozen):
     path: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")] = "models"
 
 
+StageName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,19}$")]
+DEFAULT_STAGE = "prod"
+
+
+class Stage(_Frozen):
+    """One stage of a region (``staging``, ``prod``): its own target, approvals, defaults,
+    analysis, change windows, and how long a version must hold here before it may move on.
+
+    Unset targets and analysis inherit the region's. ``approval`` None: no human approval
+    (intake validation, or for a later stage the previous stage's verification, suffices).
+    ``production`` defaults to true for the region's last stage only.
+    """
+
+    name: StageName
+    production: bool | None = None
+    approval: RegionApproval | None = None
+    aks: AksTarget | None = None
+    gitops: GitOpsTarget | None = None
+    aml: AmlTarget | None = None
+    # Kubernetes namespaces of this stage start with this prefix (``staging-model-fraud``);
+    # Azure ML endpoints of this stage carry it as a suffix. None: the region's names.
+    name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{0,9}$")] | None = None
+    analysis: AnalysisSettings | None = None
+    # The strategy for models whose metadata keeps the built-in default (rolling), e.g. a
+    # canary with its steps for production.
+    default_strategy: RolloutStrategy | None = None
+    # How long the version must run here, analysis passing and no rollback, before promotion.
+    bake_minutes: int = Field(default=60, ge=0, le=60 * 24 * 30)
+    # Promote to the next stage on its own once verified (the next stage's approvals apply).
+    auto_promote: bool = False
+    windows: ChangeWindows = ChangeWindows()
+
+
 class RegionEntry(_Frozen):
     name: RegionName
     residency_zone: ZoneName
@@ -192,6 +227,8 @@ class RegionEntry(_Frozen):
     # Cost hygiene: expiry of trial deployments, and the chargeback labels the region requires.
     expiry: ExpiryPolicy = ExpiryPolicy()
     chargeback: ChargebackPolicy = ChargebackPolicy()
+    # Ordered stages; none listed: one production stage ``prod`` on the region's own targets.
+    stages: tuple[Stage, ...] = Field(default=(), max_length=8)
 
     @model_validator(mode="after")
     def _deployer_has_target(self) -> RegionEntry:
@@ -199,7 +236,97 @@ class RegionEntry(_Frozen):
             raise ValueError(f"region {self.name}: deployer 'gitops' needs a 'gitops' target")
         if self.deployer is Deployer.KUBERNETES and self.aks is None:
             raise ValueError(f"region {self.name}: deployer 'kubernetes' needs an 'aks' target")
+        names = [s.name for s in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError(f"region {self.name}: stage names repeat: {names}")
+        views = [(s, self.for_stage(s.name)) for s in self.stages]
+        for kind, key in (("GitOps path", _gitops_key), ("namespace", _namespace_key)):
+            keys = [k for k in (key(s, v) for s, v in views) if k is not None]
+            if len(set(keys)) != len(keys):
+                raise ValueError(
+                    f"region {self.name}: two stages share one {kind}; give each stage its "
+                    "own target (gitops.path, aks, or name_prefix)"
+                )
         return self
+
+    @property
+    def stage_list(self) -> tuple[Stage, ...]:
+        """The stages in order, each with ``production`` resolved (last stage by default)."""
+        if not self.stages:
+            return (Stage(name=DEFAULT_STAGE, production=True, bake_minutes=0),)
+        last = len(self.stages) - 1
+        return tuple(
+            s if s.production is not None else s.model_copy(update={"production": i == last})
+            for i, s in enumerate(self.stages)
+        )
+
+    @property
+    def staged(self) -> bool:
+        """The catalog lists stages for this region (else: one implicit ``prod`` stage)."""
+        return bool(self.stages)
+
+    def stage(self, name: str | None) -> Stage:
+        """The named stage; None: the first. Raises ``UnknownStageError``."""
+        stages = self.stage_list
+        if name is None:
+            return stages[0]
+        for s in stages:
+            if s.name == name:
+                return s
+        raise UnknownStageError(f"region {self.name} has no stage {name!r}")
+
+    def stage_index(self, name: str | None) -> int:
+        wanted = self.stage(name).name
+        return next(i for i, s in enumerate(self.stage_list) if s.name == wanted)
+
+    def next_stage(self, name: str | None) -> Stage | None:
+        i = self.stage_index(name)
+        stages = self.stage_list
+        return stages[i + 1] if i + 1 < len(stages) else None
+
+    def previous_stage(self, name: str | None) -> Stage | None:
+        i = self.stage_index(name)
+        return self.stage_list[i - 1] if i > 0 else None
+
+    def stage_approval(self, name: str | None, tier: RiskTier) -> ApprovalPolicy | None:
+        """Who approves a deployment to the stage: the stage's policy, else the region's; None
+        for a stage that needs no human approval. A region without stages: its own policy."""
+        if not self.stages:
+            return self.approval.for_tier(tier)
+        stage = self.stage(name)
+        return stage.approval.for_tier(tier) if stage.approval is not None else None
+
+    def for_stage(self, name: str | None) -> RegionEntry:
+        """This entry as the stage's deployer sees it: the stage's targets and analysis in
+        place of the region's (unset ones inherited). The region itself for no stages."""
+        if not self.stages:
+            return self
+        stage = self.stage(name)
+        update: dict[str, object] = {}
+        for attr in ("aks", "gitops", "aml", "analysis"):
+            value = getattr(stage, attr)
+            if value is not None:
+                update[attr] = value
+        if stage.approval is not None:
+            update["approval"] = stage.approval
+        return self.model_copy(update=update)
+
+
+class UnknownStageError(KeyError):
+    """A stage name that the region does not list."""
+
+
+def _gitops_key(stage: Stage, entry: RegionEntry) -> str | None:
+    g = entry.gitops
+    if g is None or entry.deployer is not Deployer.GITOPS:
+        return None
+    return f"{g.repository_url}|{g.branch}|{g.path}"
+
+
+def _namespace_key(stage: Stage, entry: RegionEntry) -> str | None:
+    if entry.deployer is Deployer.GITOPS or entry.aks is None:
+        return None
+    return f"{entry.aks.resource_group}/{entry.aks.cluster_name}|{stage.name_prefix or ''}"
 
 
 class UnknownRegionError(KeyError):
@@ -246,6 +373,7 @@ class RegionCatalog(_Frozen):
         shared_accounts = sorted({a for a in accounts if accounts.count(a) > 1})
         if shared_accounts:
             problems.append(f"storage account(s) shared across regions: {shared_accounts}")
+        problems += _stage_residency(self.regions)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -270,6 +398,29 @@ class RegionCatalog(_Frozen):
     def zone_allows(self, zone: str, region: str) -> bool:
         entry = self.residency_zones.get(zone)
         return entry is not None and region in entry.regions
+
+
+def _stage_residency(regions: tuple[RegionEntry, ...]) -> list[str]:
+    """Every stage's cluster and Azure ML workspace belong to its own region only: no stage of
+    one region may deploy onto a target another region (or one of its stages) uses."""
+    owner: dict[str, str] = {}
+    problems: list[str] = []
+    for region in regions:
+        targets: set[str] = set()
+        for stage in region.stage_list:
+            view = region.for_stage(stage.name)
+            if view.aks is not None:
+                targets.add(f"AKS cluster {view.aks.resource_group}/{view.aks.cluster_name}")
+            if view.aml is not None:
+                targets.add(f"Azure ML workspace {view.aml.resource_group}/{view.aml.workspace}")
+        for target in sorted(targets):
+            other = owner.setdefault(target, region.name)
+            if other != region.name:
+                problems.append(
+                    f"region {region.name}: a stage deploys to {target}, which region {other} "
+                    "uses (every stage stays in its own region)"
+                )
+    return problems
 
 
 _JSON_POINTER_SAFE = re.compile(r"[^A-Za-z0-9_.-]")

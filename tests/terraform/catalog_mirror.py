@@ -118,6 +118,34 @@ def _entry(tfvars: dict[str, Any], region: str, cfg: dict[str, Any], sub: str) -
         "supply_chain": {},
         "expiry": tfvars.get("expiry", {}),
         "chargeback": tfvars.get("chargeback", {}),
+        "stages": [_stage(tfvars, region, cfg, st, gitops) for st in tfvars.get("stages", [])],
+    }
+
+
+def _stage(
+    tfvars: dict[str, Any],
+    region: str,
+    cfg: dict[str, Any],
+    st: dict[str, Any],
+    gitops: dict[str, Any],
+) -> dict[str, Any]:
+    base = cfg.get("gitops_path") or f"{gitops['path']}/{region}"
+    approval = None
+    if not st.get("no_human_approval", False):
+        approval = st.get("approval") or _approval(cfg.get("approval") or tfvars["approval"])
+    return {
+        "name": st["name"],
+        "production": st.get("production"),
+        "approval": approval,
+        "gitops": {
+            "repository_url": gitops["repository_url"],
+            "branch": gitops["branch"],
+            "path": f"{base}/{st['name']}",
+        },
+        "name_prefix": st.get("name_prefix"),
+        "bake_minutes": st.get("bake_minutes", 60),
+        "auto_promote": st.get("auto_promote", False),
+        "windows": st.get("windows", {}),
     }
 
 

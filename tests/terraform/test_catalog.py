@@ -156,12 +156,21 @@ module "catalog" {{
   approval        = var.approval
   gitops          = var.gitops
   identity        = var.identity
+  stages          = {{ for region in keys(var.regions) : region => var.stages }}
+}}
+variable "stages" {{
+  type    = any
+  default = []
 }}
 """,
         encoding="utf-8",
     )
     env = tfvars(environment)
-    values = {k: v for k, v in {**env, "environment": env["name"]}.items() if k in _CATALOG_INPUTS}
+    values = {
+        k: v
+        for k, v in {**env, "environment": env["name"]}.items()
+        if k in (*_CATALOG_INPUTS, "stages")
+    }
     (workdir / "terraform.tfvars.json").write_text(json.dumps(values), encoding="utf-8")
     run = {"cwd": workdir, "capture_output": True, "text": True, "timeout": 120, "check": True}
     subprocess.run(["terraform", "init", "-backend=false", "-input=false"], **run)

@@ -100,6 +100,7 @@ class Approval(BaseModel):
     platform_digests: tuple[Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")], ...] = Field(
         default=(), max_length=64
     )
+    stage: str | None = None  # the region's stage it approves (None: a region without stages)
 
     @property
     def owner(self) -> str:

@@ -35,7 +35,13 @@ class ApprovalRequest(BaseModel):
     # Signatures and attestations found and verified at intake (None: the region checks none).
     supply_chain: SupplyChainEvidence | None = None
 
+    # The region's stage this approval is for (None: the first); a promotion names the
+    # approval of the previous stage, whose pusher and registrant stay excluded.
+    stage: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,19}$")] | None = None
+    promotion_of: str | None = Field(default=None, max_length=128)
+
     @property
     def message_id(self) -> str:
-        """Stable per artifact, so Service Bus duplicate detection drops a resend."""
-        return f"approval-request-{self.artifact.key_hash}"
+        """Stable per artifact (and stage), so Service Bus duplicate detection drops a resend."""
+        suffix = f"-{self.stage}" if self.stage and self.promotion_of else ""
+        return f"approval-request-{self.artifact.key_hash}{suffix}"

@@ -32,9 +32,11 @@ class AmlPhase:
     traffic: dict[str, int] = field(default_factory=dict)
 
 
-def endpoint_name(model: str) -> str:
-    name = dns_label(model, max_length=ENDPOINT_NAME_MAX)
-    return name if len(name) >= 3 else dns_label(model, "ep")
+def endpoint_name(model: str, stage_prefix: str | None = None) -> str:
+    """One endpoint per model (per model and stage, for a stage with a ``name_prefix``)."""
+    parts = (model, stage_prefix) if stage_prefix else (model,)
+    name = dns_label(*parts, max_length=ENDPOINT_NAME_MAX)
+    return name if len(name) >= 3 else dns_label(*parts, "ep")
 
 
 def _tags(release: Revision) -> dict[str, str]:
@@ -52,7 +54,7 @@ def endpoint_spec(plan: DeploymentPlan, traffic: dict[str, int]) -> Spec:
     if plan.aml is None:
         raise ValueError("an AML plan needs the region's AML target")
     return {
-        "name": endpoint_name(plan.model),
+        "name": endpoint_name(plan.model, plan.name_prefix),
         "compute": f"azureml:{plan.aml.compute}",
         "auth_mode": "aml_token",
         "traffic": dict(sorted(traffic.items())),
@@ -72,7 +74,7 @@ def deployment_spec(plan: DeploymentPlan, release: Revision) -> Spec:
     spec: Spec = {
         "name": release.workload,
         "type": "kubernetes",
-        "endpoint_name": endpoint_name(plan.model),
+        "endpoint_name": endpoint_name(plan.model, plan.name_prefix),
         "model": f"azureml:{release.artifact.model}:{release.artifact.version}",
         "instance_count": serving.instance_count,
         "tags": _tags(release),

@@ -52,6 +52,8 @@ class DeploymentPlan(BaseModel):
     aml: AmlTarget | None = None
     rollback_of: str | None = None
     requested_by: str | None = None
+    stage: str = "prod"
+    name_prefix: str | None = None  # the stage's prefix of namespaces and AML endpoints
 
     @property
     def model(self) -> str:
@@ -70,17 +72,23 @@ class DeploymentPlan(BaseModel):
         return self.rollback_of is not None
 
 
-def deployment_id_for(approval_id: str, region: str, rollback_of: str | None = None) -> str:
-    """Stable across redeliveries; a rollback of the same approval gets its own id."""
-    key = f"{approval_id}|{region}|{rollback_of or ''}"
+def deployment_id_for(
+    approval_id: str, region: str, rollback_of: str | None = None, stage: str | None = None
+) -> str:
+    """Stable across redeliveries; a rollback of the same approval gets its own id, and so does
+    each stage (a region without stages keeps the ids it always had)."""
+    key = f"{approval_id}|{region}|{rollback_of or ''}" + (f"|{stage}" if stage else "")
     return "dep-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
 
 
-def namespace_for(metadata: ModelMetadata, mode: str) -> str:
-    """One namespace per model, or per team; prefixed so no model lands in a system namespace."""
+def namespace_for(metadata: ModelMetadata, mode: str, prefix: str | None = None) -> str:
+    """One namespace per model, or per team; prefixed so no model lands in a system namespace
+    (and, for a stage with a ``name_prefix``, by the stage: ``staging-model-fraud``)."""
     if mode == "team" and metadata.team is not None:
-        return dns_label("team", metadata.team)
-    return dns_label("model", metadata.name)
+        base = dns_label("team", metadata.team)
+    else:
+        base = dns_label("model", metadata.name)
+    return dns_label(prefix, base) if prefix else base
 
 
 def driver_for(metadata: ModelMetadata, cell: RegionEntry) -> DriverKind:
@@ -103,10 +111,15 @@ def build_plan(
     metadata = request.metadata
     _check_placement(request, cell)
     _check_approval(request)
+    stage = cell.stage(request.stage)  # UnknownStageError for a stage the region lacks
+    prefix = stage.name_prefix
+    cell = cell.for_stage(stage.name)
     driver = driver_for(metadata, cell)
     aks = cell.aks
-    namespace = namespace_for(metadata, aks.namespace_mode if aks else "model")
-    deployment_id = deployment_id_for(request.approval_id, cell.name, request.rollback_of)
+    namespace = namespace_for(metadata, aks.namespace_mode if aks else "model", prefix)
+    deployment_id = deployment_id_for(
+        request.approval_id, cell.name, request.rollback_of, request.stage
+    )
     if driver is DriverKind.AML:
         _check_aml(request, cell)
     else:
@@ -117,7 +130,7 @@ def build_plan(
                 f"{metadata.name} runs in namespace {live.namespace}, this version would run in "
                 f"{namespace} (team or namespace mode changed); retire it there first.",
             )
-    strategy: RolloutStrategy = metadata.rollout
+    strategy: RolloutStrategy = _stage_strategy(metadata, stage.default_strategy)
     if restoring is not None:
         release = restoring.model_copy(
             update={
@@ -154,7 +167,16 @@ def build_plan(
         aml=cell.aml,
         rollback_of=request.rollback_of,
         requested_by=request.requested_by,
+        stage=stage.name,
+        name_prefix=prefix,
     )
+
+
+def _stage_strategy(metadata: ModelMetadata, default: RolloutStrategy | None) -> RolloutStrategy:
+    """The model's own strategy; a stage's default replaces only the built-in one (rolling)."""
+    if default is None or metadata.rollout.strategy != "rolling":
+        return metadata.rollout
+    return default
 
 
 def _workload(

@@ -16,6 +16,17 @@ from shared.domain.lineage.record import ArtifactRef
 from shared.domain.metadata.model import ModelMetadata
 
 
+class Override(BaseModel):
+    """An emergency override of a change window or freeze: who (an approver who did not approve
+    the deployment itself) and why, recorded with every record of the rollout."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: str = Field(min_length=3, max_length=320)
+    reason: str = Field(min_length=10, max_length=500)
+    at: datetime
+
+
 class DeploymentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -43,6 +54,13 @@ class DeploymentRequest(BaseModel):
         default=(), max_length=64
     )
 
+    # The stage of the region this request deploys to (None: the region's first stage).
+    stage: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,19}$")] | None = None
+    # An emergency deployment outside the stage's change window: an extra approver and why.
+    override: Override | None = None
+
     @property
     def message_id(self) -> str:
-        return f"{self.approval_id}-{self.region}"
+        if self.stage is None:
+            return f"{self.approval_id}-{self.region}"
+        return f"{self.approval_id}-{self.region}-{self.stage}"

@@ -44,6 +44,10 @@ class DeploymentState(BaseModel):
     live: Revision | None = None
     history: tuple[Revision, ...] = ()  # what ran before ``live``, most recent first
     rollout: Rollout | None = None
+    # The one approved deployment waiting for ``rollout`` to finish (a newer one supersedes
+    # it), and when the newest deployment that held this slot was approved.
+    queued: str | None = None
+    queued_at: datetime | None = None
 
     @property
     def previous(self) -> Revision | None:
@@ -55,7 +59,15 @@ class DeploymentState(BaseModel):
     def begin(self, rollout: Rollout) -> DeploymentState:
         if self.rollout is not None and self.rollout.deployment_id != rollout.deployment_id:
             raise ValueError(f"{self.model} is busy with {self.rollout.deployment_id}")
-        return self.model_copy(update={"rollout": rollout})
+        update: dict[str, object] = {"rollout": rollout}
+        if self.queued == rollout.deployment_id:
+            # the slot is free again; its approval time stays as the floor: a deployment
+            # approved before it that still waits somewhere is superseded
+            update |= {"queued": None}
+        return self.model_copy(update=update)
+
+    def enqueue(self, deployment_id: str, approved_at: datetime) -> DeploymentState:
+        return self.model_copy(update={"queued": deployment_id, "queued_at": approved_at})
 
     def advance(self, deployment_id: str, due: datetime) -> DeploymentState:
         rollout = self._own(deployment_id)

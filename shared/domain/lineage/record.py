@@ -39,6 +39,8 @@ class RecordKind(StrEnum):
     ARTIFACT_EVENT_CONFLICT = "artifact.event_conflict"
     LINEAGE_ANOMALY = "lineage.anomaly"
     SUPPLY_CHAIN_CHECKED = "artifact.supply_chain_checked"
+    # Held for the stage's next change window (or started by an emergency override of it).
+    DEPLOYMENT_SCHEDULED = "deployment.scheduled"
 
 
 # The record that closes the handling of one intake event; exactly one per event.

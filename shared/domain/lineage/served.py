@@ -40,6 +40,7 @@ class Served:
     region: str
     at: datetime
     revisions: list[ServedRevision] = field(default_factory=list)
+    stage: str | None = None  # None: every deployment record of the region
 
 
 def _version(entry: AuditEntry) -> str:
@@ -58,11 +59,25 @@ def _evidence(entry: AuditEntry) -> str:
     return f"{entry.key_hash}#{entry.seq}"
 
 
-def served_at(model: str, region: str, at: datetime, entries: Iterable[AuditEntry]) -> Served:
+def served_at(
+    model: str,
+    region: str,
+    at: datetime,
+    entries: Iterable[AuditEntry],
+    stage: str | None = None,
+) -> Served:
+    """``stage``: only that stage's deployment records (``details.stage``; a region without
+    stages writes none, so ask it without a stage)."""
     stable: ServedRevision | None = None
     candidate: ServedRevision | None = None
     ordered = sorted(
-        (e for e in entries if e.region == region and e.record.at <= at),
+        (
+            e
+            for e in entries
+            if e.region == region
+            and e.record.at <= at
+            and (stage is None or e.record.details.get("stage") == stage)
+        ),
         key=lambda e: (e.record.at, e.key_hash, e.seq),
     )
     for e in ordered:
@@ -89,7 +104,7 @@ def served_at(model: str, region: str, at: datetime, entries: Iterable[AuditEntr
         revisions.append(replace(stable, weight=100 - share))
     if candidate is not None:
         revisions.append(candidate)
-    return Served(model, region, at, revisions)
+    return Served(model, region, at, revisions, stage)
 
 
 def _role(step: str) -> str:

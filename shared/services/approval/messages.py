@@ -69,6 +69,8 @@ def facts(approval: Approval, live_now: str | None) -> list[tuple[str, str]]:
     ]
     if m.version_intent:
         rows.insert(2, ("Version intent", m.version_intent))
+    if approval.stage:
+        rows.insert(2, ("Stage", approval.stage))
     return [*(("Attention", note) for note in approval.notes), *rows]
 
 

@@ -43,12 +43,14 @@ from shared.domain.errors import ClearanceError, TerminalError, TransientError
 from shared.domain.identity import DEFAULT_RULES, IdentityRules
 from shared.domain.lineage.record import Actor, Correlation, LineageRecord, Reason, RecordKind
 from shared.ports.approval import ApprovalStore, Teams
+from shared.ports.deploy import DeploymentStateStore
 from shared.ports.directory import Directory, DirectoryError
 from shared.ports.intake import RejectionRegistry
 from shared.ports.lineage import LineageWriter
 from shared.ports.mail import Mailer, OutboundMail
 from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.queues import APPROVAL_EXPIRATIONS, DEPLOYMENT_REQUESTS
+from shared.services.approval import stages
 from shared.services.approval.messages import (
     approver_mail,
     decision_mail,
@@ -77,6 +79,7 @@ class ApprovalDeps:
     platform_email: str | None = None
     tenant_id: str | None = None  # the Entra tenant signed-in approvers must belong to
     live_revision: Callable[[str, str], Revision | None] = lambda region, model: None
+    stage_state: DeploymentStateStore | None = None  # verifies the stage a promotion leaves
 
     def owner_recipients(self, approval: Approval) -> tuple[str, ...]:
         """The owner, if their domain is on the allow-list; else the platform address (no
@@ -131,18 +134,23 @@ def _record(
 # -- opening ------------------------------------------------------------------------------
 def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
     now = deps.clock()
-    policy = deps.cell.approval.for_tier(request.metadata.risk_tier)
+    stage_policy = stages.stage_policy(request, deps.cell)  # None: no human approval
+    policy = stages.policy_or_nobody(stage_policy)
+    request = stages.inherit(request, deps.store, deps.cell, deps.stage_state, now)
     running = deps.live_revision(deps.region, request.metadata.name)  # read once
     live = running.summary() if running is not None else None
-    members = _group_members(policy.approver_groups, deps)
+    members = _group_members(policy.approver_groups, deps) if stage_policy else []
     opened = open_approval(
         request, policy, deps.region, now, live, rules=deps.identity, members=members
     )
+    opened = stages.staged(opened, request, deps.cell, stage_policy)
     live_version = live.split(" ", 1)[0] if live else None
     # Notes against other pending versions come from the one look-up after the record exists.
     notes = (*opened.notes, *version_notes(opened, (), live_version))
     approval, created = deps.store.create(opened.model_copy(update={"notes": notes}))
     if approval.is_final:
+        if stages.auto_approved(approval) and not approval.dispatched:
+            _announce(approval, deps)
         return _ensure_dispatched(approval, deps)
     # Checked after the record exists: a rejection recorded before this point is seen here,
     # one recorded after it finds the record and withdraws it (the invariant, both ways).
@@ -162,7 +170,7 @@ def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
     for older in others:
         # Version order, not arrival order: 1.4.9 never replaces a pending 1.7.0 unless its
         # owner marked it a rollback or hotfix; both then stay, the lower one flagged.
-        if may_supersede(approval, older):
+        if older.stage == approval.stage and may_supersede(approval, older):
             _supersede(older, approval, deps)
     _schedule_expiry(approval, deps)
     _notify_approvers(approval, deps, live, running)
@@ -501,6 +509,7 @@ def _ensure_dispatched(
         approved_by=approval.decided_by,
         approved_at=approval.decided_at or deps.clock(),
         platform_digests=approval.platform_digests,
+        stage=approval.stage if deps.cell.staged else None,
     )
     deps.bus.send(
         DEPLOYMENT_REQUESTS,

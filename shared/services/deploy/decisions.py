@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from shared.domain.deploy.promotion import stage_for_key
 from shared.domain.deploy.request import DeploymentRequest
 from shared.domain.identity import canonical_identity
 from shared.domain.lineage.record import (
@@ -82,6 +83,7 @@ def continue_rollout(
         approved_at=release.approved_at,
         step=a.step,
         tick=a.tick,
+        stage=stage_for_key(deps.cell, model),
     )
     deps.lineage.append(
         LineageRecord(

@@ -67,7 +67,9 @@ class DeploymentRecorder:
             ),
             reasons=tuple(Reason.of(v) for v in reasons),
             where=where or {},
-            details={k: v for k, v in (details or {}).items() if v},
+            details={
+                k: v for k, v in ({"stage": request.stage or ""} | (details or {})).items() if v
+            },
         )
         return self._lineage.append(record, idempotency_key=f"{self.deployment_id}|{key}")
 

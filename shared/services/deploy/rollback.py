@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from shared.domain.catalog import ApprovalPolicy, RegionEntry
 from shared.domain.deploy.plan import deployment_id_for
+from shared.domain.deploy.promotion import stage_for_key
 from shared.domain.deploy.request import DeploymentRequest
 from shared.domain.deploy.revision import Revision
 from shared.domain.errors import ClearanceError, Violation
@@ -104,8 +105,11 @@ def request_rollback(
         rollback_of=target.deployment_id,
         requested_by=actor.identity,
         reason=(reason or "").strip()[:500] or None,
+        stage=stage_for_key(deps.cell, model),
     )
-    deployment_id = deployment_id_for(request.approval_id, region, request.rollback_of)
+    deployment_id = deployment_id_for(
+        request.approval_id, region, request.rollback_of, request.stage
+    )
     deps.bus.send(
         DEPLOYMENT_REQUESTS,
         OutboundMessage(

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from shared.domain.catalog import RegionEntry
 from shared.domain.deploy.codes import DeployCode, PlanError, RolloutFailed
 from shared.domain.deploy.plan import DeploymentPlan, build_plan, deployment_id_for
+from shared.domain.deploy.promotion import state_key
 from shared.domain.deploy.request import DeploymentRequest
 from shared.domain.deploy.revision import Revision, artifact_identity
 from shared.domain.deploy.state import DeploymentState, Rollout
@@ -36,7 +37,7 @@ from shared.ports.lineage import LineageWriter
 from shared.ports.mail import Mailer
 from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.queues import DEPLOYMENT_REQUESTS
-from shared.services.deploy import analysis
+from shared.services.deploy import analysis, stages
 from shared.services.deploy.records import DeploymentRecorder, outcome_mail, tell
 from shared.services.deploy.supply_chain import Recheck
 from shared.services.intake.invariant import rejection_of
@@ -74,6 +75,7 @@ class DeployOutcome(StrEnum):
     ROLLED_BACK = "rolled-back"
     FAILED = "failed"
     WAITING = "waiting"  # another rollout of the model is under way; retried later
+    SCHEDULED = "scheduled"  # outside the stage's change window: due at its next opening
     PENDING = "pending"  # the step's target is still working; the same step runs again later
     SKIPPED = "skipped"  # a stale or repeated step message
     ANALYSING = "analysing"  # a gate measured the candidate; the next measurement is due
@@ -100,8 +102,13 @@ class _Run:
     def __init__(self, request: DeploymentRequest, deps: DeployDeps, delivery: int) -> None:
         self.request, self.deps, self.delivery = request, deps, delivery
         self.deployment_id = deployment_id_for(
-            request.approval_id, request.region, request.rollback_of
+            request.approval_id, request.region, request.rollback_of, request.stage
         )
+        self.key = request.metadata.name
+        if stages.stage_of(request, deps.cell) is not None:
+            self.key = state_key(deps.cell, request.metadata.name, request.stage)
+            # The stage's targets and analysis in place of the region's.
+            self.deps = deps = replace(deps, cell=deps.cell.for_stage(request.stage))
         self.rec = DeploymentRecorder(deps.lineage, request, self.deployment_id, deps.clock)
 
     # -- entry --------------------------------------------------------------------------------
@@ -115,7 +122,14 @@ class _Run:
                     f"{deps.cell.name} only.",
                 )
             )
-        state, etag = deps.state.get(deps.cell.name, request.metadata.name)
+        if stages.stage_of(request, deps.cell) is None:
+            return self.fail(
+                Violation(
+                    DeployCode.UNKNOWN_STAGE,
+                    f"{deps.cell.name} has no stage {request.stage!r}.",
+                )
+            )
+        state, etag = deps.state.get(deps.cell.name, self.key)
         rollout = state.rollout
         refused = self._refuse_rejected(state, etag)
         if refused is not None:
@@ -130,8 +144,18 @@ class _Run:
         try:
             if request.rollback_of is not None:
                 return self._rollback(state, etag)
+            unverified = stages.previous_stage_problem(request, deps)
+            if unverified is not None:
+                return self.fail(unverified)
+            if stages.queue_slot(request, self.deployment_id, state) == "superseded":
+                return self._superseded(state)
+            held = stages.window_hold(request, deps, self.rec, self._send)
+            if isinstance(held, Violation):
+                return self.fail(held)
+            if held:
+                return DeployOutcome.SCHEDULED
             if rollout is not None:
-                return self._wait(rollout)
+                return self._wait(rollout, state, etag)
             if state.is_live(artifact_identity(request.artifact)):
                 self.rec.record(
                     RecordKind.DEPLOYMENT_SUCCEEDED,
@@ -258,6 +282,7 @@ class _Run:
             return DeployOutcome.STEPPED
         self.deps.state.put(state.finish(plan.deployment_id), etag)
         self._succeeded(plan, report)
+        stages.after_success(self.request, self.deps, now)
         return DeployOutcome.SUCCEEDED
 
     def _recheck(self, plan: DeploymentPlan) -> Recheck | TransientError | None:
@@ -354,8 +379,48 @@ class _Run:
         log.info("%s step %d pending (%d): %s", self.deployment_id, index, waits, exc)
         return DeployOutcome.PENDING
 
-    def _wait(self, rollout: Rollout) -> DeployOutcome:
+    def _superseded(self, state: DeploymentState) -> DeployOutcome:
+        return self.fail(
+            Violation(
+                DeployCode.SUPERSEDED,
+                f"A later approved deployment of {self.request.metadata.name} "
+                f"({state.queued}) waits for this stage; it replaces this one.",
+            )
+        )
+
+    def _take_over(self, rollout: Rollout, state: DeploymentState, etag: str | None) -> None:
+        """The rollout's lease ran out: restore what it replaced, recorded on its own
+        deployment, so the model's queue moves on."""
+        release = rollout.plan.release
+        stale = DeploymentRequest(
+            approval_id=release.approval_id,
+            region=self.request.region,
+            artifact=release.artifact,
+            metadata=release.metadata,
+            approved_by=release.approved_by,
+            approved_at=release.approved_at,
+            stage=self.request.stage,
+        )
+        why = Violation(
+            DeployCode.LEASE_EXPIRED,
+            f"Its step was overdue by more than {stages.LEASE}; taken back so "
+            f"{self.deployment_id} can roll out.",
+        )
+        step = f"lease expired before step {rollout.next_step + 1}/{rollout.steps}"
+        _Run(stale, self.deps, 1)._roll_back(rollout.plan, state, etag, step, why)
+
+    def _wait(
+        self, rollout: Rollout, state: DeploymentState | None = None, etag: str | None = None
+    ) -> DeployOutcome:
         request = self.request
+        if state is not None and request.rollback_of is None:
+            if stages.lease_expired(rollout, self.deps.clock()):
+                self._take_over(rollout, state, etag)
+                return self.handle()
+            if state.queued != self.deployment_id:
+                # Take the queue slot (ETag: two waiters cannot both hold it); the deployment
+                # that held it learns it is superseded when its next wait message arrives.
+                self.deps.state.put(state.enqueue(self.deployment_id, request.approved_at), etag)
         if request.waits >= self.deps.max_waits:
             return self.fail(
                 Violation(
@@ -493,7 +558,7 @@ class _Run:
         tell(self.deps.mailer, outcome_mail(to, self.request, "Deployment gave up", (why,)))
 
     def _release(self) -> None:
-        state, etag = self.deps.state.get(self.deps.cell.name, self.request.metadata.name)
+        state, etag = self.deps.state.get(self.deps.cell.name, self.key)
         rollout = state.rollout
         if rollout is None or rollout.deployment_id != self.deployment_id:
             return

@@ -9,7 +9,7 @@
 | ``records`` | ``since``, ``until`` (ISO 8601), ``kind`` | records in a time window |
 | ``actors`` | ``identity`` (required), ``kind`` | what an identity did or was asked |
 | ``artifacts/{key_hash}`` | | one chain, with a summary on the first page |
-| ``served`` | ``model``, ``at`` (ISO 8601) (both required) | revision(s) and traffic shares then |
+| ``served`` | ``model``, ``at`` (both required), ``stage`` | revisions and traffic then |
 | ``audit/{key_hash}`` | | the HTML audit page |
 
 All JSON views take ``limit`` (1-1000, default 100) and ``continuation``. A cell answers for its
@@ -19,6 +19,7 @@ own region only: another region's lineage is read from that region's cell.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -60,6 +61,7 @@ def served_document(served: Served) -> dict[str, Any]:
         "region": served.region,
         "model": served.model,
         "at": iso(served.at),
+        **({"stage": served.stage} if served.stage else {}),
         "revisions": [{**asdict(r), "since": iso(r.since)} for r in served.revisions],
     }
 
@@ -136,7 +138,10 @@ def _json_view(
         page = q.by_actor(_required(params, "identity"), region, kind, limit=limit, token=token)
     elif view == "served":
         at = _time(params, "at")
-        (answer_,) = q.served(_required(params, "model"), at, region)
+        stage = params.get("stage") or None
+        if stage is not None and not _STAGE.match(stage):
+            raise _bad("Query parameter 'stage' must be a stage name.")
+        (answer_,) = q.served(_required(params, "model"), at, region, stage)
         return served_document(answer_)
     elif view == "artifacts":
         page = q.chain(_key(key), region, limit=limit, token=token)
@@ -156,6 +161,9 @@ def _error(status: int, code: str, message: str) -> HttpAnswer:
 
 def _bad(message: str) -> InputError:
     return InputError([Violation(BAD_QUERY, message)])
+
+
+_STAGE = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
 
 
 def _required(params: Mapping[str, str], name: str) -> str:

@@ -157,7 +157,9 @@ class AuditQueries:
         sources = [Source(f"{pos:02d}", name, LIVE) for pos, name in self._scope(region)]
         return self._page(sources, query_fingerprint("live", region), limit, token)
 
-    def served(self, model: str, at: datetime, region: str | None = None) -> list[Served]:
+    def served(
+        self, model: str, at: datetime, region: str | None = None, stage: str | None = None
+    ) -> list[Served]:
         """Which revision(s) of ``model`` answered, with what share of traffic, at ``at`` in
         each region in scope, replayed from the deployment records (``lineage.served``)."""
         if not model.strip():
@@ -168,7 +170,7 @@ class AuditQueries:
             def page(token: str | None, name: str = name) -> Page[AuditEntry]:
                 return self.history(model, None, name, limit=MAX_LIMIT, token=token)
 
-            answers.append(served_at(model, name, at, every(page)))
+            answers.append(served_at(model, name, at, every(page), stage))
         return answers
 
     def artifacts(self, region: str | None = None) -> list[tuple[str, IndexedArtifact]]:

@@ -34,6 +34,20 @@ environment = {
     path           = "regions"
   }
 
+  # Every region: staging (no human approval once intake validated; promotes itself after
+  # an hour without rollback) then prod (the region's quorum, weekday windows).
+  stages = [
+    { name = "staging", no_human_approval = true, bake_minutes = 60, auto_promote = true },
+    {
+      name = "prod"
+      windows = {
+        time_zone = "Europe/Amsterdam"
+        weekly    = [{ days = ["mon", "tue", "wed", "thu"], start = "09:00", end = "16:00" }]
+        freezes   = [{ start = "2026-12-21", end = "2027-01-03", reason = "year-end freeze" }]
+      }
+    },
+  ]
+
   aks_admin_group_object_ids      = ["5c0d7a3e-2b1f-4c9d-8e7a-6f5b4a3c2d1e"]
   api_server_authorized_ip_ranges = ["203.0.113.0/24"]
   easy_auth_client_id             = "7a1e5c3b-9d2f-4b8a-a6e4-1c0d3f5b7e92"

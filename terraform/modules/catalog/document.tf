@@ -105,10 +105,29 @@ locals {
       # phases and non-production stages, and the chargeback labels every region requires.
       expiry     = var.expiry
       chargeback = var.chargeback
+      # Ordered stages (shared/domain/catalog.py Stage); none: one implicit "prod" stage on
+      # the region's own targets. Each stage reconciles its own GitOps path
+      # <region path>/<stage>; its approvals default to the region's (no_human_approval: none).
+      stages = [for st in lookup(var.stages, region, []) : {
+        name       = st.name
+        production = try(st.production, null)
+        approval = try(st.no_human_approval, false) ? null : try(
+          st.approval, cfg.approval != null ? cfg.approval : var.approval
+        )
+        gitops = {
+          repository_url = var.gitops.repository_url
+          branch         = var.gitops.branch
+          path           = "${coalesce(cfg.gitops_path, "${var.gitops.path}/${region}")}/${st.name}"
+        }
+        name_prefix  = try(st.name_prefix, null)
+        bake_minutes = try(st.bake_minutes, 60)
+        auto_promote = try(st.auto_promote, false)
+        windows      = try(st.windows, {})
+      }]
       analysis = lookup(var.analysis_endpoints, region, null) == null ? null : {
-        provider = "azure-monitor-prometheus"
-        endpoint = var.analysis_endpoints[region]
-        default  = var.analysis_policy.default
+        provider     = "azure-monitor-prometheus"
+        endpoint     = var.analysis_endpoints[region]
+        default      = var.analysis_policy.default
         by_risk_tier = var.analysis_policy.by_risk_tier
       }
     }

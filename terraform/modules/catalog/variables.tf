@@ -190,3 +190,9 @@ variable "chargeback" {
   type        = any
   default     = {}
 }
+
+variable "stages" {
+  description = "Per region, its ordered stages: name, production, approval (default: the region's) or no_human_approval, name_prefix, bake_minutes, auto_promote, windows (time_zone, weekly, freezes). Each stage gets the GitOps path <region path>/<stage>. Regions not listed: one prod stage."
+  type        = any
+  default     = {}
+}

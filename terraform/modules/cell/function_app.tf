@@ -11,9 +11,9 @@
 # for Flex Consumption apps.
 locals {
   app_settings = {
-    CLEARANCE_REGION       = var.region
-    CLEARANCE_CATALOG_JSON = var.catalog_json
-    CLEARANCE_BUS_KIND     = "servicebus"
+    CLEARANCE_REGION                     = var.region
+    CLEARANCE_CATALOG_JSON               = var.catalog_json
+    CLEARANCE_BUS_KIND                   = "servicebus"
     CLEARANCE_MANAGED_IDENTITY_CLIENT_ID = azurerm_user_assigned_identity.cell.client_id
     # Host storage through the cell identity, never a connection string (shared keys are off).
     # With storage_authentication_type = UserAssignedIdentity the provider writes no
@@ -29,8 +29,8 @@ locals {
     CLEARANCE_LINK_SIGNING_KEYS                   = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault_secret.link_signing_keys.versionless_id})"
     # Lineage checkpoint signing (issue 12): the key, not a secret. Versionless, so signing
     # follows rotation (key_vault.tf); the app signs through Key Vault with the cell identity.
-    CLEARANCE_CHECKPOINT_KEY_ID = azurerm_key_vault_key.lineage_checkpoint.versionless_id
-    MICROSOFT_PROVIDER_AUTHENTICATION_SECRET      = "@Microsoft.KeyVault(SecretUri=${local.easy_auth_secret_uri})"
+    CLEARANCE_CHECKPOINT_KEY_ID              = azurerm_key_vault_key.lineage_checkpoint.versionless_id
+    MICROSOFT_PROVIDER_AUTHENTICATION_SECRET = "@Microsoft.KeyVault(SecretUri=${local.easy_auth_secret_uri})"
     # The region's Teams Workflows webhook (approvals channel), created by an operator.
     CLEARANCE_TEAMS_WEBHOOK_URL = "@Microsoft.KeyVault(SecretUri=${local.teams_webhook_secret_uri})"
     # Azure DevOps checks (docs/azure-devops.md): the check's shared secret, and the only
@@ -57,9 +57,9 @@ locals {
     CLEARANCE_DEPLOY_TIME_SCALE = "1"
     # Rejection mails per address: one now, the rest in one digest after this window.
     CLEARANCE_MAIL_DIGEST_WINDOW_SECONDS = "300"
-    CLEARANCE_TENANT_ID      = var.tenant_id
-    FUNCTIONS_WORKER_PROCESS_COUNT = tostring(var.worker.process_count)
-    PYTHON_THREADPOOL_THREAD_COUNT = tostring(var.worker.thread_count)
+    CLEARANCE_TENANT_ID                  = var.tenant_id
+    FUNCTIONS_WORKER_PROCESS_COUNT       = tostring(var.worker.process_count)
+    PYTHON_THREADPOOL_THREAD_COUNT       = tostring(var.worker.thread_count)
     # Notification mail through Azure Communication Services, with the app's identity.
     CLEARANCE_MAIL_KIND      = "acs"
     CLEARANCE_MAIL_SENDER    = var.mail.sender

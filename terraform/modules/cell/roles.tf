@@ -7,15 +7,15 @@ locals {
   key_vault_reference_principal_id = azurerm_function_app_flex_consumption.this.identity[0].principal_id
 
   app_roles = {
-    acr_pull          = { scope = var.registry_id, role = "AcrPull" }
-    blob_data         = { scope = azurerm_storage_account.this.id, role = "Storage Blob Data Owner" }
-    queue_data        = { scope = azurerm_storage_account.this.id, role = "Storage Queue Data Contributor" }
-    table_data        = { scope = azurerm_storage_account.this.id, role = "Storage Table Data Contributor" }
-    bus_sender        = { scope = azurerm_servicebus_namespace.this.id, role = "Azure Service Bus Data Sender" }
-    bus_receiver      = { scope = azurerm_servicebus_namespace.this.id, role = "Azure Service Bus Data Receiver" }
-    aks_user          = { scope = var.aks_cluster_id, role = "Azure Kubernetes Service Cluster User Role" }
-    aml_scientist     = { scope = var.aml_workspace_id, role = "AzureML Data Scientist" }
-    telemetry         = { scope = azurerm_application_insights.this.id, role = "Monitoring Metrics Publisher" }
+    acr_pull      = { scope = var.registry_id, role = "AcrPull" }
+    blob_data     = { scope = azurerm_storage_account.this.id, role = "Storage Blob Data Owner" }
+    queue_data    = { scope = azurerm_storage_account.this.id, role = "Storage Queue Data Contributor" }
+    table_data    = { scope = azurerm_storage_account.this.id, role = "Storage Table Data Contributor" }
+    bus_sender    = { scope = azurerm_servicebus_namespace.this.id, role = "Azure Service Bus Data Sender" }
+    bus_receiver  = { scope = azurerm_servicebus_namespace.this.id, role = "Azure Service Bus Data Receiver" }
+    aks_user      = { scope = var.aks_cluster_id, role = "Azure Kubernetes Service Cluster User Role" }
+    aml_scientist = { scope = var.aml_workspace_id, role = "AzureML Data Scientist" }
+    telemetry     = { scope = azurerm_application_insights.this.id, role = "Monitoring Metrics Publisher" }
     # Metric analysis (issue 16): PromQL on the region's Azure Monitor workspace, KQL on the
     # cell's Log Analytics workspace. Read only.
     prometheus_reader = { scope = var.monitor_workspace_id, role = "Monitoring Data Reader" }

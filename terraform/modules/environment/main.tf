@@ -28,6 +28,7 @@ module "catalog" {
   supply_chain       = { for region in keys(local.env.regions) : region => local.env.supply_chain }
   expiry             = local.env.expiry
   chargeback         = local.env.chargeback
+  stages             = { for region in keys(local.env.regions) : region => local.env.stages }
   analysis_endpoints = { for region, w in module.workload : region => w.prometheus_query_endpoint }
 }
 

@@ -82,18 +82,19 @@ variable "environment" {
       platform_email  = string
       acs_resource_id = optional(string)
     })
-    anonymous_paths  = optional(list(string), ["/api/health", "/runtime/webhooks/eventgrid"])
-    model_teams      = optional(list(string), [])
+    anonymous_paths          = optional(list(string), ["/api/health", "/runtime/webhooks/eventgrid"])
+    model_teams              = optional(list(string), [])
     auditors_group_object_id = optional(string)
     ado_organizations        = optional(list(string), [])
     expiry                   = optional(any, {})
     chargeback               = optional(any, {})
-    supply_chain = optional(any, {})
+    supply_chain             = optional(any, {})
+    stages                   = optional(any, [])
     identity = optional(object({
       owner_domains      = optional(list(string), [])
       subaddress         = optional(map(string), {})
       default_subaddress = optional(string, "+")
     }), {})
-    tags             = optional(map(string), {})
+    tags = optional(map(string), {})
   })
 }

@@ -77,10 +77,10 @@ resource "azurerm_machine_learning_workspace" "this" {
   public_network_access_enabled = true
   # The default datastores reach the workspace storage with the workspace identity, not the
   # account key (shared keys are off on it): "Identity", case-sensitive (azurerm >= 4.77.0).
-  storage_account_access_type   = "Identity"
-  high_business_impact          = true
-  v1_legacy_mode_enabled        = false
-  tags                          = var.tags
+  storage_account_access_type = "Identity"
+  high_business_impact        = true
+  v1_legacy_mode_enabled      = false
+  tags                        = var.tags
 
   identity {
     type = "SystemAssigned"

@@ -26,7 +26,7 @@ class AmlDeployer:
 
     def check_health(self, plan: DeploymentPlan, index: int) -> Health:
         endpoints = self._endpoints_for(plan)
-        endpoint = endpoint_name(plan.model)
+        endpoint = endpoint_name(plan.model, plan.name_prefix)
         for name in aml_phase(plan, index).gate:
             state = endpoints.deployment_state(endpoint, name)
             if state != "Succeeded":

@@ -102,3 +102,17 @@ def test_a_traffic_detail_in_other_digits_is_not_believed_nor_a_crash() -> None:
     # "\u00b2".isdigit() is True and int() of it raises: served answered 500.
     log = entries((0, OK, "1", {}), (10, S, "2", {"step": "shadow", "traffic": "\u00b2"}))
     assert at(15, log)[1] == ("2", 0, "shadow", 0)
+
+
+def test_served_answers_per_stage() -> None:
+    log = entries(
+        (0, RecordKind.DEPLOYMENT_SUCCEEDED, "1", {"stage": "staging"}),
+        (5, RecordKind.DEPLOYMENT_SUCCEEDED, "1", {"stage": "prod"}),
+        (10, RecordKind.DEPLOYMENT_SUCCEEDED, "2", {"stage": "staging"}),
+    )
+    later = T0 + timedelta(minutes=20)
+    staging = served_at("m", "westeurope", later, log, "staging")
+    prod = served_at("m", "westeurope", later, log, "prod")
+    assert [r.version for r in staging.revisions] == ["2"] and staging.stage == "staging"
+    assert [r.version for r in prod.revisions] == ["1"]
+    assert served_at("m", "westeurope", later, log, "qa").revisions == []
