@@ -80,6 +80,7 @@ class ApprovalDeps:
     tenant_id: str | None = None  # the Entra tenant signed-in approvers must belong to
     live_revision: Callable[[str, str], Revision | None] = lambda region, model: None
     stage_state: DeploymentStateStore | None = None  # verifies the stage a promotion leaves
+    time_scale: float = 1.0  # of stage bake times (locally a minute lasts a second)
 
     def owner_recipients(self, approval: Approval) -> tuple[str, ...]:
         """The owner, if their domain is on the allow-list; else the platform address (no
@@ -136,7 +137,7 @@ def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
     now = deps.clock()
     stage_policy = stages.stage_policy(request, deps.cell)  # None: no human approval
     policy = stages.policy_or_nobody(stage_policy)
-    request = stages.inherit(request, deps.store, deps.cell, deps.stage_state, now)
+    request = stages.inherit(request, deps.store, deps.cell, deps.stage_state, now, deps.time_scale)
     running = deps.live_revision(deps.region, request.metadata.name)  # read once
     live = running.summary() if running is not None else None
     members = _group_members(policy.approver_groups, deps) if stage_policy else []
@@ -150,7 +151,7 @@ def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
     approval, created = deps.store.create(opened.model_copy(update={"notes": notes}))
     if approval.is_final:
         if stages.auto_approved(approval) and not approval.dispatched:
-            _announce(approval, deps)
+            return _announce_auto_approval(approval, deps)
         return _ensure_dispatched(approval, deps)
     # Checked after the record exists: a rejection recorded before this point is seen here,
     # one recorded after it finds the record and withdraws it (the invariant, both ways).
@@ -475,6 +476,18 @@ def _decision_record(approval: Approval, deps: ApprovalDeps) -> tuple[LineageRec
             ),
         )
     return None
+
+
+def _announce_auto_approval(approval: Approval, deps: ApprovalDeps) -> Approval:
+    """A stage that needs no human approval, approved as it opened: the decision's record,
+    then the deployment request, then the owner's mail and the checkpoint (as a vote)."""
+    record = _decision_record(approval, deps)
+    if record is not None:
+        deps.lineage.append_all([record])
+    dispatched = _ensure_dispatched(approval, deps)
+    _tell_owner(dispatched, deps)
+    deps.after_decision()
+    return dispatched
 
 
 def _tell_owner(approval: Approval, deps: ApprovalDeps) -> None:
