@@ -189,3 +189,29 @@ def test_the_registry_client_gets_one_span_per_request(spans: InMemorySpanExport
     assert leaf.name == "ContainerRegistryClient HEAD"
     assert leaf.attributes["clearance.resource"] == "models"
     assert leaf.attributes["http.response.status_code"] == 401
+
+
+def test_in_azure_the_distro_leaves_sdk_requests_to_our_spans(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """azure-core's tracing and the requests/urllib/urllib3 instrumentation would add three
+    to four spans per SDK request next to ours: the distro is told to leave them off."""
+    import azure.monitor.opentelemetry as distro
+    from azure.monitor.opentelemetry._utils.configurations import (
+        _get_configurations,
+        _is_instrumentation_enabled,
+    )
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(distro, "configure_azure_monitor", lambda **kw: seen.update(kw))
+    env = {"APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=0;IngestionEndpoint=x"}
+    state = runtime._azure(env)
+
+    assert state.mode == "azure"
+    # as the distro reads them, its defaults (all on) merged in
+    configured = _get_configurations(instrumentation_options=seen["instrumentation_options"])
+    defaults = _get_configurations()
+    for name in ("azure_sdk", "requests", "urllib", "urllib3"):
+        assert _is_instrumentation_enabled(defaults, name)  # on unless we say so
+        assert not _is_instrumentation_enabled(configured, name)
+    assert "credential" not in seen  # no AAD: no managed identity asked for
