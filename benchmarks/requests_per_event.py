@@ -11,9 +11,9 @@ time, and prints what each event kind cost. Counts are deterministic; CPU is thi
 
 ``--telemetry`` runs every round twice, telemetry off and on (as the local hosts run it: a
 span per invocation, one light span per storage/registry request, lineage-driven metrics,
-JSONL export and the Prometheus endpoint), and prints host CPU per event for both and the overhead. The span
-export is flushed inside each measured call, so its cost is counted (an upper bound: the hosts
-export in batches). Target: at most 10 % more CPU per accepted event.
+JSONL export and the Prometheus endpoint), and prints host CPU per event for both and the
+overhead. The span export is flushed inside each measured call, so its cost is counted (an
+upper bound: the hosts export in batches). Target: at most 10 % more CPU per accepted event.
 
 ``--trace`` also prints every request of the last round, per event, as ``METHOD path``.
 The counting lives in tests/support/request_counts.py, shared with the guard test

@@ -31,7 +31,7 @@ print(len(function_app.app.get_functions()))
 import logging
 logging.basicConfig(level=logging.INFO)  # as the Python worker: INFO reaches the host
 http = logging.getLogger("azure.core.pipeline.policies.http_logging_policy")
-ours = [logging.getLogger(n) for n in ("shared.services.intake.service", "functions.x", "clearance")]
+ours = [logging.getLogger(n) for n in ("shared.services.intake", "functions.x", "clearance")]
 print(http.isEnabledFor(logging.INFO), http.isEnabledFor(logging.WARNING),
       all(o.isEnabledFor(logging.INFO) for o in ours))
 """

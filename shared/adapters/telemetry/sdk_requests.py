@@ -8,8 +8,8 @@ invocation makes is one CLIENT span named ``<Client> <METHOD>`` (``TableClient G
 and ended directly (never made current: nothing nests in it), with the method, the resource
 (table, queue or container name; the repository for the registry), the response status and,
 on failure, the error type. The span is made after the answer, with its real start time and
-all attributes at once (the cheapest way through the SDK). Outside an invocation, or with telemetry off, the request goes
-straight through (one context-variable read).
+all attributes at once (the cheapest way through the SDK). Outside an invocation, or with
+telemetry off, the request goes straight through (one context-variable read).
 
 Two carriers, both wrapping the same ``_traced_send``:
 
@@ -129,7 +129,7 @@ def request_span_policy(client: str) -> Any:
     """An azure-core ``HTTPPolicy`` doing the same for a client built with its own transport."""
     from azure.core.pipeline.policies import HTTPPolicy
 
-    class RequestSpanPolicy(HTTPPolicy):  # type: ignore[type-arg]
+    class RequestSpanPolicy(HTTPPolicy):
         def send(self, request: Any) -> Any:
             return _traced_send(client, request.http_request, lambda: self.next.send(request))
 

@@ -1,6 +1,7 @@
 """Spans at the edges: one per trigger invocation, one per adapter call (SMTP, Teams,
-Kubernetes, git, Prometheus here; one per storage or registry request in ``sdk_requests``), and the trace context written
-into outgoing messages so the consumer's invocation continues the same trace.
+Kubernetes, git, Prometheus here; one per storage or registry request in ``sdk_requests``),
+and the trace context written into outgoing messages so the consumer's invocation continues
+the same trace.
 
 Correlation (event id, artifact key, approval id, deployment id) is set on the invocation's
 span from the lineage records the invocation appends (``TracedLineage``): every step of an

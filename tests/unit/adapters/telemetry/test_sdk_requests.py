@@ -30,7 +30,7 @@ class Answer:
         self.status_code = status
 
 
-class Transport(HttpTransport):  # type: ignore[type-arg]
+class Transport(HttpTransport):
     """Answers every request with ``status`` (or raises ``error``); records what it was sent."""
 
     def __init__(self, status: int = 200, error: Exception | None = None) -> None:
