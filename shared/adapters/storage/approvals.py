@@ -184,10 +184,10 @@ class TableApprovalStore:
         record = next((r for r in rows if r["RowKey"] == "approval"), None)
         if record is None:
             raise TerminalError(f"no approval {approval_id}")
-        self._remember_trace(approval_id, record.get("Traceparent"))  # kept by record_vote
         votes = [Vote.model_validate_json(r["Doc"]) for r in rows if _is_vote_row(r["RowKey"])]
         approval = Approval.model_validate_json(record["Doc"])
-        note_approval(approval)  # ids on the span, opening time for the time to decision
+        self._remember_trace(approval_id, record.get("Traceparent"))
+        note_approval(approval)
         return approval, str(record.metadata["etag"]), sorted(votes, key=lambda v: v.at)
 
     def record_vote(self, vote: Vote, approval: Approval, etag: str) -> str | None:
@@ -209,8 +209,8 @@ class TableApprovalStore:
             "State": str(approval.state),
             "Doc": approval.model_dump_json(),
         }
-        if approval.approval_id in self._traces:  # a REPLACE would drop it: the next vote's
-            record["Traceparent"] = self._traces[approval.approval_id]  # review's trace
+        if approval.approval_id in self._traces:  # a replace keeps the trace it was opened in
+            record["Traceparent"] = self._traces[approval.approval_id]
         ops: list[Any] = [
             ("create", vote_row),
             (
