@@ -1,5 +1,7 @@
 """Registration only: every trigger lives in its own Blueprint under ``functions/``."""
 
+import logging
+
 import azure.functions as func
 
 from functions import (
@@ -21,6 +23,11 @@ from functions import (
     promotions,
     rollback,
 )
+
+# azure-core's HttpLoggingPolicy logs every SDK request at INFO, and the Python worker ships
+# whatever its root logger lets through: SDK loggers at WARNING, as the local dev host sets
+# them (our own loggers, ``shared.*`` and ``functions.*``, are not under ``azure``)
+logging.getLogger("azure").setLevel(logging.WARNING)
 
 app = func.FunctionApp()
 app.register_functions(health.bp)

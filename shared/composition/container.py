@@ -56,9 +56,12 @@ class Container:
 
         return cell_transport(os.environ)
 
-    def _storage_kwargs(self, api_version: bool = True) -> dict[str, Any]:
+    def _storage_kwargs(self, client: str, api_version: bool = True) -> dict[str, Any]:
+        from shared.adapters.telemetry.sdk_requests import TracedTransport
+
         version = self.settings.storage_api_version
-        kwargs: dict[str, Any] = {"transport": self.http_transport}
+        # the shared pool, wrapped per client kind: one light span per request when traced
+        kwargs: dict[str, Any] = {"transport": TracedTransport(self.http_transport, client)}
         if version and api_version:
             kwargs["api_version"] = version
         return kwargs
@@ -68,7 +71,7 @@ class Container:
         from azure.data.tables import TableServiceClient
 
         conn = self.settings.storage_connection_string
-        kwargs = self._storage_kwargs(api_version=False)
+        kwargs = self._storage_kwargs("TableClient", api_version=False)
         if conn is not None:
             return TableServiceClient.from_connection_string(conn.get_secret_value(), **kwargs)
         endpoint = self.settings.cell.storage.endpoint("table")
@@ -81,10 +84,12 @@ class Container:
         conn = self.settings.storage_connection_string
         if conn is not None:
             return QueueServiceClient.from_connection_string(
-                conn.get_secret_value(), **self._storage_kwargs()
+                conn.get_secret_value(), **self._storage_kwargs("QueueClient")
             )
         endpoint = self.settings.cell.storage.endpoint("queue")
-        return QueueServiceClient(endpoint, credential=self.credential, **self._storage_kwargs())
+        return QueueServiceClient(
+            endpoint, credential=self.credential, **self._storage_kwargs("QueueClient")
+        )
 
     @cached_property
     def blob_service(self) -> Any:
@@ -93,10 +98,12 @@ class Container:
         conn = self.settings.storage_connection_string
         if conn is not None:
             return BlobServiceClient.from_connection_string(
-                conn.get_secret_value(), **self._storage_kwargs()
+                conn.get_secret_value(), **self._storage_kwargs("BlobClient")
             )
         endpoint = self.settings.cell.storage.endpoint("blob")
-        return BlobServiceClient(endpoint, credential=self.credential, **self._storage_kwargs())
+        return BlobServiceClient(
+            endpoint, credential=self.credential, **self._storage_kwargs("BlobClient")
+        )
 
     @cached_property
     def bus(self) -> MessageBus:
@@ -382,7 +389,10 @@ class Container:
     def _build_registry_client(self, login_server: str) -> Any:
         from azure.containerregistry import ContainerRegistryClient
 
-        kwargs: dict[str, Any] = {}
+        from shared.adapters.telemetry.sdk_requests import request_span_policy
+
+        policies: list[Any] = [request_span_policy("ContainerRegistryClient")]
+        kwargs: dict[str, Any] = {"per_call_policies": policies}
         if self.settings.registry_ca_file is not None:
             kwargs["connection_verify"] = str(self.settings.registry_ca_file)
         credential = None if self.settings.registry_anonymous else self.credential
@@ -390,9 +400,7 @@ class Container:
             from shared.adapters.registry.basic_auth import BasicAuthPolicy
 
             password = self.settings.registry_password.get_secret_value()
-            kwargs["per_call_policies"] = [
-                BasicAuthPolicy(self.settings.registry_username, password)
-            ]
+            policies.append(BasicAuthPolicy(self.settings.registry_username, password))
             credential = None
         return ContainerRegistryClient(
             f"https://{login_server}",

@@ -1,6 +1,7 @@
-"""Spans at the edges: one per trigger invocation, one per adapter call that azure-core does
-not already trace (SMTP, Teams, Kubernetes, git, Prometheus), and the trace context written
-into outgoing messages so the consumer's invocation continues the same trace.
+"""Spans at the edges: one per trigger invocation, one per adapter call (SMTP, Teams,
+Kubernetes, git, Prometheus here; one per storage or registry request in ``sdk_requests``),
+and the trace context written into outgoing messages so the consumer's invocation continues
+the same trace.
 
 Correlation (event id, artifact key, approval id, deployment id) is set on the invocation's
 span from the lineage records the invocation appends (``TracedLineage``): every step of an
@@ -150,6 +151,11 @@ def _span_context(parent: RemoteParent) -> Any:
         is_remote=True,
         trace_flags=TraceFlags(TraceFlags.SAMPLED),
     )
+
+
+def in_invocation() -> bool:
+    """Whether a traced trigger invocation is running in this context."""
+    return _invocation.get() is not None
 
 
 def current_traceparent() -> str | None:

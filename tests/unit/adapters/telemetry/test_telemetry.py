@@ -268,30 +268,6 @@ def test_without_telemetry_the_wrapper_calls_straight_through() -> None:
     assert with_trace_context({"a": 1}) == {"a": 1}
 
 
-def test_the_local_sampler_drops_only_azure_cores_http_leaf_spans() -> None:
-    from opentelemetry.sdk.trace.sampling import ALWAYS_ON
-    from opentelemetry.trace import SpanKind
-
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=runtime._without_http_leaves(ALWAYS_ON))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("t")
-    with (
-        tracer.start_as_current_span("TableClient.get_entity"),
-        tracer.start_as_current_span("GET", kind=SpanKind.CLIENT),
-    ):
-        pass
-    with tracer.start_as_current_span("smtp.send", kind=SpanKind.CLIENT):
-        pass
-    with tracer.start_as_current_span("GET"):  # not a client span: kept
-        pass
-    assert sorted(s.name for s in exporter.get_finished_spans()) == [
-        "GET",
-        "TableClient.get_entity",
-        "smtp.send",
-    ]
-
-
 def test_records_appended_together_annotate_the_span_as_one_by_one(memory: Memory) -> None:
     """The intake and the deciding vote hand their steps over in one transaction
     (``append_all``): each appended record still reaches the span and the metrics, and a
