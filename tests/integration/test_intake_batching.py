@@ -11,6 +11,7 @@ contiguous chain that verifies, and a redelivery that completes unfinished work.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import threading
@@ -23,6 +24,7 @@ import pytest
 from shared.adapters.storage.intake_ledger import TABLE as LEDGER
 from shared.adapters.storage.lineage.writer import TableLineageWriter
 from shared.composition import Container
+from shared.domain.intake.codes import IntakeCode
 from shared.domain.lineage.record import INTAKE_TERMINAL, ArtifactRef, LineageRecord, RecordKind
 from shared.domain.lineage.verify import verify_chain
 from shared.local.events import image_pushed
@@ -309,3 +311,103 @@ def test_claim_rows_edited_into_nonsense_are_handled_not_crashed(stack: LocalSta
     assert terminals(records, event["id"]) == [RecordKind.APPROVAL_REQUESTED]
     assert terminals(records, retag["id"]) == [RecordKind.ARTIFACT_RETAGGED]
     assert verifies(cell, artifact.key_hash)
+
+
+# -- the own rejection read with the claim -----------------------------------------------------
+def _rejected_before(stack: LocalStack, cell: Container, key: str, codes: str) -> None:
+    """A rejection on record for ``key`` (an index's, reaching this image), written as the
+    registry writes it, or edited behind the app's back (``codes`` not valid JSON, say)."""
+    from azure.core.exceptions import ResourceExistsError
+
+    from shared.queues import APPROVAL_REQUESTS
+
+    cell.table_service.create_table_if_not_exists(LEDGER)
+    with contextlib.suppress(ResourceExistsError):  # counted below even if nothing is sent
+        cell.queue_service.create_queue(APPROVAL_REQUESTS)
+    cell.table_service.get_table_client(LEDGER).upsert_entity(
+        {
+            "PartitionKey": _pk(key),
+            "RowKey": "rejection",
+            "Key": key,
+            "Rejected": f"image|{stack.login_server(REGION)}|models/other|sha256:{'1' * 64}",
+            "Codes": codes,
+            "EventId": "earlier",
+            "ViaIndex": f"sha256:{'1' * 64}",
+        }
+    )
+
+
+@pytest.mark.parametrize("codes", ['["LABEL_MISSING"]', "{not json"])
+def test_an_image_rejected_before_its_first_event_is_refused_from_the_claims_read(
+    stack: LocalStack, codes: str
+) -> None:
+    cell = fresh(stack)
+    repository, digest = pushed(stack)
+    artifact = artifact_of(stack, repository, digest)
+    _rejected_before(stack, cell, artifact.key, codes)
+    event = image_pushed(stack, REGION, repository, digest, "1.0.0")
+    counting = Counting(stack)
+    try:
+        with counting.measure() as tally:
+            outcome = deliver(cell.intake(), event)
+    finally:
+        counting.close()
+    assert outcome.kind is RecordKind.ARTIFACT_REJECTED
+    assert IntakeCode.INTAKE_INDEX_REJECTED in [r.code for r in outcome.reasons]
+    assert approval_messages(cell, digest) == 0
+    assert terminals(chain(cell, artifact), event["id"]) == [RecordKind.ARTIFACT_REJECTED]
+    # the own rejection row came with the claim's partition read: never read on its own
+    own = f"intakeledger(PartitionKey='{_pk(artifact.key)}',RowKey='rejection')"
+    assert not [p for p in tally.sent if own in p], tally.sent
+
+
+def test_an_image_whose_content_was_rejected_through_an_index_is_still_refused(
+    stack: LocalStack,
+) -> None:
+    cell = fresh(stack)
+    repository, digest = pushed(stack)
+    artifact = artifact_of(stack, repository, digest)
+    # the same content under another repository was rejected as part of an index
+    _rejected_before(stack, cell, f"image-content|{stack.login_server(REGION)}|{digest}", "[]")
+    event = image_pushed(stack, REGION, repository, digest, "1.0.0")
+    outcome = deliver(cell.intake(), event)
+    assert outcome.kind is RecordKind.ARTIFACT_REJECTED
+    assert IntakeCode.INTAKE_INDEX_REJECTED in [r.code for r in outcome.reasons]
+    assert approval_messages(cell, digest) == 0
+    assert terminals(chain(cell, artifact), event["id"]) == [RecordKind.ARTIFACT_REJECTED]
+
+
+def test_a_rejection_recorded_after_the_claims_read_is_caught_by_the_approval_consumer(
+    stack: LocalStack,
+) -> None:
+    """The claim read the own rejection row (none yet); an index's rejection reaching this
+    image lands before the approval request is consumed: no request is opened."""
+    cell = fresh(stack)
+    repository, digest = pushed(stack)
+    artifact = artifact_of(stack, repository, digest)
+    event = image_pushed(stack, REGION, repository, digest, "1.0.0")
+    deps = cell.intake()
+    ledger = deps.ledger
+
+    class LateRejection:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(ledger, name)
+
+        def claim(self, *args: Any, **kwargs: Any) -> Any:
+            claimed = ledger.claim(*args, **kwargs)
+            _rejected_before(stack, cell, artifact.key, '["LABEL_MISSING"]')
+            return claimed
+
+    deps = dataclasses.replace(deps, ledger=LateRejection())  # type: ignore[arg-type]
+    assert deliver(deps, event).kind is RecordKind.APPROVAL_REQUESTED
+    from shared.domain.approval.record import ApprovalState
+    from shared.services.approval.requests import open_request
+    from tests.support.request_counts import Bench
+
+    bench = Bench(stack, Counting(stack), prefix="late")
+    try:
+        request = bench.take_approval_request(digest)
+    finally:
+        bench.counting.close()
+    approval = open_request(request, cell.approvals())
+    assert approval.state is ApprovalState.CANCELLED, approval.state

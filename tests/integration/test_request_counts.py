@@ -37,7 +37,7 @@ class Limit:
 
 
 LIMITS: dict[str, Limit] = {
-    "new artifact, accepted": Limit(TARGETS["new artifact, accepted"], 14),
+    "new artifact, accepted": Limit(TARGETS["new artifact, accepted"], 13),
     "exact redelivery (same event id)": Limit(TARGETS["exact redelivery (same event id)"], 1),
     "duplicate (new id)": Limit(TARGETS["duplicate (new id)"], 4),
     "re-tag of a known digest": Limit(TARGETS["re-tag of a known digest"], 5),

@@ -30,6 +30,37 @@ def _tags(row: Any) -> list[str]:
     return [str(t) for t in tags] if isinstance(tags, list) else []
 
 
+def _claim_partition(table: Any, key: str) -> tuple[Any | None, Rejection | None]:
+    """The claim row and the own rejection row of ``key``: one query of one small partition
+    (a point read each before; both rows share the partition ``_pk(key)``)."""
+    pk = _pk(key)  # hex digits only: safe to put in the filter as it is
+    rows = table.query_entities(
+        f"PartitionKey eq '{pk}' and (RowKey eq 'artifact' or RowKey eq 'rejection')"
+    )
+    claim, rejection = None, None
+    for row in rows:
+        if row.get("RowKey") == "artifact":
+            claim = row
+        elif row.get("RowKey") == "rejection":
+            rejection = _rejection(row, key)
+    return claim, rejection
+
+
+def _rejection(row: Any, key: str) -> Rejection:
+    """A rejection row; one edited behind the app's back still refuses (only its absence
+    clears an artifact)."""
+    try:
+        codes = json.loads(row.get("Codes") or "[]")
+    except ValueError:
+        codes = []
+    return Rejection(
+        rejected=str(row.get("Rejected") or key),
+        codes=tuple(str(c) for c in codes) if isinstance(codes, list) else (),
+        event_id=str(row.get("EventId") or ""),
+        via_index=str(row.get("ViaIndex") or "") or None,
+    )
+
+
 class TableIntakeLedger:
     def __init__(self, table_service: Any) -> None:
         self._client = LazyTable(table_service, TABLE)
@@ -40,7 +71,6 @@ class TableIntakeLedger:
             AzureError,
             ResourceExistsError,
             ResourceModifiedError,
-            ResourceNotFoundError,
         )
         from azure.data.tables import UpdateMode
 
@@ -58,26 +88,53 @@ class TableIntakeLedger:
         try:
             table = self._client()
             # Read first: most deliveries are duplicates of a handled artifact (one round trip,
-            # and an exact redelivery of a completed event stops there).
-            try:
-                existing = table.get_entity(_pk(key), "artifact")
-            except ResourceNotFoundError:
+            # and an exact redelivery of a completed event stops there). The same read brings
+            # the artifact's own rejection row (same partition), which validation needs later.
+            existing, rejection = _claim_partition(table, key)
+            if existing is None:
                 try:
                     table.create_entity(entity)
-                    return Claim(ClaimState.NEW, event_id=event_id, content=content, fresh=True)
+                    return Claim(
+                        ClaimState.NEW,
+                        event_id=event_id,
+                        content=content,
+                        fresh=True,
+                        rejection_read=True,
+                        rejection=rejection,
+                    )
                 except ResourceExistsError:  # another instance claimed it meanwhile
-                    existing = table.get_entity(_pk(key), "artifact")
+                    existing, rejection = _claim_partition(table, key)
+                    if existing is None:  # claimed and deleted at once: let the platform retry
+                        raise TransientError(f"intake claim of {key!r} vanished") from None
             tags = tuple(_tags(existing))
             holder = str(existing.get("EventId") or "") or None
             held_content = str(existing.get("Content") or "") or None
             version = str(existing.metadata.get("etag") or "") or None
             if existing.get("Status") == "done":
                 outcome = existing.get("Outcome")
-                return Claim(ClaimState.DONE, outcome, tags, holder, held_content, False, version)
+                return Claim(
+                    ClaimState.DONE,
+                    outcome,
+                    tags,
+                    holder,
+                    held_content,
+                    False,
+                    version,
+                    rejection_read=True,
+                    rejection=rejection,
+                )
             claimed_at = existing.get("ClaimedAt")
             stale = not isinstance(claimed_at, datetime) or now - claimed_at > LEASE
             if holder != event_id and not stale:
-                return Claim(ClaimState.IN_PROGRESS, None, tags, holder, held_content)
+                return Claim(
+                    ClaimState.IN_PROGRESS,
+                    None,
+                    tags,
+                    holder,
+                    held_content,
+                    rejection_read=True,
+                    rejection=rejection,
+                )
             try:  # a retry of the same event, or an abandoned claim: take it over
                 table.update_entity(
                     entity,
@@ -90,9 +147,29 @@ class TableIntakeLedger:
                     # Another delivery of this same event took it over just now. Both go on:
                     # every step is idempotent per event (lineage markers, the bus's message
                     # id), and neither may conclude "duplicate" for the event it is.
-                    return Claim(ClaimState.NEW, event_id=event_id, content=content)
-                return Claim(ClaimState.IN_PROGRESS, None, tags, holder, held_content)
-            return Claim(ClaimState.NEW, event_id=event_id, content=content)
+                    return Claim(
+                        ClaimState.NEW,
+                        event_id=event_id,
+                        content=content,
+                        rejection_read=True,
+                        rejection=rejection,
+                    )
+                return Claim(
+                    ClaimState.IN_PROGRESS,
+                    None,
+                    tags,
+                    holder,
+                    held_content,
+                    rejection_read=True,
+                    rejection=rejection,
+                )
+            return Claim(
+                ClaimState.NEW,
+                event_id=event_id,
+                content=content,
+                rejection_read=True,
+                rejection=rejection,
+            )
         except AzureError as exc:
             raise TransientError(f"intake ledger unavailable: {exc}") from exc
 
@@ -228,14 +305,4 @@ class TableRejectionRegistry:
             return None
         except AzureError as exc:
             raise TransientError(f"intake ledger unavailable: {exc}") from exc
-        # A row edited behind the app's back still refuses: only its absence clears an artifact.
-        try:
-            codes = json.loads(row.get("Codes") or "[]")
-        except ValueError:
-            codes = []
-        return Rejection(
-            rejected=str(row.get("Rejected") or key),
-            codes=tuple(str(c) for c in codes) if isinstance(codes, list) else (),
-            event_id=str(row.get("EventId") or ""),
-            via_index=str(row.get("ViaIndex") or "") or None,
-        )
+        return _rejection(row, key)

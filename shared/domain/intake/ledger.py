@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from shared.domain.intake.rejection import Rejection
+
 
 class ClaimState(StrEnum):
     NEW = "new"  # this event owns the artifact now
@@ -23,6 +25,10 @@ class Claim:
     content: str | None = None
     fresh: bool = False  # NEW by a first insert: nothing was ever recorded for the artifact
     version: str | None = None  # the ledger row's version, for a conditional update
+    # The artifact's own rejection, read with the claim (its row shares the claim's
+    # partition): ``rejection_read`` says whether the claim's read covered it at all.
+    rejection_read: bool = False
+    rejection: Rejection | None = None
 
     def completed_by(self, event_id: str, content: str) -> bool:
         """This exact delivery (same id, same content) was handled to its end before: its

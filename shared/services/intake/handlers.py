@@ -33,6 +33,7 @@ from shared.domain.intake.events import (
 from shared.domain.intake.ledger import Claim, ClaimState
 from shared.domain.intake.oci import Skip
 from shared.domain.intake.policy import evaluate_intake, registry_violations
+from shared.domain.intake.rejection import Rejection
 from shared.domain.lineage.record import (
     INTAKE_TERMINAL,
     Actor,
@@ -105,6 +106,8 @@ class _Run:
         self.key_id = event.id  # idempotency of this delivery's records (see ``_identity``)
         self.pending: list[tuple[LineageRecord, str]] = []
         self.new_chain = False  # the artifact was claimed by a first insert: its chain is empty
+        # Rejections read with the claim (the artifact's own), by key: not read again.
+        self.known_rejections: dict[str, Rejection | None] = {}
 
     def record(
         self,
@@ -160,8 +163,10 @@ class _Run:
         if deps.withdraw is None or deps.rejections is None:
             return
         for ref, ours in covered:
-            # The rejection on record: this one when it was first, else the earlier one.
-            found = ours if ours is not None else deps.rejections.find(ref.key)
+            # The rejection on record: this one when it was first, else the earlier one (read
+            # with the claim, or read now).
+            earlier = self.known_rejections.get(ref.key)
+            found = ours or earlier or deps.rejections.find(ref.key)
             if found is not None:
                 deps.withdraw(approval_id_for(ref, deps.region), found.reason())
 
@@ -218,6 +223,8 @@ def _claim(run: _Run) -> Claim | None:
         return None
     _identity(run, this)
     run.new_chain = claim.fresh
+    if claim.rejection_read:
+        run.known_rejections[run.artifact.key] = claim.rejection
     return claim
 
 
@@ -415,7 +422,7 @@ def _validate_and_request(
             update={"model": metadata.name, "version": metadata.version}
         )
     if not violations and metadata is not None:
-        reason = refusal(deps.rejections, run.artifact, platform_digests)
+        reason = refusal(deps.rejections, run.artifact, platform_digests, run.known_rejections)
         if reason is not None:
             violations.append(Violation(IntakeCode.INTAKE_INDEX_REJECTED, reason.message))
     evidence = None

@@ -10,7 +10,7 @@ platform manifest's request and its index's rejection, whatever order the events
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from shared.domain.intake.rejection import Rejection, covered
 from shared.domain.lineage.record import ArtifactRef, Reason
@@ -25,15 +25,22 @@ def rejection_of(
 
 
 def refusal(
-    registry: RejectionRegistry | None, artifact: ArtifactRef, platform_digests: Sequence[str] = ()
+    registry: RejectionRegistry | None,
+    artifact: ArtifactRef,
+    platform_digests: Sequence[str] = (),
+    known: Mapping[str, Rejection | None] | None = None,
 ) -> Reason | None:
-    """The reason to give for refusing ``artifact``, if it is forbidden."""
-    found = find_rejection(registry, artifact, platform_digests)
+    """The reason to give for refusing ``artifact``, if it is forbidden. ``known``: rejections
+    by key already read (None: none on record), not read again."""
+    found = find_rejection(registry, artifact, platform_digests, known)
     return found[0].reason_for(artifact, found[1]) if found else None
 
 
 def find_rejection(
-    registry: RejectionRegistry | None, artifact: ArtifactRef, platform_digests: Sequence[str] = ()
+    registry: RejectionRegistry | None,
+    artifact: ArtifactRef,
+    platform_digests: Sequence[str] = (),
+    known: Mapping[str, Rejection | None] | None = None,
 ) -> tuple[Rejection, str] | None:
     """The rejection that forbids ``artifact``: its own, or one that reached one of its
     platform manifests through a rejected index. A platform manifest rejected on its own (it
@@ -41,7 +48,8 @@ def find_rejection(
     if registry is None or artifact.kind == "unknown":
         return None
     own, *children = covered(artifact, tuple(platform_digests))
-    found = registry.find(own.key)
+    known = known or {}
+    found = known[own.key] if own.key in known else registry.find(own.key)
     if found is not None:
         return found, own.key
     for ref in (own, *children):

@@ -377,3 +377,45 @@ def test_the_platform_image_of_a_rejected_index_copied_to_another_repository_is_
     world, request = _deploy_world(cell, amd64, "rolling")
     copied = request.artifact.model_copy(update={"repository": "models/fraud-copy"})
     assert world.run(request.model_copy(update={"artifact": copied})) == [DeployOutcome.FAILED]
+
+
+# -- rejections already read (the claim's partition read brings the own rejection row) -------
+_IMAGE = ArtifactRef(kind="image", registry="r.example", repository="models/m", digest="sha256:a")
+
+
+def _on_record(key: str) -> FakeRejections:
+    from shared.domain.intake.rejection import Rejection
+
+    registry = FakeRejections()
+    registry.record(key, Rejection("image|r.example|models/x|sha256:b", ("X",), "e1", "sha256:b"))
+    return registry
+
+
+def test_an_own_rejection_already_read_is_not_read_again() -> None:
+    from shared.services.intake.invariant import refusal
+
+    # the registry has one now, but the caller's read (before it was written) said none:
+    # the caller's read decides for the own key (the consumer checks again later)
+    registry = _on_record(_IMAGE.key)
+    assert refusal(registry, _IMAGE, (), {_IMAGE.key: None}) is None
+    assert refusal(registry, _IMAGE) is not None  # nothing known: read
+
+
+def test_an_own_rejection_read_with_the_claim_refuses() -> None:
+    from shared.domain.intake.rejection import Rejection
+    from shared.services.intake.invariant import refusal
+
+    known = {_IMAGE.key: Rejection(_IMAGE.key, ("LABEL_MISSING",), "e0")}
+    reason = refusal(FakeRejections(), _IMAGE, (), known)
+    assert reason is not None and reason.code == IntakeCode.INTAKE_INDEX_REJECTED
+
+
+def test_knowing_the_own_rejection_still_reads_the_content_and_the_children() -> None:
+    from shared.services.intake.invariant import refusal
+
+    content = _on_record(f"image-content|r.example|{_IMAGE.digest}")
+    assert refusal(content, _IMAGE, (), {_IMAGE.key: None}) is not None
+    index = _IMAGE.model_copy(update={"digest": "sha256:index"})
+    child = _IMAGE.model_copy(update={"digest": "sha256:c"})
+    children = _on_record(child.key)
+    assert refusal(children, index, ("sha256:c",), {index.key: None}) is not None
