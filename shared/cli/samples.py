@@ -177,6 +177,9 @@ def _canary(
     )  # fmt: skip
     final = follow(stack, region, artifact, wait)
     _explain(final)
+    if stack.state.stages:  # canaried in staging first (no human approval), then in prod
+        _walk_stages(stack, region, artifact, True, max(wait, 90.0))
+        return
     links = _show_review_links(stack, region, artifact, wait)
     _approve_and_deploy(stack, region, artifact, links, max(wait, 90.0))
 
