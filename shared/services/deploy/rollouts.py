@@ -109,7 +109,13 @@ class _Run:
             self.key = state_key(deps.cell, request.metadata.name, request.stage)
             # The stage's targets and analysis in place of the region's.
             self.deps = deps = replace(deps, cell=deps.cell.for_stage(request.stage))
-        self.rec = DeploymentRecorder(deps.lineage, request, self.deployment_id, deps.clock)
+        self.rec = DeploymentRecorder(
+            deps.lineage,
+            request,
+            self.deployment_id,
+            deps.clock,
+            production=self.key == request.metadata.name,
+        )
 
     # -- entry --------------------------------------------------------------------------------
     def handle(self) -> DeployOutcome:
