@@ -128,6 +128,11 @@ def aml_phase(plan: DeploymentPlan, index: int) -> AmlPhase:
     raise ValueError(f"step {step.name} is not available on Azure ML endpoints")
 
 
+def aml_remove_phase(plan: DeploymentPlan) -> AmlPhase:
+    """No traffic, and the plan's deployment deleted from the stage's endpoint."""
+    return _phase(plan, "remove", {}, delete=(plan.release.workload,))
+
+
 def aml_restore_phase(plan: DeploymentPlan) -> AmlPhase:
     """All traffic back to what ran before (recreated if it was retired); the new one goes."""
     new, previous = plan.release.workload, plan.replaces

@@ -172,6 +172,29 @@ def build_plan(
     )
 
 
+def removal_plan(cell: RegionEntry, stage: str, live: Revision, by: str) -> DeploymentPlan:
+    """The plan a driver's ``remove`` takes ``live`` out of ``stage`` with (nothing replaces
+    it): the stage's own targets, the namespace and workload it runs under."""
+    resolved = cell.stage(stage)
+    staged = cell.for_stage(resolved.name)
+    aks = staged.aks
+    return DeploymentPlan(
+        deployment_id=live.deployment_id,
+        region=cell.name,
+        driver=driver_for(live.metadata, staged),
+        release=live,
+        replaces=None,
+        strategy=Rolling(),
+        kubernetes_version=aks.kubernetes_version if aks else DEFAULT_KUBERNETES_VERSION,
+        aks=aks,
+        gitops=staged.gitops,
+        aml=staged.aml,
+        requested_by=by,
+        stage=resolved.name,
+        name_prefix=resolved.name_prefix,
+    )
+
+
 def _stage_strategy(metadata: ModelMetadata, default: RolloutStrategy | None) -> RolloutStrategy:
     """The model's own strategy; a stage's default replaces only the built-in one (rolling)."""
     if default is None or metadata.rollout.strategy != "rolling":

@@ -62,12 +62,20 @@ class Evidence:
 @dataclass(frozen=True)
 class Unverified:
     reason: str
+    expired: bool = False  # it ran there, expired and was removed (CLR-DEPLOY-PROMOTION-EXPIRED)
 
 
 def verify(
     previous: Stage, state: DeploymentState, identity: str, now: datetime
 ) -> Evidence | Unverified:
     live = state.live
+    gone = state.expired
+    if live is None and gone is not None and gone.identity == identity:
+        return Unverified(
+            f"{gone.summary()} expired in {previous.name} and was removed from it; deploy it "
+            f"to {previous.name} again before promoting it",
+            expired=True,
+        )
     if live is None or live.identity != identity:
         running = live.summary() if live else "nothing"
         return Unverified(

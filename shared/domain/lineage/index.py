@@ -29,7 +29,13 @@ ARTIFACTS = "artifacts"
 LIVE = "live"
 HEAD_ROW = "head"
 IDEMPOTENCY_PREFIX = "idem-"
-DEPLOYMENT_KINDS = frozenset({RecordKind.DEPLOYMENT_SUCCEEDED, RecordKind.DEPLOYMENT_ROLLED_BACK})
+DEPLOYMENT_KINDS = frozenset(
+    {
+        RecordKind.DEPLOYMENT_SUCCEEDED,
+        RecordKind.DEPLOYMENT_ROLLED_BACK,
+        RecordKind.DEPLOYMENT_REMOVED,
+    }
+)
 PRODUCTION_DETAIL = "production"  # "false" on deployment records of a non-production stage
 SERVICE_ESTABLISHED = frozenset({"event_grid", "managed_identity", "system"})
 # details keys that list identities who were involved without acting (comma separated)
@@ -181,10 +187,14 @@ def current_live(events: Iterable[DeploymentEvent]) -> DeploymentEvent | None:
     Replayed in time order: a success puts its artifact on top (moving it if it was there
     before), a rollback removes its artifact, and the top is what runs. So rolling back the
     live version restores the one before it, and rolling back a version that never went live
-    changes nothing.
+    changes nothing. A removal (an expired non-production deployment taken out of its stage)
+    empties the stack: nothing runs there until the next success.
     """
     stack: list[DeploymentEvent] = []
     for event in sorted(events, key=lambda e: e.order):
+        if event.kind is RecordKind.DEPLOYMENT_REMOVED:
+            stack = []
+            continue
         stack = [e for e in stack if e.key_hash != event.key_hash]
         if event.kind is RecordKind.DEPLOYMENT_SUCCEEDED:
             stack.append(event)

@@ -40,6 +40,7 @@ class DeploymentRecorder:
         deployment_id: str,
         clock: Callable[[], datetime],
         *,
+        stage: str | None = None,
         production: bool = True,
     ) -> None:
         self._lineage = lineage
@@ -47,7 +48,7 @@ class DeploymentRecorder:
         self.deployment_id = deployment_id
         self._clock = clock
         # a non-production stage's records say so: its live row is its own (lineage ``live``)
-        self._stage = {"stage": request.stage or ""} | (
+        self._stage = {"stage": stage or request.stage or ""} | (
             {} if production else {PRODUCTION_DETAIL: "false"}
         )
 
