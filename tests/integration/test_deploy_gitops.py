@@ -293,7 +293,7 @@ def test_an_expired_staging_deployment_is_removed_in_one_commit(
 ) -> None:
     """A staged GitOps region: staging's folder goes in one commit when its deployment expires;
     the repeated timer run commits nothing; the namespace listing no longer names the model."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
     from shared.domain.deploy.expiry import ExpiryPolicy
     from shared.services.deploy.expiry import ExpiryDeps, Swept, sweep

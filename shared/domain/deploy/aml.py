@@ -46,7 +46,7 @@ def _tags(release: Revision) -> dict[str, str]:
         "clearance.approval-id": release.approval_id,
         "clearance.approved-by": ", ".join(release.approved_by),
         "clearance.deployment-id": release.deployment_id,
-        **chargeback.tags(release.metadata),
+        **chargeback.tags(release.metadata, release.stage),
     }
 
 
@@ -62,7 +62,7 @@ def endpoint_spec(plan: DeploymentPlan, traffic: dict[str, int]) -> Spec:
         "tags": {
             "clearance.model": plan.model,
             "clearance.region": plan.region,
-            **chargeback.tags(plan.metadata),
+            **chargeback.tags(plan.metadata, plan.stage),
         },
     }
 

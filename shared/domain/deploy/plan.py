@@ -153,6 +153,7 @@ def build_plan(
             namespace=namespace,
             workload=workload,
             track=track,
+            stage=stage.name,
         )
     return DeploymentPlan(
         deployment_id=deployment_id,

@@ -4,8 +4,6 @@ without a live revision, the stage's lineage ``live`` empty, and a promotion fro
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from shared.domain.catalog import RegionEntry
@@ -139,3 +137,14 @@ def test_without_a_driver_the_deployment_is_noticed_but_never_removed(world: Wor
     assert sweep(deps) == {}
     assert world.store.state(world.cell.name, KEY).live is not None
     assert RecordKind.DEPLOYMENT_REMOVED not in [r.kind for r in world.lineage.records]
+
+
+def test_chargeback_stage_label_is_the_real_stage(world: World) -> None:
+    _in_staging(world)
+    objects = [m for ref, m in world.cluster.objects.items() if ref.namespace == STG_NS]
+    assert objects
+    for manifest in objects:
+        assert manifest["metadata"]["labels"]["clearance.ai/stage"] == "staging"
+    (deployment,) = [m for m in objects if m["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["metadata"]["labels"]
+    assert pod["clearance.ai/stage"] == "staging"
