@@ -29,7 +29,7 @@ STORAGE = ("table", "queue", "blob")
 BOUNDS = {
     "approval consumer": (8, 12),
     "first vote": (None, 5),
-    "deciding vote": (10, 12),
+    "deciding vote": (10, 10),
 }
 
 

@@ -185,11 +185,10 @@ class TableApprovalStore:
         if record is None:
             raise TerminalError(f"no approval {approval_id}")
         votes = [Vote.model_validate_json(r["Doc"]) for r in rows if _is_vote_row(r["RowKey"])]
-        return (
-            Approval.model_validate_json(record["Doc"]),
-            str(record.metadata["etag"]),
-            sorted(votes, key=lambda v: v.at),
-        )
+        approval = Approval.model_validate_json(record["Doc"])
+        self._remember_trace(approval_id, record.get("Traceparent"))
+        note_approval(approval)
+        return approval, str(record.metadata["etag"]), sorted(votes, key=lambda v: v.at)
 
     def record_vote(self, vote: Vote, approval: Approval, etag: str) -> str | None:
         """Insert ``vote`` and replace the record (``approval``: decided or unchanged) in one
@@ -210,6 +209,8 @@ class TableApprovalStore:
             "State": str(approval.state),
             "Doc": approval.model_dump_json(),
         }
+        if approval.approval_id in self._traces:  # a replace keeps the trace it was opened in
+            record["Traceparent"] = self._traces[approval.approval_id]
         ops: list[Any] = [
             ("create", vote_row),
             (

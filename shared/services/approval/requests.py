@@ -150,7 +150,7 @@ def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
     approval, created = deps.store.create(opened.model_copy(update={"notes": notes}))
     if approval.is_final:
         if stages.auto_approved(approval) and not approval.dispatched:
-            _announce(approval, deps)
+            return _announce_auto_approval(approval, deps)
         return _ensure_dispatched(approval, deps)
     # Checked after the record exists: a rejection recorded before this point is seen here,
     # one recorded after it finds the record and withdraws it (the invariant, both ways).
@@ -475,6 +475,18 @@ def _decision_record(approval: Approval, deps: ApprovalDeps) -> tuple[LineageRec
             ),
         )
     return None
+
+
+def _announce_auto_approval(approval: Approval, deps: ApprovalDeps) -> Approval:
+    """A stage that needs no human approval, approved as it opened: the decision's record,
+    then the deployment request, then the owner's mail and the checkpoint (as a vote)."""
+    record = _decision_record(approval, deps)
+    if record is not None:
+        deps.lineage.append_all([record])
+    dispatched = _ensure_dispatched(approval, deps)
+    _tell_owner(dispatched, deps)
+    deps.after_decision()
+    return dispatched
 
 
 def _tell_owner(approval: Approval, deps: ApprovalDeps) -> None:
