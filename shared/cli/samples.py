@@ -35,8 +35,10 @@ def follow(
     artifact: ArtifactRef,
     wait: float,
     until: frozenset[RecordKind] = INTAKE_TERMINAL,
+    stage: str | None = None,
 ) -> LineageRecord:
-    """Print the artifact's lineage as it grows, until its terminal record (or time runs out)."""
+    """Print the artifact's lineage as it grows, until its terminal record (or time runs out);
+    ``stage``: a terminal record of that stage (``details.stage``) only."""
     from shared.adapters.storage.lineage.writer import TableLineageWriter
 
     cell = Container(build_settings(stack.environment(region)))
@@ -44,7 +46,11 @@ def follow(
     deadline = time.monotonic() + wait
     while True:
         records = lineage.list_for(artifact.key_hash)
-        final = [r for r in records if r.kind in until]
+        final = [
+            r
+            for r in records
+            if r.kind in until and (stage is None or r.details.get("stage") == stage)
+        ]
         if final or time.monotonic() > deadline:
             break
         time.sleep(0.3)
@@ -118,9 +124,12 @@ def push_sample(
     )
     final = follow(stack, region, artifact, wait)
     _explain(final)
-    links = _show_review_links(stack, region, artifact, wait)
-    if approve and final.kind is RecordKind.APPROVAL_REQUESTED:
-        _approve_and_deploy(stack, region, artifact, links, wait)
+    if stack.state.stages and final.kind is RecordKind.APPROVAL_REQUESTED:
+        _walk_stages(stack, region, artifact, approve, wait)
+    else:
+        links = _show_review_links(stack, region, artifact, wait)
+        if approve and final.kind is RecordKind.APPROVAL_REQUESTED:
+            _approve_and_deploy(stack, region, artifact, links, wait)
     if canary is not None:
         if canary not in ("good", "bad") or not approve:
             raise typer.BadParameter("--canary good|bad needs --approve", param_hint="--canary")
@@ -237,8 +246,22 @@ def review_links(stack: LocalStack, approval_id: str) -> dict[str, str]:
     return links
 
 
+_DEPLOY_DONE = frozenset(
+    {
+        RecordKind.DEPLOYMENT_SUCCEEDED,
+        RecordKind.DEPLOYMENT_FAILED,
+        RecordKind.DEPLOYMENT_ROLLED_BACK,
+    }
+)
+
+
 def _approve_and_deploy(
-    stack: LocalStack, region: str, artifact: ArtifactRef, links: dict[str, str], wait: float
+    stack: LocalStack,
+    region: str,
+    artifact: ArtifactRef,
+    links: dict[str, str],
+    wait: float,
+    stage: str | None = None,
 ) -> None:
     """What the two sample approvers would do in their browsers: open the link, click Approve."""
     import re
@@ -257,14 +280,11 @@ def _approve_and_deploy(
         request = urllib.request.Request(action, data=form, method="POST")  # noqa: S310
         with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - local host
             console.print(f"{who} approved (HTTP {answer.status})")
-    done = frozenset(
-        {
-            RecordKind.DEPLOYMENT_SUCCEEDED,
-            RecordKind.DEPLOYMENT_FAILED,
-            RecordKind.DEPLOYMENT_ROLLED_BACK,
-        }
-    )
-    final = follow(stack, region, artifact, wait, until=done)
+    final = follow(stack, region, artifact, wait, until=_DEPLOY_DONE, stage=stage)
+    _show_commit(stack, region, final)
+
+
+def _show_commit(stack: LocalStack, region: str, final: LineageRecord) -> None:
     commit = final.where.get("gitops_commit")
     if commit:
         log = subprocess.run(
@@ -276,12 +296,41 @@ def _approve_and_deploy(
         console.print(f"GitOps repository {stack.gitops_repo(region)}:\n{log}")
 
 
+def _walk_stages(
+    stack: LocalStack, region: str, artifact: ArtifactRef, approve: bool, wait: float
+) -> None:
+    """A staged region: ``staging`` needs no human approval, so the version deploys there at
+    once, bakes, and promotes itself; ``prod`` asks the two sample approvers."""
+    from shared.domain.approval.record import approval_id_for
+    from shared.local.stack import LOCAL_STAGING_BAKE_MINUTES, LOCAL_TIME_SCALE
+    from shared.services.approval.stages import stage_approval_id
+
+    bake = LOCAL_STAGING_BAKE_MINUTES * 60 * LOCAL_TIME_SCALE
+    console.print(
+        f"staging needs no human approval: deploying there, then {bake:.0f}s of bake time "
+        f"({LOCAL_STAGING_BAKE_MINUTES} min in Azure time) before it promotes itself to prod"
+    )
+    staged = follow(stack, region, artifact, max(wait, 60.0), until=_DEPLOY_DONE)
+    if staged.kind is not RecordKind.DEPLOYMENT_SUCCEEDED:
+        console.print(f"[red]staging ended {staged.kind}[/red]")
+        raise typer.Exit(1)
+    _show_commit(stack, region, staged)
+    prod = stage_approval_id(approval_id_for(artifact, region), "prod")
+    links = _show_review_links(stack, region, artifact, max(wait, 60.0), approval_id=prod)
+    if approve and links:
+        _approve_and_deploy(stack, region, artifact, links, max(wait, 60.0), stage="prod")
+
+
 def _show_review_links(
-    stack: LocalStack, region: str, artifact: ArtifactRef, wait: float
+    stack: LocalStack,
+    region: str,
+    artifact: ArtifactRef,
+    wait: float,
+    approval_id: str | None = None,
 ) -> dict[str, str]:
     from shared.domain.approval.record import approval_id_for
 
-    approval_id = approval_id_for(artifact, region)
+    approval_id = approval_id or approval_id_for(artifact, region)
     deadline = time.monotonic() + wait
     links: dict[str, str] = {}
     while time.monotonic() < deadline and len(links) < 2:

@@ -23,9 +23,14 @@ def _stack(root: Path | None) -> LocalStack:
 def up(
     root: Path | None = typer.Option(None, help="where stack data lives (default .local/)"),
     timeout: float = typer.Option(120.0, help="seconds to wait for every part to answer"),
+    stages: bool = typer.Option(
+        True,
+        help="each region deploys to a 'staging' stage (no human approval, bakes, promotes "
+        "itself) then 'prod' (two approvers); --no-stages: one stage, straight to prod",
+    ),
 ) -> None:
     """Start (or keep) every part and wait until each one answers."""
-    stack = _stack(root)
+    stack = LocalStack(root or default_root(REPO), REPO, stages=stages)
     try:
         stack.up(timeout=timeout)
     except RuntimeError as exc:

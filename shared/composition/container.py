@@ -294,6 +294,7 @@ class Container:
                 tenant_id=s.tenant_id.lower() if s.tenant_id else None,
                 after_decision=self.decision_checkpoints.request,
                 stage_state=TableDeploymentStateStore(self.table_service),
+                time_scale=s.deploy_time_scale,
             )
         return self._approvals
 

@@ -37,6 +37,8 @@ STORAGE_API_VERSION = "2025-11-05"
 LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 # Locally a minute of bake time or analysis interval lasts a second.
 LOCAL_TIME_SCALE = 1 / 60
+# A staged local stack: how long a version bakes in ``staging`` before it promotes itself.
+LOCAL_STAGING_BAKE_MINUTES = 5
 ANALYSIS_PARTS = ("standin", "prometheus")  # Debian's prometheus scraping the model stand-in
 SAMPLE_APPROVERS = ("approver.one@contoso.example", "approver.two@contoso.example")
 # The local directory (stands in for Entra ID): sample people with stable object ids, and one
@@ -111,6 +113,8 @@ class StackState:
     account_keys: dict[str, str]
     link_keys: dict[str, str] = field(default_factory=lambda: _new_link_keys())
     registry_passwords: dict[str, str] = field(default_factory=lambda: _new_registry_passwords())
+    # Each region walks ``staging`` then ``prod`` (``make run``); False: one implicit stage.
+    stages: bool = False
 
     @classmethod
     def new(cls, ports: StackPorts) -> StackState:
@@ -128,6 +132,7 @@ class StackState:
             account_keys=doc["account_keys"],
             link_keys=doc.get("link_keys") or _new_link_keys(),
             registry_passwords=doc.get("registry_passwords") or _new_registry_passwords(),
+            stages=bool(doc.get("stages", False)),
         )
 
 
@@ -140,10 +145,13 @@ class LocalStack:
         *,
         registry_notifications: bool = True,
         host_workers: int = 1,
+        stages: bool | None = None,
     ) -> None:
         """``registry_notifications=False`` leaves Event Grid delivery to the caller (tests and
         benchmarks that deliver events themselves); ``host_workers`` is each host's
-        ``FUNCTIONS_WORKER_PROCESS_COUNT``."""
+        ``FUNCTIONS_WORKER_PROCESS_COUNT``. ``stages``: each region gets a ``staging`` and a
+        ``prod`` stage (see :meth:`stage_entries`); None keeps what the stack was set up with
+        (a new stack: one implicit stage, as the integration tests' session stack)."""
         self.registry_notifications = registry_notifications
         self.host_workers = host_workers
         self.root = root.resolve()
@@ -154,6 +162,8 @@ class LocalStack:
             self.state = StackState.from_json(state_file.read_text())
         else:
             self.state = StackState.new(ports or StackPorts())
+        if stages is not None:
+            self.state.stages = stages
 
     # -- derived configuration ---------------------------------------------------------------
     @property
@@ -337,13 +347,7 @@ class LocalStack:
                         "table_endpoint": f"http://127.0.0.1:{self.ports.table}/{name}",
                     },
                     "service_bus": {"namespace": f"local-{region}.servicebus.invalid"},
-                    "approval": {
-                        "default": {"approvers": list(SAMPLE_APPROVERS), "min_approvals": 2},
-                        # critical models: group-only, as in prod (members from the directory)
-                        "by_risk_tier": {
-                            "critical": {"approver_groups": [APPROVER_GROUP], "min_approvals": 2}
-                        },
-                    },
+                    "approval": self.region_approval(),
                     "aml": {
                         "subscription_id": LOCAL_SUBSCRIPTION,
                         "resource_group": f"clearance-local-{region}",
@@ -358,6 +362,7 @@ class LocalStack:
                         "branch": "main",
                         "path": f"clusters/{region}/models",
                     },
+                    **({"stages": self.stage_entries(region)} if self.state.stages else {}),
                 }
             )
         zones = {z: {"description": f"local {z}", "regions": r} for z, r in ZONES.items()}
@@ -367,6 +372,41 @@ class LocalStack:
             "residency_zones": zones,
             "regions": regions,
             "identity": identity,
+        }
+
+    def stage_entries(self, region: str) -> list[dict[str, Any]]:
+        """``staging`` (no human approval, own GitOps path and ``stg`` namespaces, bakes
+        ``LOCAL_STAGING_BAKE_MINUTES`` — seconds locally — then promotes itself) and ``prod``
+        (the region's approvals, its own GitOps path): the shape of the dev environment's
+        ``stages`` (terraform/environments/dev), on the same code path."""
+        return [
+            {
+                "name": "staging",
+                "approval": None,
+                "name_prefix": "stg",
+                "gitops": self.stage_gitops(region, "staging"),
+                "bake_minutes": LOCAL_STAGING_BAKE_MINUTES,
+                "auto_promote": True,
+            },
+            {
+                "name": "prod",
+                "approval": self.region_approval(),
+                "gitops": self.stage_gitops(region, "prod"),
+            },
+        ]
+
+    def region_approval(self) -> dict[str, Any]:
+        return {
+            "default": {"approvers": list(SAMPLE_APPROVERS), "min_approvals": 2},
+            # critical models: group-only, as in prod (members from the directory)
+            "by_risk_tier": {"critical": {"approver_groups": [APPROVER_GROUP], "min_approvals": 2}},
+        }
+
+    def stage_gitops(self, region: str, stage: str) -> dict[str, str]:
+        return {
+            "repository_url": str(self.gitops_repo(region)),
+            "branch": "main",
+            "path": f"clusters/{region}/models/{stage}",
         }
 
     def signing_keys(self) -> dict[str, SigningKey]:

@@ -66,8 +66,14 @@ class Unverified:
 
 
 def verify(
-    previous: Stage, state: DeploymentState, identity: str, now: datetime
+    previous: Stage,
+    state: DeploymentState,
+    identity: str,
+    now: datetime,
+    time_scale: float = 1.0,
 ) -> Evidence | Unverified:
+    """``time_scale``: seconds of bake time per second of the stage's ``bake_minutes`` (1 in
+    Azure; the local stack's 1/60 makes a minute a second, as for rollout bake steps)."""
     live = state.live
     gone = state.expired
     if live is None and gone is not None and gone.identity == identity:
@@ -90,7 +96,7 @@ def verify(
         return Unverified(f"{previous.name} has no start time for {live.summary()}")
     if live.restored_from is not None:
         return Unverified(f"{live.summary()} runs in {previous.name} as the result of a rollback")
-    bake = timedelta(minutes=previous.bake_minutes)
+    bake = timedelta(seconds=previous.bake_minutes * 60 * time_scale)
     in_stage = now - live.since
     if in_stage < bake:
         left = bake - in_stage

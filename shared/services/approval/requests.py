@@ -80,6 +80,7 @@ class ApprovalDeps:
     tenant_id: str | None = None  # the Entra tenant signed-in approvers must belong to
     live_revision: Callable[[str, str], Revision | None] = lambda region, model: None
     stage_state: DeploymentStateStore | None = None  # verifies the stage a promotion leaves
+    time_scale: float = 1.0  # of stage bake times (locally a minute lasts a second)
 
     def owner_recipients(self, approval: Approval) -> tuple[str, ...]:
         """The owner, if their domain is on the allow-list; else the platform address (no
@@ -136,7 +137,7 @@ def open_request(request: ApprovalRequest, deps: ApprovalDeps) -> Approval:
     now = deps.clock()
     stage_policy = stages.stage_policy(request, deps.cell)  # None: no human approval
     policy = stages.policy_or_nobody(stage_policy)
-    request = stages.inherit(request, deps.store, deps.cell, deps.stage_state, now)
+    request = stages.inherit(request, deps.store, deps.cell, deps.stage_state, now, deps.time_scale)
     running = deps.live_revision(deps.region, request.metadata.name)  # read once
     live = running.summary() if running is not None else None
     members = _group_members(policy.approver_groups, deps) if stage_policy else []

@@ -51,6 +51,7 @@ def inherit(
     cell: RegionEntry,
     states: DeploymentStateStore | None,
     now: datetime,
+    time_scale: float = 1.0,
 ) -> ApprovalRequest:
     """A promotion carries the pusher and registrant of the approval it continues, and the
     previous stage's evidence (verified again here: a rollback during the bake time, or a
@@ -64,7 +65,7 @@ def inherit(
     if states is not None:
         key = state_key(cell, request.metadata.name, previous.name)
         state, _ = states.get(cell.name, key)
-        found = verify(previous, state, artifact_identity(request.artifact), now)
+        found = verify(previous, state, artifact_identity(request.artifact), now, time_scale)
         if isinstance(found, Unverified):
             raise StageRefused(f"not promoted{_expired(found)}: {found.reason}")
         notes = (*found.lines(), *notes)
@@ -97,8 +98,7 @@ def staged(
     first = cell.stage_list[0].name
     approval_id = opened.approval_id
     if stage != first:
-        key = f"{opened.approval_id}|{stage}".encode()
-        approval_id = f"apr-{hashlib.sha256(key).hexdigest()[:32]}"
+        approval_id = stage_approval_id(opened.approval_id, stage)
     update: dict[str, object] = {"approval_id": approval_id, "stage": stage}
     if policy is None:
         update |= {
@@ -108,6 +108,11 @@ def staged(
             "decision_reason": f"stage {stage} needs no human approval",
         }
     return opened.model_copy(update=update)
+
+
+def stage_approval_id(first: str, stage: str) -> str:
+    """The approval id of a later stage, from the id of the artifact's first-stage approval."""
+    return f"apr-{hashlib.sha256(f'{first}|{stage}'.encode()).hexdigest()[:32]}"
 
 
 def policy_or_nobody(policy: ApprovalPolicy | None) -> ApprovalPolicy:
@@ -127,6 +132,7 @@ def request_promotion(
     store: ApprovalStore,
     states: DeploymentStateStore,
     now: datetime,
+    time_scale: float = 1.0,
 ) -> ApprovalRequest:
     """The owner asks to promote what the previous stage runs: the request for the approval
     step (``open_request``). Raises ``StageRefused`` (the caller answers 4xx)."""
@@ -146,7 +152,7 @@ def request_promotion(
         raise StageRefused(f"{digest} is not what {previous.name} runs for {model}")
     if canonical_identity(identity) != canonical_identity(str(live.metadata.owner)):
         raise StageRefused(f"only the owner of {model} may request its promotion")
-    found = verify(previous, state, digest, now)
+    found = verify(previous, state, digest, now, time_scale)
     if isinstance(found, Unverified):
         raise StageRefused(f"not promoted{_expired(found)}: {found.reason}")
     return ApprovalRequest(
@@ -192,8 +198,9 @@ def promote(model: str, digest: str, to_stage: str, identity: str, deps: Approva
         raise StageRefused("this cell has no deployment state to verify a promotion against")
     now = deps.clock()
     request = request_promotion(
-        model, digest, to_stage, identity, deps.cell, deps.store, deps.stage_state, now
-    )
+        model, digest, to_stage, identity, deps.cell, deps.store, deps.stage_state, now,
+        deps.time_scale,
+    )  # fmt: skip
     deps.lineage.append(
         LineageRecord(
             kind=RecordKind.APPROVAL_REQUESTED,

@@ -50,7 +50,9 @@ def previous_stage_problem(request: DeploymentRequest, deps: DeployDeps) -> Viol
         return None
     key = state_key(cell, request.metadata.name, previous.name)
     state, _ = deps.state.get(cell.name, key)
-    found = verify(previous, state, artifact_identity(request.artifact), deps.clock())
+    found = verify(
+        previous, state, artifact_identity(request.artifact), deps.clock(), deps.time_scale
+    )
     if isinstance(found, Unverified):
         code = DeployCode.PROMOTION_EXPIRED if found.expired else DeployCode.PROMOTION_UNVERIFIED
         return Violation(code, f"Not promoted: {found.reason}.")
