@@ -156,11 +156,13 @@ def live(
     fmt: str = FormatOpt,
     root: Path | None = RootOpt,
     catalog: Path | None = CatalogOpt,
+    stage: str | None = typer.Option(None, "--stage", help="one stage (staging, prod, ...)"),
 ) -> None:
-    """What runs in each region now, since when, deployed by which approval."""
+    """What runs in each region (and stage) now, since when, deployed by which approval."""
     q = _queries(root, catalog, region)
     with _answering():
-        write_live(every(lambda t: q.live(limit=PAGE, token=t)), _format(fmt), sys.stdout)
+        entries = every(lambda t: q.live(limit=PAGE, token=t, stage=stage))
+        write_live(entries, _format(fmt), sys.stdout)
 
 
 @app.command()

@@ -84,7 +84,7 @@ def write_live(entries: Iterable[LiveEntry], fmt: str, out: TextIO) -> int:
             r = x.record
             where = ", ".join(f"{k}={v}" for k, v in r.where.items())
             table.add_row(
-                x.region,
+                f"{x.region} ({x.stage})" if x.stage else x.region,
                 x.model,
                 artifact_label(x.entry),
                 f"{x.since:%Y-%m-%d %H:%M:%S}",

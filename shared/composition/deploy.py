@@ -13,11 +13,11 @@ import tempfile
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from shared.domain.catalog import RegionEntry
 from shared.domain.deploy.plan import DeploymentPlan, DriverKind
-from shared.ports.deploy import Deployer
+from shared.ports.deploy import Deployer, StageRemover
 from shared.services.approval.devops_checks import CheckDeps
 from shared.services.deploy.expiry import ExpiryDeps
 from shared.services.deploy.rollback import RollbackDeps
@@ -65,6 +65,11 @@ class Drivers:
         self._workdir = workdir
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
+
+    def remover(self, kind: DriverKind, /) -> StageRemover:
+        """The same drivers, as the expiry timer uses them (``remove``)."""
+        driver: Any = self(kind)
+        return cast(StageRemover, driver)
 
     def __call__(self, kind: DriverKind, /) -> Deployer:
         from shared.services.deploy.drivers.aml import AmlDeployer
@@ -263,12 +268,14 @@ def rollback_deps(container: Container) -> RollbackDeps:
 def expiry_deps(container: Container) -> ExpiryDeps:
     from shared.adapters.storage.deployment_state import TableDeploymentStateStore
 
+    cell = container.settings.cell
     return ExpiryDeps(
-        cell=container.settings.cell,
+        cell=cell,
         state=TableDeploymentStateStore(container.table_service),
         lineage=container.lineage,
         bus=container.bus,
         mailer=container.mailer,
+        removers=Drivers(cell, lambda: container.credential, gitops_workdir(cell.name)).remover,
     )
 
 

@@ -55,6 +55,19 @@ class DeployerFactory(Protocol):
     def __call__(self, kind: DriverKind, /) -> Deployer: ...
 
 
+class StageRemover(Protocol):
+    """What every driver also does: take a model out of a stage (the expiry timer)."""
+
+    def remove(self, plan: DeploymentPlan) -> StepReport:
+        """Take the plan's model out of the plan's stage altogether (an expired deployment to
+        a non-production stage). Idempotent: removing what is gone changes nothing."""
+        ...
+
+
+class RemoverFactory(Protocol):
+    def __call__(self, kind: DriverKind, /) -> StageRemover: ...
+
+
 class StepPending(TransientError):
     """The step's work was started but is not finished within the step's wait budget (kept
     below the Functions ``functionTimeout``). The service runs the same step again later; the

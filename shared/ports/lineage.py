@@ -143,7 +143,12 @@ class RegionReader(Protocol):
     ) -> tuple[list[tuple[str, AuditEntry]], bool]: ...
 
     def live(
-        self, region: str, *, after: str | None = None, limit: int | None = None
+        self,
+        region: str,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        stage: str | None = None,
     ) -> tuple[list[tuple[str, LiveEntry]], bool]: ...
 
     def named(self, name: str) -> list[IndexedArtifact]: ...
@@ -152,4 +157,4 @@ class RegionReader(Protocol):
 
 
 class LiveLookup(Protocol):
-    def live_of(self, region: str, model: str) -> LiveEntry | None: ...
+    def live_of(self, region: str, model: str, stage: str | None = None) -> LiveEntry | None: ...

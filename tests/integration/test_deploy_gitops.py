@@ -286,3 +286,66 @@ def test_a_hand_edited_listing_is_refused_not_overwritten(
     with pytest.raises(PlanError) as caught:
         driver.run_step(build_plan(s.image_request(region, md), region, None), 0)
     assert caught.value.violation.code == DeployCode.INVALID_MANIFEST
+
+
+def test_an_expired_staging_deployment_is_removed_in_one_commit(
+    region: RegionEntry, tmp_path: Path
+) -> None:
+    """A staged GitOps region: staging's folder goes in one commit when its deployment expires;
+    the repeated timer run commits nothing; the namespace listing no longer names the model."""
+    from datetime import UTC, datetime
+
+    from shared.domain.deploy.expiry import ExpiryPolicy
+    from shared.services.deploy.expiry import ExpiryDeps, Swept, sweep
+
+    assert region.gitops is not None
+    doc = region.model_dump(mode="json")
+    staging_path = f"{region.gitops.path}/staging"
+    doc["stages"] = [
+        {
+            "name": "staging",
+            "name_prefix": "stg",
+            "gitops": {**doc["gitops"], "path": staging_path},
+        },
+        {"name": "prod"},
+    ]
+    doc["expiry"] = ExpiryPolicy(non_production_hours=24, notice_hours=1).model_dump()
+    world = World(RegionEntry.model_validate(doc))
+    repo = repository(world.cell, tmp_path / "clone")
+    world.driver = GitOpsDeployer(lambda plan: repo)
+    world.clock.now = datetime(2026, 12, 2, 11, 0, tzinfo=UTC)
+    assert world.run(s.image_request(world.cell))[0] == DeployOutcome.SUCCEEDED
+    remote = remote_of(world.cell)
+    folder = f"{staging_path}/stg-model-fraud-detector/fraud-detector/"
+    listing = f"{staging_path}/stg-model-fraud-detector/kustomization.yaml"
+
+    def files() -> list[str]:
+        return git(remote, "ls-tree", "-r", "--name-only", "main").split()
+
+    assert any(f.startswith(folder) for f in files())
+    assert "fraud-detector" in yaml.safe_load(show(world.cell, listing))["resources"]
+    deployed = git(remote, "rev-parse", "main").strip()
+
+    deps = ExpiryDeps(
+        cell=world.cell,
+        state=world.store,
+        lineage=world.lineage,
+        bus=world.bus,
+        mailer=world.mailer,
+        clock=world.clock,
+        removers=lambda kind: world.driver,  # type: ignore[arg-type,return-value]
+    )
+    world.clock.advance(25 * 3600)
+    assert list(sweep(deps).values()) == [Swept.REMOVED]
+    head = git(remote, "rev-parse", "main").strip()
+    assert git(remote, "rev-parse", f"{head}^").strip() == deployed  # exactly one commit
+    assert not any(f.startswith(folder) for f in files())
+    assert "fraud-detector" not in yaml.safe_load(show(world.cell, listing))["resources"]
+    subject = git(remote, "log", "-1", "--format=%s", "main").strip()
+    assert subject.startswith("Remove fraud-detector ") and subject.endswith("westeurope staging")
+    removed = world.lineage.records[-1]
+    assert removed.kind is RecordKind.DEPLOYMENT_REMOVED
+    assert removed.where["gitops_commit"] == head
+    assert removed.details["stage"] == "staging" and removed.details["production"] == "false"
+    assert sweep(deps) == {}
+    assert git(remote, "rev-parse", "main").strip() == head  # no second commit

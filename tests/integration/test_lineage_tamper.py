@@ -31,14 +31,28 @@ from shared.cli import lineage as cli
 from shared.composition import Container
 from shared.domain.lineage.chain import seq_row_key
 from shared.domain.lineage.heads import Checkpoint, SignedCheckpoint
-from shared.domain.lineage.index import ARTIFACTS, actor_partition, chain_partition
+from shared.domain.lineage.index import (
+    ARTIFACTS,
+    LIVE,
+    actor_partition,
+    chain_partition,
+    live_row_key,
+)
 from shared.domain.lineage.record import ArtifactRef, RecordKind
 from shared.domain.lineage.trail import Anomaly
 from shared.domain.lineage.verify import Fault
 from shared.local.stack import LocalStack
 from shared.services.lineage.heads import CheckpointResult, take_checkpoint
 from shared.services.lineage.verify import Outcome, RegionVerification, verify_region
-from tests.integration.lineage_support import fresh_table, new_image, record, story, writer
+from tests.integration.lineage_support import (
+    T0,
+    deployed,
+    fresh_table,
+    new_image,
+    record,
+    story,
+    writer,
+)
 from tests.support.checkpoint_fakes import MemorySigner
 
 pytestmark = pytest.mark.stack
@@ -361,6 +375,37 @@ def test_a_deleted_or_moved_index_row_is_named(stores: Stores) -> None:
     result = stores.verify(indexes=True)
     named = sorted((f.partition, f.row_key) for f in result.index_faults)
     assert named == sorted([(pk, row["RowKey"]), (other, row["RowKey"])])
+
+
+def test_stage_live_rows_are_their_own_and_an_edited_one_is_named(stores: Stores) -> None:
+    """In a staged region, staging succeeding after prod keeps prod's live row; the staging
+    row is checked against the chain like every other (edited into prod's row: named)."""
+    from datetime import timedelta
+
+    v1 = new_image(REGION, "staged-model", "1.0.0")
+    v2 = new_image(REGION, "staged-model", "2.0.0")
+
+    def at_stage(r: Any, stage: str, production: bool) -> Any:
+        mark = {} if production else {"production": "false"}
+        return r.model_copy(update={"details": {**r.details, "stage": stage, **mark}})
+
+    stores.writer.append(at_stage(deployed(v1, REGION, T0), "prod", True))
+    stores.writer.append(at_stage(deployed(v2, REGION, T0 + timedelta(hours=1)), "staging", False))
+    prod = stores.reader.live_of(REGION, "staged-model")
+    staging = stores.reader.live_of(REGION, "staged-model", "staging")
+    assert prod is not None and prod.record.artifact == v1 and prod.stage == "prod"
+    assert staging is not None and staging.record.artifact == v2 and staging.stage == "staging"
+    only, _ = stores.reader.live(REGION, stage="staging")
+    assert [e.record.artifact for _, e in only] == [v2]
+    stores.checkpoint()
+    assert stores.verify(indexes=True).index_faults == []
+
+    row = dict(stores.client.get_entity(LIVE, live_row_key("staged-model", "staging")))
+    stores.put({**row, "RowKey": live_row_key("staged-model")})  # staging's record as prod's
+    result = stores.verify(indexes=True)
+    assert [(f.partition, f.row_key) for f in result.index_faults] == [
+        (LIVE, live_row_key("staged-model"))
+    ]
 
 
 def test_editing_a_record_names_it(stores: Stores, capsys: pytest.CaptureFixture[str]) -> None:

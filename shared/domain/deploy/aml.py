@@ -46,7 +46,7 @@ def _tags(release: Revision) -> dict[str, str]:
         "clearance.approval-id": release.approval_id,
         "clearance.approved-by": ", ".join(release.approved_by),
         "clearance.deployment-id": release.deployment_id,
-        **chargeback.tags(release.metadata),
+        **chargeback.tags(release.metadata, release.stage),
     }
 
 
@@ -62,7 +62,7 @@ def endpoint_spec(plan: DeploymentPlan, traffic: dict[str, int]) -> Spec:
         "tags": {
             "clearance.model": plan.model,
             "clearance.region": plan.region,
-            **chargeback.tags(plan.metadata),
+            **chargeback.tags(plan.metadata, plan.stage),
         },
     }
 
@@ -126,6 +126,11 @@ def aml_phase(plan: DeploymentPlan, index: int) -> AmlPhase:
             plan, step.name, {old: 100 - weight, new: weight}, deploy=plan.release, gate=gate
         )
     raise ValueError(f"step {step.name} is not available on Azure ML endpoints")
+
+
+def aml_remove_phase(plan: DeploymentPlan) -> AmlPhase:
+    """No traffic, and the plan's deployment deleted from the stage's endpoint."""
+    return _phase(plan, "remove", {}, delete=(plan.release.workload,))
 
 
 def aml_restore_phase(plan: DeploymentPlan) -> AmlPhase:

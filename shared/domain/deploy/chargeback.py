@@ -21,7 +21,8 @@ from shared.domain.deploy.k8s_names import label_value
 if TYPE_CHECKING:  # the catalog imports this module; the metadata model imports the catalog
     from shared.domain.metadata.model import ModelMetadata
 
-# Until stages exist in the catalog, a region's one target is its production stage.
+# A region without stages has one, implicit, production stage of this name; a staged region's
+# objects carry their own stage's name (``Revision.stage``).
 DEFAULT_STAGE = "prod"
 LABEL_PREFIX = "clearance.ai/"
 TAG_PREFIX = "clearance."

@@ -153,6 +153,7 @@ def build_plan(
             namespace=namespace,
             workload=workload,
             track=track,
+            stage=stage.name,
         )
     return DeploymentPlan(
         deployment_id=deployment_id,
@@ -169,6 +170,29 @@ def build_plan(
         requested_by=request.requested_by,
         stage=stage.name,
         name_prefix=prefix,
+    )
+
+
+def removal_plan(cell: RegionEntry, stage: str, live: Revision, by: str) -> DeploymentPlan:
+    """The plan a driver's ``remove`` takes ``live`` out of ``stage`` with (nothing replaces
+    it): the stage's own targets, the namespace and workload it runs under."""
+    resolved = cell.stage(stage)
+    staged = cell.for_stage(resolved.name)
+    aks = staged.aks
+    return DeploymentPlan(
+        deployment_id=live.deployment_id,
+        region=cell.name,
+        driver=driver_for(live.metadata, staged),
+        release=live,
+        replaces=None,
+        strategy=Rolling(),
+        kubernetes_version=aks.kubernetes_version if aks else DEFAULT_KUBERNETES_VERSION,
+        aks=aks,
+        gitops=staged.gitops,
+        aml=staged.aml,
+        requested_by=by,
+        stage=resolved.name,
+        name_prefix=resolved.name_prefix,
     )
 
 

@@ -62,6 +62,7 @@ class Evidence:
 @dataclass(frozen=True)
 class Unverified:
     reason: str
+    expired: bool = False  # it ran there, expired and was removed (CLR-DEPLOY-PROMOTION-EXPIRED)
 
 
 def verify(
@@ -74,6 +75,13 @@ def verify(
     """``time_scale``: seconds of bake time per second of the stage's ``bake_minutes`` (1 in
     Azure; the local stack's 1/60 makes a minute a second, as for rollout bake steps)."""
     live = state.live
+    gone = state.expired
+    if live is None and gone is not None and gone.identity == identity:
+        return Unverified(
+            f"{gone.summary()} expired in {previous.name} and was removed from it; deploy it "
+            f"to {previous.name} again before promoting it",
+            expired=True,
+        )
     if live is None or live.identity != identity:
         running = live.summary() if live else "nothing"
         return Unverified(

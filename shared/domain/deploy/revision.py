@@ -41,6 +41,8 @@ class Revision(BaseModel):
     since: datetime | None = None
     where: dict[str, str] = Field(default_factory=dict)
     restored_from: str | None = None
+    # The stage it runs in (its chargeback ``stage`` label); "prod" for a region without stages.
+    stage: str = Field(default="prod", pattern=r"^[a-z][a-z0-9-]{1,19}$")
 
     @property
     def model(self) -> str:

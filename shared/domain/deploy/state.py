@@ -48,6 +48,8 @@ class DeploymentState(BaseModel):
     # it), and when the newest deployment that held this slot was approved.
     queued: str | None = None
     queued_at: datetime | None = None
+    # What ran in a non-production stage until it expired and was removed (``live`` is None).
+    expired: Revision | None = None
 
     @property
     def previous(self) -> Revision | None:
@@ -109,6 +111,12 @@ class DeploymentState(BaseModel):
         rollout = self._own(deployment_id)
         update = {"analysis": analysis, "next_at": due}
         return self.model_copy(update={"rollout": rollout.model_copy(update=update)})
+
+    def remove_expired(self, deployment_id: str) -> DeploymentState:
+        """The live revision expired and was taken out of its (non-production) stage."""
+        if self.live is None or self.live.deployment_id != deployment_id or self.rollout:
+            raise ValueError(f"{deployment_id} is not what runs idle for {self.model}")
+        return self.model_copy(update={"live": None, "expired": self.live})
 
     def finish(self, deployment_id: str) -> DeploymentState:
         self._own(deployment_id)

@@ -8,7 +8,8 @@ Partition keys (one table per cell; see docs/lineage.md):
 - ``t|<yyyymmdd>``            records by UTC day (``list --since --until``)
 - ``x|<sha256(identity)>``    records by the identities involved (``by-actor``)
 - ``d|<sha256(model)>``       deployments and rollbacks of one model (feeds ``live``)
-- ``live``                    what runs in this region now, one row per model (``live``)
+- ``live``                    what runs in this region now, one row per model and
+                              non-production stage (``live``)
 
 Names and identities are hashed into keys because table keys may not contain ``/ \\ # ?``.
 """
@@ -28,7 +29,14 @@ ARTIFACTS = "artifacts"
 LIVE = "live"
 HEAD_ROW = "head"
 IDEMPOTENCY_PREFIX = "idem-"
-DEPLOYMENT_KINDS = frozenset({RecordKind.DEPLOYMENT_SUCCEEDED, RecordKind.DEPLOYMENT_ROLLED_BACK})
+DEPLOYMENT_KINDS = frozenset(
+    {
+        RecordKind.DEPLOYMENT_SUCCEEDED,
+        RecordKind.DEPLOYMENT_ROLLED_BACK,
+        RecordKind.DEPLOYMENT_REMOVED,
+    }
+)
+PRODUCTION_DETAIL = "production"  # "false" on deployment records of a non-production stage
 SERVICE_ESTABLISHED = frozenset({"event_grid", "managed_identity", "system"})
 # details keys that list identities who were involved without acting (comma separated)
 _IDENTITY_LISTS = {"asked": "asked", "pushed_by": "pushed", "registered_by": "pushed"}
@@ -67,8 +75,11 @@ def deployment_partition(model: str) -> str:
     return f"d|{_digest(normalise_name(model))}"
 
 
-def live_row_key(model: str) -> str:
-    return _digest(normalise_name(model))
+def live_row_key(model: str, stage: str | None = None) -> str:
+    """The model's own row (unstaged regions, a region's production stage), or one row per
+    non-production stage. A newline cannot occur in a model or stage name."""
+    name = normalise_name(model)
+    return _digest(name if stage is None else f"{name}\n{normalise_name(stage)}")
 
 
 def idempotency_row_key(idempotency_key: str) -> str:
@@ -91,6 +102,28 @@ def model_of(record: LineageRecord) -> str | None:
         return record.details["model"]
     if a.repository:
         return a.repository.rsplit("/", 1)[-1]
+    return None
+
+
+def live_stage(record: LineageRecord) -> str | None:
+    """The non-production stage whose live row a deployment record feeds; None for the model's
+    own row. Deployers mark records of a non-production stage ``details[production]=false``;
+    records without the mark (unstaged regions, the production stage, records written before
+    the mark existed) keep feeding the model's own row."""
+    stage = record.details.get("stage")
+    if stage and record.details.get(PRODUCTION_DETAIL) == "false":
+        return stage
+    return None
+
+
+LiveScope = tuple[str, str | None]  # (model, non-production stage or None)
+
+
+def live_scope(record: LineageRecord) -> LiveScope | None:
+    """Which live row a record changes, or None when it changes none."""
+    model = model_of(record)
+    if record.kind in DEPLOYMENT_KINDS and model:
+        return (model, live_stage(record))
     return None
 
 
@@ -154,10 +187,14 @@ def current_live(events: Iterable[DeploymentEvent]) -> DeploymentEvent | None:
     Replayed in time order: a success puts its artifact on top (moving it if it was there
     before), a rollback removes its artifact, and the top is what runs. So rolling back the
     live version restores the one before it, and rolling back a version that never went live
-    changes nothing.
+    changes nothing. A removal (an expired non-production deployment taken out of its stage)
+    empties the stack: nothing runs there until the next success.
     """
     stack: list[DeploymentEvent] = []
     for event in sorted(events, key=lambda e: e.order):
+        if event.kind is RecordKind.DEPLOYMENT_REMOVED:
+            stack = []
+            continue
         stack = [e for e in stack if e.key_hash != event.key_hash]
         if event.kind is RecordKind.DEPLOYMENT_SUCCEEDED:
             stack.append(event)

@@ -6,7 +6,7 @@ each is checked against the *chain*: the chain holds a record at (artifact, seq)
 same hash, the copy's body is byte for byte that record's body, and the row sits under the
 keys that record is indexed under. Every row the chain implies must exist (a deleted copy
 hides a step from ``by-actor``), and the live row of each model must be what the chain's
-deployment records say runs now.
+deployment records say runs now (one per non-production stage as well).
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ from shared.domain.lineage.index import (
     DEPLOYMENT_KINDS,
     LIVE,
     DeploymentEvent,
+    LiveScope,
     actor_partition,
     current_live,
     day_partition,
     deployment_partition,
     identities_of,
     live_row_key,
+    live_scope,
     model_of,
     moment_row_key,
 )
@@ -93,7 +95,7 @@ class ChainIndexView:
 
     hashes: dict[Position, str]
     expected: dict[RowAddress, Position]
-    deployments: dict[str, list[DeploymentEvent]]
+    deployments: dict[LiveScope, list[DeploymentEvent]]
 
     @classmethod
     def empty(cls) -> ChainIndexView:
@@ -103,18 +105,19 @@ class ChainIndexView:
         self.hashes[(key_hash, link.seq)] = link.hash
         for address in index_addresses(key_hash, link):
             self.expected[address] = (key_hash, link.seq)
-        model = model_of(link.record)
-        if link.record.kind in DEPLOYMENT_KINDS and model:
+        scope = live_scope(link.record)
+        if scope is not None:
             event = DeploymentEvent(link.record.at, link.record.kind, key_hash, link.seq)
-            self.deployments.setdefault(model, []).append(event)
+            self.deployments.setdefault(scope, []).append(event)
 
     def live(self) -> dict[RowAddress, Position]:
-        """The live row each model should have: (``live``, row key) -> the record it copies."""
+        """The live row each model (and non-production stage) should have: (``live``, row
+        key) -> the record it copies."""
         out = {}
-        for model, events in self.deployments.items():
+        for (model, stage), events in self.deployments.items():
             top = current_live(events)
             if top is not None:
-                out[(LIVE, live_row_key(model))] = (top.key_hash, top.seq)
+                out[(LIVE, live_row_key(model, stage))] = (top.key_hash, top.seq)
         return out
 
 

@@ -41,6 +41,8 @@ class RecordKind(StrEnum):
     SUPPLY_CHAIN_CHECKED = "artifact.supply_chain_checked"
     # Held for the stage's next change window (or started by an emergency override of it).
     DEPLOYMENT_SCHEDULED = "deployment.scheduled"
+    # Taken out of a non-production stage (expired): nothing of the model runs there now.
+    DEPLOYMENT_REMOVED = "deployment.removed"
 
 
 # The record that closes the handling of one intake event; exactly one per event.

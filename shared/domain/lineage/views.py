@@ -58,6 +58,11 @@ class LiveEntry(BaseModel):
     def record(self) -> LineageRecord:
         return self.entry.record
 
+    @property
+    def stage(self) -> str | None:
+        """The stage it runs in (from the verified record; None in a region without stages)."""
+        return self.entry.record.details.get("stage") or None
+
 
 @dataclass(frozen=True)
 class IndexedArtifact:
@@ -112,6 +117,12 @@ def _analyses(entries: list[AuditEntry]) -> list[str]:
     ]
 
 
+def _where(e: AuditEntry) -> str:
+    """The region, and the stage in a region with stages: ``westeurope (staging)``."""
+    stage = e.record.details.get("stage")
+    return f"{e.region} ({stage})" if stage else e.region
+
+
 def summarise(entries: list[AuditEntry]) -> ArtifactSummary:
     """Who pushed, who was asked, who voted how, who never answered, what was rejected/rolled back.
 
@@ -142,10 +153,10 @@ def summarise(entries: list[AuditEntry]) -> ArtifactSummary:
             why = "; ".join(f"{x.code}: {x.message}" for x in r.reasons) or "no reason recorded"
             s.rejections.append(f"{r.kind} by {r.actor.identity}: {why}")
         elif r.kind is RecordKind.DEPLOYMENT_SUCCEEDED:
-            s.deployed.append(f"{e.region} since {r.at:%Y-%m-%d %H:%M:%S} UTC")
+            s.deployed.append(f"{_where(e)} since {r.at:%Y-%m-%d %H:%M:%S} UTC")
         elif r.kind is RecordKind.DEPLOYMENT_ROLLED_BACK:
             why = "; ".join(x.message for x in r.reasons) or r.details.get("reason", "")
-            s.rolled_back.append(f"{e.region} at {r.at:%Y-%m-%d %H:%M:%S} UTC {why}".strip())
+            s.rolled_back.append(f"{_where(e)} at {r.at:%Y-%m-%d %H:%M:%S} UTC {why}".strip())
     s.analyses.extend(_analyses(entries))
     voted = {v.casefold() for v in s.voted}
     s.did_not_answer.extend(w for w in s.asked if w.casefold() not in voted)

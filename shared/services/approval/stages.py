@@ -30,6 +30,10 @@ AUTOMATIC = "clearance (no human approval for this stage)"
 _NOBODY = ApprovalPolicy(approvers=("no-approver@clearance.example.com",), min_approvals=1)
 
 
+def _expired(found: Unverified) -> str:
+    return " (CLR-DEPLOY-PROMOTION-EXPIRED)" if found.expired else ""
+
+
 class StageRefused(TerminalError):
     """The approval request names a stage the region lacks, or a promotion of nothing."""
 
@@ -63,7 +67,7 @@ def inherit(
         state, _ = states.get(cell.name, key)
         found = verify(previous, state, artifact_identity(request.artifact), now, time_scale)
         if isinstance(found, Unverified):
-            raise StageRefused(f"not promoted: {found.reason}")
+            raise StageRefused(f"not promoted{_expired(found)}: {found.reason}")
         notes = (*found.lines(), *notes)
     try:
         earlier, _ = store.get(request.promotion_of)
@@ -150,7 +154,7 @@ def request_promotion(
         raise StageRefused(f"only the owner of {model} may request its promotion")
     found = verify(previous, state, digest, now, time_scale)
     if isinstance(found, Unverified):
-        raise StageRefused(f"not promoted: {found.reason}")
+        raise StageRefused(f"not promoted{_expired(found)}: {found.reason}")
     return ApprovalRequest(
         artifact=live.artifact,
         source_region=cell.name,

@@ -8,22 +8,35 @@ could ask for (the deployer aborts the rollout and restores the stable version, 
 it), ``promote`` queues the rollout's next step now instead of after its bake time. The
 message ids are stable, so the bus drops the copies later runs send while the deployer has
 not yet acted; the ``deployment.expired`` record is appended once.
+
+A deployment to a non-production stage (nothing rolling out there) expires
+``non_production_hours`` (or the owner's label) after it went live: one notice before, then
+``deployment.expired``, the driver's ``remove`` (GitOps: the folder deleted in a commit;
+Kubernetes: the model's objects in the stage's namespace; AML: the stage's deployment),
+``deployment.removed`` (the stage's lineage ``live`` row goes) and the state row without a
+live revision (``expired`` keeps it, so a promotion from it is refused with
+CLR-DEPLOY-PROMOTION-EXPIRED). Every step is idempotent, so a run that stopped half way is
+finished by the next one, on any host; the state row's ETag makes one run the last word.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from shared.domain.catalog import RegionEntry
+from shared.domain.catalog import RegionEntry, UnknownStageError
 from shared.domain.deploy import expiry
-from shared.domain.deploy.plan import deployment_id_for
+from shared.domain.deploy.plan import deployment_id_for, removal_plan
+from shared.domain.deploy.promotion import stage_for_key
 from shared.domain.deploy.request import DeploymentRequest
-from shared.domain.deploy.state import Rollout
+from shared.domain.deploy.revision import Revision
+from shared.domain.deploy.state import DeploymentState, Rollout
 from shared.domain.errors import Violation
+from shared.domain.lineage.index import PRODUCTION_DETAIL
 from shared.domain.lineage.record import (
     Actor,
     Correlation,
@@ -31,12 +44,13 @@ from shared.domain.lineage.record import (
     Reason,
     RecordKind,
 )
-from shared.ports.deploy import DeploymentStateStore
+from shared.ports.deploy import DeploymentStateStore, RemoverFactory, StateConflict
 from shared.ports.lineage import LineageWriter
-from shared.ports.mail import Mailer
+from shared.ports.mail import Mailer, OutboundMail
 from shared.ports.messaging import MessageBus, OutboundMessage
 from shared.queues import DEPLOYMENT_REQUESTS
 from shared.services.deploy.records import outcome_mail, tell
+from shared.services.owner_mail import header_safe
 
 log = logging.getLogger(__name__)
 EXPIRED = "CLR-DEPLOY-EXPIRED"
@@ -51,11 +65,14 @@ class ExpiryDeps:
     bus: MessageBus
     mailer: Mailer | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # the drivers' ``remove`` (None: non-production deployments are noticed, never removed)
+    removers: RemoverFactory | None = None
 
 
 class Swept(StrEnum):
     NOTIFIED = "notified"
     RETIRED = "retired"
+    REMOVED = "removed"
 
 
 def actor(region: str) -> Actor:
@@ -67,6 +84,11 @@ def sweep(deps: ExpiryDeps) -> dict[str, Swept]:
     done: dict[str, Swept] = {}
     policy, now = deps.cell.expiry, deps.clock()
     for state in deps.state.list_region(deps.cell.name):
+        if state.rollout is None and state.live is not None and deps.cell.staged:
+            swept = _sweep_stage(state, deps, now)
+            if swept is not None:
+                done[state.live.deployment_id] = swept
+            continue
         rollout = state.rollout
         if rollout is None or rollout.plan.is_rollback or rollout.plan.replaces is None:
             continue  # a first deployment or a rollback has no trial phase
@@ -203,5 +225,143 @@ def _queue_next_step(rollout: Rollout, deps: ExpiryDeps) -> None:
             message_id=f"{plan.deployment_id}-s{rollout.next_step}-expired",
             subject=f"expired {plan.model}",
             application_properties={"region": plan.region, "step": rollout.next_step},
+        ),
+    )
+
+
+# -- non-production stages ------------------------------------------------------------------
+def _non_production(deps: ExpiryDeps, key: str) -> str | None:
+    """The non-production stage a state row belongs to, or None (production, unknown)."""
+    name = stage_for_key(deps.cell, key)
+    for stage in deps.cell.stage_list:
+        if stage.name == name:
+            return None if stage.production else stage.name
+    return None
+
+
+def _sweep_stage(state: DeploymentState, deps: ExpiryDeps, now: datetime) -> Swept | None:
+    stage = _non_production(deps, state.model)
+    live = state.live
+    if stage is None or live is None or live.since is None:
+        return None
+    policy = deps.cell.expiry
+    deadline = expiry.stage_deadline(live.metadata, live.since, production=False, policy=policy)
+    action = expiry.decide(now, deadline, policy)
+    if deadline is None or action is expiry.Action.NONE:
+        return None
+    if action is expiry.Action.NOTIFY:
+        return Swept.NOTIFIED if _notify_stage(live, stage, deadline, deps) else None
+    return _remove_stage(state.model, live.deployment_id, stage, deadline, deps)
+
+
+def _stage_record(
+    live: Revision,
+    stage: str,
+    kind: RecordKind,
+    key: str,
+    why: Violation,
+    deps: ExpiryDeps,
+    details: dict[str, str],
+    where: dict[str, str] | None = None,
+) -> bool:
+    region = deps.cell.name
+    return deps.lineage.append(
+        LineageRecord(
+            kind=kind,
+            at=deps.clock(),
+            region=region,
+            actor=actor(region),
+            artifact=live.artifact,
+            correlation=Correlation(approval_id=live.approval_id, deployment_id=live.deployment_id),
+            reasons=(Reason.of(why),),
+            where=where or {},
+            details={"stage": stage, PRODUCTION_DETAIL: "false", **details},
+        ),
+        idempotency_key=f"{live.deployment_id}|{key}",
+    )
+
+
+def _notify_stage(live: Revision, stage: str, deadline: datetime, deps: ExpiryDeps) -> bool:
+    why = Violation(
+        EXPIRING,
+        f"{live.model} {live.metadata.version} in stage {stage} expires at "
+        f"{deadline.isoformat()} and will then be removed from {stage}; promote it before, or "
+        "push it again with a longer ai.clearance.expiry-hours within the region's limit.",
+    )
+    details = {"expires_at": deadline.isoformat(), "on_expiry": "remove"}
+    if not _stage_record(
+        live, stage, RecordKind.DEPLOYMENT_EXPIRY_NOTICE, "stage-expiry-notice", why, deps, details
+    ):
+        return False  # another run or host gave the notice
+    headline = f"{live.model} in {stage} expires at {deadline:%Y-%m-%d %H:%M} UTC"
+    tell(deps.mailer, _stage_mail(live, deps.cell.name, stage, headline, why))
+    return True
+
+
+def _remove_stage(
+    key: str, deployment_id: str, stage: str, deadline: datetime, deps: ExpiryDeps
+) -> Swept | None:
+    if deps.removers is None:
+        log.warning("%s (%s) expired in %s; no driver to remove it", key, deployment_id, stage)
+        return None
+    state, etag = deps.state.get(deps.cell.name, key)
+    live = state.live
+    if live is None or live.deployment_id != deployment_id or state.rollout is not None:
+        return None  # changed since the listing: a new rollout, or another run removed it
+    why = Violation(
+        EXPIRED,
+        f"{live.model} {live.metadata.version} in stage {stage} expired at "
+        f"{deadline.isoformat()} (live since {live.since.isoformat() if live.since else '?'}); "
+        f"it is removed from {stage}.",
+    )
+    details = {"expired_at": deadline.isoformat(), "on_expiry": "remove", "phase": "stage"}
+    first = _stage_record(live, stage, RecordKind.DEPLOYMENT_EXPIRED, "stage-expired", why, deps,
+                          details)  # fmt: skip
+    plan = removal_plan(deps.cell, stage, live, actor(deps.cell.name).identity)
+    try:
+        report = deps.removers(plan.driver).remove(plan)
+    except UnknownStageError:
+        return None
+    _stage_record(
+        live,
+        stage,
+        RecordKind.DEPLOYMENT_REMOVED,
+        "stage-removed",
+        why,
+        deps,
+        {**report.details, "version": live.metadata.version},
+        report.where,
+    )
+    try:
+        deps.state.put(state.remove_expired(deployment_id), etag)
+    except StateConflict:
+        return None  # another run got there first (or a rollout began): the next run looks
+    if first:
+        headline = f"{live.model} {live.metadata.version} expired in {stage} and was removed"
+        tell(deps.mailer, _stage_mail(live, deps.cell.name, stage, headline, why))
+    return Swept.REMOVED
+
+
+def _stage_mail(
+    live: Revision, region: str, stage: str, headline: str, why: Violation
+) -> OutboundMail:
+    return OutboundMail(
+        to=(str(live.metadata.owner),),
+        subject=header_safe(f"Clearance: {headline} ({region})"),
+        text="\n".join(
+            [
+                headline,
+                "",
+                f"Model: {live.model} {live.metadata.version}",
+                f"Region: {region}, stage {stage}",
+                "",
+                f"- {why.code}: {why.message}",
+            ]
+        ),
+        html=(
+            f"<p>{html.escape(headline)}</p><p>Model: <code>{html.escape(live.model)} "
+            f"{html.escape(live.metadata.version)}</code><br>Region: {html.escape(region)}, "
+            f"stage {html.escape(stage)}</p><ul><li><code>{html.escape(why.code)}</code>: "
+            f"{html.escape(why.message)}</li></ul>"
         ),
     )

@@ -10,6 +10,7 @@ from datetime import datetime
 from shared.domain.deploy.plan import DeploymentPlan
 from shared.domain.deploy.request import DeploymentRequest
 from shared.domain.errors import Violation
+from shared.domain.lineage.index import PRODUCTION_DETAIL
 from shared.domain.lineage.record import (
     Actor,
     ArtifactRef,
@@ -38,11 +39,18 @@ class DeploymentRecorder:
         request: DeploymentRequest,
         deployment_id: str,
         clock: Callable[[], datetime],
+        *,
+        stage: str | None = None,
+        production: bool = True,
     ) -> None:
         self._lineage = lineage
         self.request = request
         self.deployment_id = deployment_id
         self._clock = clock
+        # a non-production stage's records say so: its live row is its own (lineage ``live``)
+        self._stage = {"stage": stage or request.stage or ""} | (
+            {} if production else {PRODUCTION_DETAIL: "false"}
+        )
 
     def record(
         self,
@@ -67,9 +75,7 @@ class DeploymentRecorder:
             ),
             reasons=tuple(Reason.of(v) for v in reasons),
             where=where or {},
-            details={
-                k: v for k, v in ({"stage": request.stage or ""} | (details or {})).items() if v
-            },
+            details={k: v for k, v in (self._stage | (details or {})).items() if v},
         )
         return self._lineage.append(record, idempotency_key=f"{self.deployment_id}|{key}")
 

@@ -105,11 +105,20 @@ class _Run:
             request.approval_id, request.region, request.rollback_of, request.stage
         )
         self.key = request.metadata.name
-        if stages.stage_of(request, deps.cell) is not None:
+        resolved = stages.stage_of(request, deps.cell)
+        staged = deps.cell.staged
+        if resolved is not None:
             self.key = state_key(deps.cell, request.metadata.name, request.stage)
             # The stage's targets and analysis in place of the region's.
             self.deps = deps = replace(deps, cell=deps.cell.for_stage(request.stage))
-        self.rec = DeploymentRecorder(deps.lineage, request, self.deployment_id, deps.clock)
+        self.rec = DeploymentRecorder(
+            deps.lineage,
+            request,
+            self.deployment_id,
+            deps.clock,
+            stage=resolved.name if resolved is not None and staged else None,
+            production=self.key == request.metadata.name,
+        )
 
     # -- entry --------------------------------------------------------------------------------
     def handle(self) -> DeployOutcome:

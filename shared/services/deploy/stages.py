@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from shared.domain.approval.request import ApprovalRequest
 from shared.domain.catalog import RegionEntry, Stage
 from shared.domain.deploy.codes import DeployCode
-from shared.domain.deploy.promotion import override_problem, state_key, verify
+from shared.domain.deploy.promotion import Unverified, override_problem, state_key, verify
 from shared.domain.deploy.request import DeploymentRequest
 from shared.domain.deploy.revision import artifact_identity
 from shared.domain.deploy.state import DeploymentState, Rollout
@@ -53,8 +53,9 @@ def previous_stage_problem(request: DeploymentRequest, deps: DeployDeps) -> Viol
     found = verify(
         previous, state, artifact_identity(request.artifact), deps.clock(), deps.time_scale
     )
-    if hasattr(found, "reason"):
-        return Violation(DeployCode.PROMOTION_UNVERIFIED, f"Not promoted: {found.reason}.")
+    if isinstance(found, Unverified):
+        code = DeployCode.PROMOTION_EXPIRED if found.expired else DeployCode.PROMOTION_UNVERIFIED
+        return Violation(code, f"Not promoted: {found.reason}.")
     return None
 
 

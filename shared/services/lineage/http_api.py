@@ -5,7 +5,7 @@
 | view | parameters | answers |
 | --- | --- | --- |
 | ``history`` | ``model`` (required), ``version`` | the model's records, chain by chain |
-| ``live`` | | what runs in this region now |
+| ``live`` | ``stage`` | what runs in this region now (per stage) |
 | ``records`` | ``since``, ``until`` (ISO 8601), ``kind`` | records in a time window |
 | ``actors`` | ``identity`` (required), ``kind`` | what an identity did or was asked |
 | ``artifacts/{key_hash}`` | | one chain, with a summary on the first page |
@@ -48,6 +48,7 @@ def live_document(entry: LiveEntry) -> dict[str, Any]:
     return {
         "region": entry.region,
         "model": entry.model,
+        **({"stage": entry.stage} if entry.stage else {}),
         "since": entry.since.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "entry": entry_document(entry.entry),
     }
@@ -130,7 +131,7 @@ def _json_view(
         model, version = _required(params, "model"), params.get("version") or None
         page: Page[Any] = q.history(model, version, region, limit=limit, token=token)
     elif view == "live":
-        page = q.live(region, limit=limit, token=token)
+        page = q.live(region, limit=limit, token=token, stage=_stage(params))
     elif view == "records":
         since, until = _time(params, "since"), _time(params, "until")
         page = q.window(since, until, region, kind, limit=limit, token=token)
@@ -138,10 +139,7 @@ def _json_view(
         page = q.by_actor(_required(params, "identity"), region, kind, limit=limit, token=token)
     elif view == "served":
         at = _time(params, "at")
-        stage = params.get("stage") or None
-        if stage is not None and not _STAGE.match(stage):
-            raise _bad("Query parameter 'stage' must be a stage name.")
-        (answer_,) = q.served(_required(params, "model"), at, region, stage)
+        (answer_,) = q.served(_required(params, "model"), at, region, _stage(params))
         return served_document(answer_)
     elif view == "artifacts":
         page = q.chain(_key(key), region, limit=limit, token=token)
@@ -164,6 +162,13 @@ def _bad(message: str) -> InputError:
 
 
 _STAGE = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
+
+
+def _stage(params: Mapping[str, str]) -> str | None:
+    stage = params.get("stage") or None
+    if stage is not None and not _STAGE.fullmatch(stage):
+        raise _bad("Query parameter 'stage' must be a stage name.")
+    return stage
 
 
 def _required(params: Mapping[str, str], name: str) -> str:

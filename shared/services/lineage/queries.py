@@ -44,6 +44,7 @@ class Source:
     lo: str | None = None
     hi: str | None = None
     kind: str | None = None
+    stage: str | None = None
 
 
 def _chain_source(source_id: str, region: str, key_hash: str) -> Source:
@@ -151,11 +152,20 @@ class AuditQueries:
         return self._page(sources, fp, limit, token)
 
     def live(
-        self, region: str | None = None, *, limit: int = 100, token: str | None = None
+        self,
+        region: str | None = None,
+        *,
+        limit: int = 100,
+        token: str | None = None,
+        stage: str | None = None,
     ) -> Page[LiveEntry]:
-        """What runs in each region now: one entry per model, with the deployment record."""
-        sources = [Source(f"{pos:02d}", name, LIVE) for pos, name in self._scope(region)]
-        return self._page(sources, query_fingerprint("live", region), limit, token)
+        """What runs in each region now: one entry per model and stage, with the deployment
+        record; with ``stage``, only that stage's entries."""
+        sources = [
+            Source(f"{pos:02d}", name, LIVE, stage=stage) for pos, name in self._scope(region)
+        ]
+        fingerprint = query_fingerprint("live", region, *([stage] if stage else []))
+        return self._page(sources, fingerprint, limit, token)
 
     def served(
         self, model: str, at: datetime, region: str | None = None, stage: str | None = None
@@ -222,7 +232,7 @@ class AuditQueries:
     def _read(self, src: Source, after: str | None, limit: int) -> tuple[list[Any], bool]:
         reader = self._readers[src.region]
         if src.partition == LIVE:
-            return reader.live(src.region, after=after, limit=limit)
+            return reader.live(src.region, after=after, limit=limit, stage=src.stage)
         return reader.entries(
             src.region, src.partition, lo=src.lo, hi=src.hi, after=after, kind=src.kind, limit=limit
         )

@@ -21,12 +21,12 @@ from shared.adapters.storage.lineage.entities import (
 )
 from shared.domain.lineage.chain import HeadMark, Link
 from shared.domain.lineage.index import (
-    DEPLOYMENT_KINDS,
     LIVE,
     DeploymentEvent,
+    LiveScope,
     current_live,
     live_row_key,
-    model_of,
+    live_scope,
 )
 from shared.domain.lineage.record import LineageRecord
 
@@ -57,24 +57,25 @@ def chain_entities(records: Sequence[LineageRecord]) -> tuple[list[Entity], list
 
 def live_entities(chains: Iterable[list[Link]]) -> list[Entity]:
     """The ``live`` rows that the deployment records of these chains imply."""
-    by_model: dict[str, dict[DeploymentEvent, Link]] = defaultdict(dict)
+    by_scope: dict[LiveScope, dict[DeploymentEvent, Link]] = defaultdict(dict)
     for links in chains:
         for link in links:
-            model = model_of(link.record)
-            if link.record.kind in DEPLOYMENT_KINDS and model:
+            scope = live_scope(link.record)
+            if scope is not None:
                 key_hash = link.record.artifact.key_hash
                 event = DeploymentEvent(link.record.at, link.record.kind, key_hash, link.seq)
-                by_model[model][event] = link
+                by_scope[scope][event] = link
     rows = []
-    for model, events in by_model.items():
+    for (model, stage), events in by_scope.items():
         top = current_live(events)
         if top is not None:
             link = events[top]
             rows.append(
                 {
                     "PartitionKey": LIVE,
-                    "RowKey": live_row_key(model),
+                    "RowKey": live_row_key(model, stage),
                     "Model": model,
+                    **({"Stage": stage} if stage else {}),
                     "Since": top.at,
                     **pointer(top.key_hash, link),
                 }

@@ -22,6 +22,7 @@ from shared.domain.lineage.index import (
     deployment_partition,
     idempotency_row_key,
     identities_of,
+    live_stage,
     model_of,
     moment_row_key,
     name_partition,
@@ -152,6 +153,8 @@ def index_rows(key_hash: str, link: Link, first_at: datetime) -> list[Entity]:
                 "PartitionKey": deployment_partition(model),
                 "RowKey": moment_row_key(record.at, key_hash, link.seq),
                 "Model": model,
+                # the live row this record feeds (absent: the model's own row)
+                **({"LiveStage": stage} if (stage := live_stage(record)) else {}),
                 **pointer(key_hash, link),
             }
         )

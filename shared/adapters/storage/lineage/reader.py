@@ -112,31 +112,33 @@ class TableLineageReader:
         return [(str(e["RowKey"]), entry_of(region, e)) for e in rows], more
 
     def live(
-        self, region: str, *, after: str | None = None, limit: int | None = None
+        self,
+        region: str,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        stage: str | None = None,
     ) -> tuple[list[tuple[str, LiveEntry]], bool]:
-        rows, more = self.rows(LIVE, after=after, limit=limit)
-        out = [
-            (
-                str(e["RowKey"]),
-                LiveEntry(
-                    region=region,
-                    model=str(e["Model"]),
-                    since=e["Since"],
-                    entry=entry_of(region, e),
-                ),
-            )
-            for e in rows
-        ]
-        return out, more
+        """A page of live rows; with ``stage``, only what runs in that stage (judged by the
+        verified record, not by a row property someone could edit)."""
+        out: list[tuple[str, LiveEntry]] = []
+        while True:
+            want = None if limit is None else limit - len(out)
+            rows, more = self.rows(LIVE, after=after, limit=want)
+            for e in rows:
+                live = _live_entry(region, e)
+                if stage is None or live.stage == stage:
+                    out.append((str(e["RowKey"]), live))
+            if not more or not rows or (limit is not None and len(out) >= limit):
+                return out, more
+            after = str(rows[-1]["RowKey"])
 
-    def live_of(self, region: str, model: str) -> LiveEntry | None:
-        """What runs for ``model`` in this region now (one point read), None if nothing."""
-        e = self.get(LIVE, live_row_key(model))
+    def live_of(self, region: str, model: str, stage: str | None = None) -> LiveEntry | None:
+        """What runs for ``model`` (in a non-production ``stage``) now: one point read."""
+        e = self.get(LIVE, live_row_key(model, stage))
         if e is None:
             return None
-        return LiveEntry(
-            region=region, model=str(e["Model"]), since=e["Since"], entry=entry_of(region, e)
-        )
+        return _live_entry(region, e)
 
     def _query(
         self, flt: str, params: dict[str, str], page: int, select: list[str] | None = None
@@ -282,6 +284,12 @@ class TableLineageReader:
             return
         except AzureError as exc:
             raise TransientError(f"lineage store unavailable: {exc}") from exc
+
+
+def _live_entry(region: str, e: Entity) -> LiveEntry:
+    return LiveEntry(
+        region=region, model=str(e["Model"]), since=e["Since"], entry=entry_of(region, e)
+    )
 
 
 def _index_row(e: Entity) -> IndexRow:

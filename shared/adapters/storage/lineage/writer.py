@@ -44,14 +44,13 @@ from shared.adapters.storage.resources import LazyTable
 from shared.domain.errors import TerminalError, TransientError
 from shared.domain.lineage.chain import ChainFormatError, HeadMark, Link, seq_of, seq_row_key
 from shared.domain.lineage.index import (
-    DEPLOYMENT_KINDS,
     LIVE,
     DeploymentEvent,
     current_live,
     deployment_partition,
     idempotency_row_key,
     live_row_key,
-    model_of,
+    live_scope,
 )
 from shared.domain.lineage.record import LineageRecord, RecordKind
 
@@ -289,13 +288,11 @@ class TableLineageWriter:
             for rows in by_partition.values():
                 for start in range(0, len(rows), MAX_BATCH):
                     self._upsert(rows[start : start + MAX_BATCH])
-            models = {
-                m: None
-                for link in links
-                if link.record.kind in DEPLOYMENT_KINDS and (m := model_of(link.record))
+            scopes = {
+                scope: None for link in links if (scope := live_scope(link.record)) is not None
             }
-            for model in models:
-                self._refresh_live(model)
+            for model, stage in scopes:
+                self._refresh_live(model, stage)
         except AzureError as exc:
             seqs = f"{links[0].seq}" if len(links) == 1 else f"{links[0].seq}-{links[-1].seq}"
             raise TransientError(
@@ -332,8 +329,10 @@ class TableLineageWriter:
         for where, _, content in rows:
             self._rows.put(where, content)
 
-    def _refresh_live(self, model: str) -> None:
-        """Recompute the model's live row from its deployment log (ETag-guarded)."""
+    def _refresh_live(self, model: str, stage: str | None = None) -> None:
+        """Recompute the live row of the model (in a non-production ``stage``) from its
+        deployment log, ETag-guarded. The log holds every stage; a row's ``LiveStage`` says
+        which live row it feeds (absent: the model's own)."""
         from azure.core import MatchConditions
         from azure.core.exceptions import (
             ResourceExistsError,
@@ -342,11 +341,11 @@ class TableLineageWriter:
         )
         from azure.data.tables import UpdateMode
 
-        table, reader, row_key = self._client(), self.reader, live_row_key(model)
+        table, reader, row_key = self._client(), self.reader, live_row_key(model, stage)
         for _ in range(self._max_attempts):
             current = reader.get(LIVE, row_key)
             log_rows, _ = reader.rows(deployment_partition(model))
-            events = {_event(e): e for e in log_rows}
+            events = {_event(e): e for e in log_rows if e.get("LiveStage") == stage}
             top = current_live(events)
             try:
                 if top is None:
@@ -368,6 +367,7 @@ class TableLineageWriter:
                     "PartitionKey": LIVE,
                     "RowKey": row_key,
                     "Model": model,
+                    **({"Stage": stage} if stage else {}),
                     "Since": top.at,
                     **{k: v for k, v in source.items() if k not in ("PartitionKey", "RowKey")},
                 }
@@ -383,7 +383,8 @@ class TableLineageWriter:
                 return
             except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
                 continue  # another writer changed it between our read and write: recompute
-        raise TransientError(f"live row of {model} too contended; retry")
+        where = f"{model} ({stage})" if stage else model
+        raise TransientError(f"live row of {where} too contended; retry")
 
     # -- reads for the CLI walkthroughs and tests --------------------------------------------
     def list_for(self, artifact_key_hash: str) -> list[LineageRecord]:

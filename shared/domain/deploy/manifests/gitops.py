@@ -108,6 +108,20 @@ def commit_message(plan: DeploymentPlan, phase: str, step_of: str) -> str:
     return "\n".join([trailer_value(subject), "", *map(trailer_value, body), "", *lines]) + "\n"
 
 
+def removal_message(plan: DeploymentPlan, why: str) -> str:
+    """The commit that takes a model out of a stage (its folder deleted)."""
+    release = plan.release
+    subject = f"Remove {plan.model} {release.metadata.version} from {plan.region} {plan.stage}"
+    trailers = [
+        f"Approval-Id: {release.approval_id}",
+        f"Artifact-Digest: {release.artifact.digest or release.identity}",
+        f"Deployment-Id: {plan.deployment_id}",
+        f"Removed-By: {plan.requested_by or 'clearance'}",
+    ]
+    lines = [trailer_value(t) for t in trailers]
+    return "\n".join([trailer_value(subject), "", trailer_value(why), "", *lines]) + "\n"
+
+
 def _kustomization(resources: list[str], labels: dict[str, str]) -> str:
     doc: Manifest = {"apiVersion": _KUSTOMIZE_API, "kind": "Kustomization", "resources": resources}
     if labels:
@@ -151,6 +165,16 @@ def merge_listing(existing: str | None, entries: list[str]) -> str:
         if entry not in resources:
             resources.append(entry)
     return _kustomization(sorted(resources), {"app.kubernetes.io/managed-by": MANAGED_BY})
+
+
+def unlist(existing: str | None, entry: str) -> str | None:
+    """A shared listing without ``entry`` (None when there is no listing to change)."""
+    if existing is None:
+        return None
+    kept = yaml.safe_load(merge_listing(existing, []))["resources"]
+    return _kustomization(
+        sorted(r for r in kept if r != entry), {"app.kubernetes.io/managed-by": MANAGED_BY}
+    )
 
 
 def listing_paths(plan: DeploymentPlan) -> tuple[tuple[str, list[str]], tuple[str, list[str]]]:

@@ -88,7 +88,7 @@ def _model_labels(release: Revision) -> dict[str, str]:
         "app.kubernetes.io/name": label_value(md.name),
         "app.kubernetes.io/managed-by": MANAGED_BY,
         f"{PREFIX}model": label_value(md.name),
-        **chargeback.labels(md),
+        **chargeback.labels(md, release.stage),
     }
 
 

@@ -229,6 +229,11 @@ def _shadow(plan: DeploymentPlan, step: Step, old: Revision) -> K8sPhase:
     )
 
 
+def remove_phase(plan: DeploymentPlan) -> K8sPhase:
+    """Every object of the model in the plan's namespace goes (the namespace stays)."""
+    return _phase(plan, "remove")
+
+
 def restore_phase(plan: DeploymentPlan) -> K8sPhase:
     """Bring back what ran before the plan, exactly as it ran; nothing, if nothing ran."""
     if plan.replaces is None:

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shared.domain.deploy.aml import AmlPhase, aml_phase, aml_restore_phase, endpoint_name
+from shared.domain.deploy.aml import (
+    AmlPhase,
+    aml_phase,
+    aml_remove_phase,
+    aml_restore_phase,
+    endpoint_name,
+)
 from shared.domain.deploy.plan import DeploymentPlan
 from shared.ports.deploy import AmlEndpoints, Health, StepReport
 
@@ -23,6 +29,12 @@ class AmlDeployer:
 
     def restore(self, plan: DeploymentPlan) -> StepReport:
         return self._execute(plan, aml_restore_phase(plan))
+
+    def remove(self, plan: DeploymentPlan) -> StepReport:
+        endpoints = self._endpoints_for(plan)
+        if endpoints.get_traffic(endpoint_name(plan.model, plan.name_prefix)) is None:
+            return StepReport(where={}, details={"phase": "remove", "traffic": "no endpoint"})
+        return self._execute(plan, aml_remove_phase(plan))
 
     def check_health(self, plan: DeploymentPlan, index: int) -> Health:
         endpoints = self._endpoints_for(plan)

@@ -21,7 +21,9 @@ from shared.domain.deploy.manifests.gitops import (
     model_dir,
     model_kustomization,
     namespace_file,
+    removal_message,
     render_files,
+    unlist,
 )
 from shared.domain.deploy.manifests.phases import K8sPhase, phase_for, restore_phase
 from shared.domain.deploy.manifests.validation import validate_manifests
@@ -45,6 +47,48 @@ class GitOpsDeployer:
 
     def restore(self, plan: DeploymentPlan) -> StepReport:
         return self._commit(plan, restore_phase(plan), "restore")
+
+    def remove(self, plan: DeploymentPlan) -> StepReport:
+        """One commit deleting the model's folder and its entry in the namespace listing."""
+        repository = self._repository_for(plan)
+        (listing, _), _ = listing_paths(plan)
+
+        class _Unlisted(Mapping[str, str | None]):  # read against the head being written on
+            def _files(self) -> dict[str, str | None]:
+                try:
+                    return {listing: unlist(repository.read(listing), plan.model)}
+                except ListingError as exc:
+                    raise PlanError(
+                        DeployCode.INVALID_MANIFEST,
+                        f"The GitOps listing {listing} was edited outside Clearance ({exc}); "
+                        "restore it before removing.",
+                    ) from exc
+
+            def __getitem__(self, key: str) -> str | None:
+                return self._files()[key]
+
+            def __iter__(self) -> Iterator[str]:
+                return iter(self._files())
+
+            def __len__(self) -> int:
+                return len(self._files())
+
+        sha = repository.replace(
+            model_dir(plan),
+            {},
+            _Unlisted(),
+            removal_message(plan, "Expired deployment to a non-production stage."),
+        )
+        return StepReport(
+            where={
+                "gitops_repository": repository.url,
+                "gitops_branch": repository.branch,
+                "gitops_path": model_dir(plan),
+                "gitops_commit": sha,
+                "namespace": plan.namespace,
+            },
+            details={"phase": "remove", "files": "0"},
+        )
 
     def check_health(self, plan: DeploymentPlan, index: int) -> Health:
         gate = phase_for(plan, index).gate

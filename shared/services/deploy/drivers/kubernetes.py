@@ -13,7 +13,12 @@ from collections.abc import Callable
 from shared.domain.deploy.codes import DeployCode, RolloutFailed
 from shared.domain.deploy.k8s_status import healthy, rollout_progress
 from shared.domain.deploy.manifests.objects import Manifest
-from shared.domain.deploy.manifests.phases import K8sPhase, phase_for, restore_phase
+from shared.domain.deploy.manifests.phases import (
+    K8sPhase,
+    phase_for,
+    remove_phase,
+    restore_phase,
+)
 from shared.domain.deploy.manifests.validation import validate_manifests
 from shared.domain.deploy.plan import DeploymentPlan
 from shared.ports.deploy import Cluster, Health, StepReport
@@ -46,6 +51,9 @@ class KubernetesDeployer:
 
     def restore(self, plan: DeploymentPlan) -> StepReport:
         return self._execute(plan, restore_phase(plan))
+
+    def remove(self, plan: DeploymentPlan) -> StepReport:
+        return self._execute(plan, remove_phase(plan))
 
     def check_health(self, plan: DeploymentPlan, index: int) -> Health:
         cluster = self._cluster_for(plan)

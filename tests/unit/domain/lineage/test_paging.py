@@ -54,7 +54,12 @@ class MemoryReader:
         return rows, False
 
     def live(
-        self, region: str, *, after: str | None = None, limit: int | None = None
+        self,
+        region: str,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        stage: str | None = None,
     ) -> tuple[list[tuple[str, LiveEntry]], bool]:
         return [], False
 

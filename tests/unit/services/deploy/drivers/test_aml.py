@@ -118,3 +118,21 @@ def test_shadow_is_refused_for_kubernetes_online_endpoints(cell: RegionEntry) ->
     with pytest.raises(PlanError) as exc:
         build_endpoint({**spec, "mirror_traffic": {"blue": 10}})
     assert exc.value.violation.code == DeployCode.STRATEGY_UNSUPPORTED
+
+
+def test_remove_deletes_the_deployment_and_its_traffic_and_repeats_harmlessly(
+    cell: RegionEntry,
+) -> None:
+    from shared.domain.deploy.plan import removal_plan
+
+    fake = FakeAmlEndpoints()
+    driver = AmlDeployer(lambda p: fake)
+    v3 = run_all(driver, plan(cell, "3", "rolling", None))
+    gone = removal_plan(cell, "prod", v3, "clearance-expiry@westeurope")
+    driver.remove(gone)
+    assert fake.deployments == {} and fake.endpoints[EP]["traffic"] == {}
+    driver.remove(gone)  # a second timer run: nothing left, nothing fails
+    assert fake.deployments == {}
+    assert AmlDeployer(lambda p: FakeAmlEndpoints()).remove(gone).details["traffic"] == (
+        "no endpoint"
+    )
