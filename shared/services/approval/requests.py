@@ -380,6 +380,7 @@ def cast_vote(
     for _ in range(MAX_VOTE_ATTEMPTS):
         refusal = check_vote(approval, votes, vote, groups)
         if refusal is not None:
+            _complete_lineage(approval, votes, vote, deps)
             return VoteResult(_ensure_dispatched(approval, deps, etag), False, refusal)
         decided = tally(approval, [*votes, vote], deps.clock())
         withdrawn = None
@@ -410,6 +411,29 @@ def cast_vote(
     _tell_owner(decided, deps)
     deps.after_decision()
     return VoteResult(decided, True)
+
+
+def _complete_lineage(
+    approval: Approval, votes: Sequence[Vote], vote: Vote, deps: ApprovalDeps
+) -> None:
+    """A repeated vote whose stored vote exists: re-append its record and, when it took part
+    in the decision, the decision's (idempotency keys: nothing is written twice). Closes the
+    gap a process leaves when it stops between the vote's transaction and its records."""
+    stored = next(
+        (
+            v
+            for v in votes
+            if v.approver == vote.approver or (vote.object_id and v.object_id == vote.object_id)
+        ),
+        None,
+    )
+    if stored is None:
+        return
+    steps = [_vote_record(approval, stored, deps)]
+    decision_record = _decision_record(approval, deps)
+    if decision_record is not None and stored.approver in approval.decided_by:
+        steps.append(decision_record)
+    deps.lineage.append_all(steps)
 
 
 def _entry(

@@ -235,3 +235,34 @@ def test_a_deployment_request_that_did_not_leave_is_sent_by_the_next_touch_only(
     expire_request(approval.approval_id, deps)  # a later touch: nothing is sent again
     cast_vote(approval.approval_id, first, "approve", None, "signed_link", deps)
     assert [q for q, _ in bus.sent] == [DEPLOYMENT_REQUESTS]
+
+
+def test_a_vote_whose_process_stopped_before_its_records_gets_them_on_the_retry(
+    deps: ApprovalDeps,
+) -> None:
+    approval = open_request(request("1.0.0"), deps)
+    lineage = deps.lineage
+    assert isinstance(lineage, FakeLineage)
+    first, second = approval.approvers[:2]
+    cast_vote(approval.approval_id, first, "approve", None, "signed_link", deps)
+
+    class Stops(FakeLineage):
+        def append_all(self, entries: object) -> list[bool]:
+            raise TransientError("the process stopped here")
+
+    deps.lineage = Stops()
+    with pytest.raises(TransientError):  # the vote and the decision are committed, no records
+        cast_vote(approval.approval_id, second, "approve", "ok", "signed_link", deps)
+    deps.lineage = lineage
+    # the retry (the approver posts again, even with another decision) is refused, but
+    # completes what was missing from the stored vote, and sends the deployment request
+    retry = cast_vote(approval.approval_id, second, "reject", "no", "signed_link", deps)
+    assert not retry.counted
+    kinds = [r.kind.value for r in lineage.records]
+    assert kinds.count("approval.vote") == 2 and kinds.count("approval.approved") == 1
+    votes = [r for r in lineage.records if r.kind.value == "approval.vote"]
+    assert votes[-1].details["decision"] == "approve"  # the stored vote, not the retry's
+    sent = [q for q, _ in deps.bus.sent]  # type: ignore[attr-defined]
+    assert sent.count(DEPLOYMENT_REQUESTS) == 1
+    again = cast_vote(approval.approval_id, second, "approve", None, "signed_link", deps)
+    assert not again.counted and len(lineage.records) == len(kinds)  # nothing twice
