@@ -41,7 +41,7 @@ LIMITS: dict[str, Limit] = {
     "exact redelivery (same event id)": Limit(TARGETS["exact redelivery (same event id)"], 1),
     "duplicate (new id)": Limit(TARGETS["duplicate (new id)"], 4),
     "re-tag of a known digest": Limit(TARGETS["re-tag of a known digest"], 5),
-    "rejected": Limit(TARGETS["rejected"], 11),
+    "rejected": Limit(TARGETS["rejected"], 10),
 }
 
 

@@ -106,6 +106,8 @@ class _Run:
         self.key_id = event.id  # idempotency of this delivery's records (see ``_identity``)
         self.pending: list[tuple[LineageRecord, str]] = []
         self.new_chain = False  # the artifact was claimed by a first insert: its chain is empty
+        # This delivery created the artifact's ledger row: no intake before it sent a request.
+        self.first_claim = False
         # Rejections read with the claim (the artifact's own), by key: not read again.
         self.known_rejections: dict[str, Rejection | None] = {}
 
@@ -163,6 +165,13 @@ class _Run:
         if deps.withdraw is None or deps.rejections is None:
             return
         for ref, ours in covered:
+            if ref.key == self.artifact.key and self.first_claim and ours is not None:
+                # Only intake opens requests, after its claim; this delivery's claim was the
+                # first, so the artifact has none to withdraw (one read less). Were a request
+                # open all the same (its ledger row deleted behind the app's back), the
+                # rejection recorded above still refuses it: approvals and the deployer check
+                # it before every decision and step.
+                continue
             # The rejection on record: this one when it was first, else the earlier one (read
             # with the claim, or read now).
             earlier = self.known_rejections.get(ref.key)
@@ -222,7 +231,7 @@ def _claim(run: _Run) -> Claim | None:
         log.info("event %s was handled before (%s); nothing to do", event.id, claim.outcome)
         return None
     _identity(run, this)
-    run.new_chain = claim.fresh
+    run.new_chain = run.first_claim = claim.fresh
     if claim.rejection_read:
         run.known_rejections[run.artifact.key] = claim.rejection
     return claim

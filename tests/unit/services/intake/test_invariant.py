@@ -419,3 +419,55 @@ def test_knowing_the_own_rejection_still_reads_the_content_and_the_children() ->
     child = _IMAGE.model_copy(update={"digest": "sha256:c"})
     children = _on_record(child.key)
     assert refusal(children, index, ("sha256:c",), {index.key: None}) is not None
+
+
+def test_a_request_left_open_behind_a_deleted_ledger_row_is_never_approvable(cell: Cell) -> None:
+    """A first claim's rejection does not read the artifact's approval to withdraw it (only
+    intake opens requests, after its claim). An insider who deletes the ledger row of an
+    artifact whose request is open, then gets the next delivery rejected, leaves that request
+    pending, but it can be neither approved nor deployed: the rejection is on record."""
+    digest = cell.registry.add_image(model_labels())
+    assert cell.push(digest, tag="1.0.0").kind is RecordKind.APPROVAL_REQUESTED
+    cell.deliver_requests()
+    approval = cell.approval(digest)
+    assert approval.state is ApprovalState.PENDING
+    ref = ArtifactRef(kind="image", registry=cell.login, repository="models/fraud", digest=digest)
+    del cell.intake.ledger.artifacts[ref.key]  # behind the app's back
+    config = cell.registry.manifests[digest]["config"]["digest"]
+    edited = json.loads(cell.registry.blobs[config])
+    del edited["config"]["Labels"]["ai.clearance.risk-tier"]
+    cell.registry.blobs[config] = json.dumps(edited).encode()
+
+    outcome = cell.push(digest, tag="1.0.0", event_id="after-the-edit")
+
+    assert outcome.kind is RecordKind.ARTIFACT_REJECTED
+    assert cell.rejections.find(ref.key) is not None
+    assert cell.approval(digest).state is ApprovalState.PENDING  # not withdrawn: not read
+    for approver in SAMPLE_APPROVERS:  # the quorum's vote finds the rejection
+        cast_vote(approval.approval_id, approver, "approve", None, "signed_link", cell.approvals)
+    assert cell.approval(digest).state is ApprovalState.CANCELLED
+    assert all(q != "deployment-requests" for q, _ in cell.approvals.bus.sent)
+    world, request = _deploy_world(cell, digest, "rolling")
+    assert world.run(request) == [DeployOutcome.FAILED]
+    assert world.cluster.applied == []
+
+
+def test_a_rejection_after_a_takeover_still_withdraws_the_open_request(cell: Cell) -> None:
+    """A claim that is not the first (a retry taking over its own claim) cannot know that no
+    request was opened: it reads and withdraws."""
+    digest = cell.registry.add_image(model_labels(risk_tier="bogus"))
+    ref = ArtifactRef(kind="image", registry=cell.login, repository="models/fraud", digest=digest)
+    approval_id = approval_id_for(ref, "westeurope")
+    cell.intake.ledger.artifacts[ref.key] = {
+        "status": "claimed",
+        "event_id": "ev-retried",
+        "content": "",
+        "tags": [],
+    }
+    withdrawn: list[str] = []
+    cell.intake.withdraw = lambda aid, reason: withdrawn.append(aid)
+
+    outcome = cell.push(digest, tag="1.0.0", event_id="ev-retried")
+
+    assert outcome.kind is RecordKind.ARTIFACT_REJECTED
+    assert withdrawn == [approval_id]
