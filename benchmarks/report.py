@@ -116,7 +116,7 @@ def summary(outputs: dict[str, str]) -> str:
     for name, output in outputs.items():
         for section, line in targeted(output):
             where = f"{name}, {section}" if section else name
-            lines.append(f"[{where}] {line}")
+            lines.append(f"[{where}] {' '.join(line.split())}")  # padding is per script
     return "\n".join(lines) or "(no figure with a target was printed)"
 
 

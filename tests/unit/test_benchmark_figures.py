@@ -124,11 +124,38 @@ def test_report_dry_run_prints_the_summary_and_writes_nothing(tmp_path: Path) ->
     assert page.read_bytes() == before
     summary = run.stdout.split("== figures against their targets\n", 1)[1]
     assert summary.splitlines()[:2] == [
-        "[decision_latency.py, open loop] deciding vote: p95 3 ms  (target p95 < 100 ms: met)",
-        "[requests_per_event.py] host CPU per accepted event   62.2 ms  (target <= 15 ms: missed)",
+        "[decision_latency.py, open loop] deciding vote: p95 3 ms (target p95 < 100 ms: met)",
+        "[requests_per_event.py] host CPU per accepted event 62.2 ms (target <= 15 ms: missed)",
     ]
     assert "(not run: no saved output)" in run.stdout  # the scripts without a saved output
     assert "| open loop at 50 votes/s: deciding vote -> deployment request p95 < 100 ms |" in (
         run.stdout
     )
     assert "not written" in run.stdout
+
+
+def test_requests_per_event_marks_each_storage_target_and_the_cpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import requests_per_event as rpe
+
+    def row(event: str, storage: int, cpu: float) -> dict[str, object]:
+        counts = {"table": storage, "queue": 0, "blob": 0, "registry": 2, "smtp": 0}
+        return {"event": event, **counts, "storage": storage, "total": storage + 2,
+                "stable": True, "cpu_ms": cpu}  # fmt: skip
+
+    rows = [row(rpe.ACCEPTED, 7, 15.0), row("rejected", 6, 40.0), row("first vote", 5, 9.0)]
+    lines = rpe.target_lines(rows)
+    assert lines[0].startswith("storage requests, new artifact, accepted")
+    assert lines[0].endswith("(target <= 7: met)")  # at the target meets it
+    assert lines[1].endswith("(target <= 5: missed)")
+    assert len(lines) == 3  # "first vote" has no target: no line
+    assert lines[2].startswith("host CPU per accepted event")
+    assert lines[2].endswith("(target <= 15 ms: met)")
+    table = rpe.table(rows).splitlines()
+    assert table[2].split()[-5:] == ["<=", "7", "met", "9", "15.0"]
+    assert table[3].split()[-5:] == ["<=", "5", "missed", "8", "40.0"]
+    assert "met" not in table[4] and "missed" not in table[4]
+    # no accepted row (e.g. the round failed): the CPU target is missed, not silently dropped
+    assert rpe.target_lines([row("rejected", 5, 1.0)])[-1].endswith("missed, no samples)")
