@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import statistics
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -40,13 +39,6 @@ def private_stack(
 
 def labels(name: str, version: str, region: str, zone: str) -> dict[str, str]:
     return model_labels(name, version, region=region, zone=zone)
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    if not samples:
-        return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan")}
-    qs = statistics.quantiles(samples, n=100, method="inclusive")
-    return {"p50": statistics.median(samples), "p95": qs[94], "p99": qs[98]}
 
 
 def ms(seconds: float) -> str:

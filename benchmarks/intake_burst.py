@@ -13,8 +13,9 @@ way Event Grid does (one event per POST, retry on 5xx). Three runs, each on a fr
   each sent at its scheduled time whatever the backlog, so latency includes queueing.
 
 CPU per event is read from /proc for the host process(es) and Azurite over the run.
-Targets: one host >= 100 events/s on the burst mix; open loop at 50 events/s: p95 push ->
-approval request < 250 ms.
+Targets, each printed next to its figure: one host >= 100 events/s on the burst mix (closed
+loop, one host); open loop at 50 events/s: p95 push -> approval request < 250 ms; host CPU
+per event <= 10 ms averaged over the burst mix (every run; Azurite's is printed alongside).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench_stack import labels, ms, percentiles, private_stack
+from bench_stack import labels, ms, private_stack
+from figures import check, latency_line, percentiles, verdict
 
 from shared.composition import Container
 from shared.domain.lineage.record import INTAKE_TERMINAL, ArtifactRef, RecordKind
@@ -193,30 +195,45 @@ def report(
     retries = sum(a - 1 for _, _, a in timings.values())
     exactly_once = sum(1 for e in timings if terminal_per_event[e] == 1)
     hosts = len(spec.regions)
-    p, q = percentiles(push_to_request), percentiles(per_event)
+    per_host = len(work) / wall / hosts
+    host_ms, azurite_ms = (cpu[k] / len(work) * 1000 for k in ("host", "azurite"))
     print(f"\n### {spec.title}")
-    offered = f", offered at {spec.rate:.0f} events/s" if spec.rate else ""
+    offered = f", offered at {spec.rate:g} events/s" if spec.rate else ""
     print(f"events delivered          : {len(work)} ({retries} Event Grid retries){offered}")
     print(f"wall time                 : {wall:8.2f} s")
-    print(
-        f"throughput                : {len(work) / wall:8.1f} events/s overall, "
-        f"{len(work) / wall / hosts:.1f} per host (target >= 100 per host)"
-    )
-    print(
-        f"push -> approval request  : p50 {ms(p['p50'])}  p95 {ms(p['p95'])}  "
-        f"p99 {ms(p['p99'])}" + ("  (target p95 < 250 ms)" if spec.rate else "")
-    )
+    throughput = f"throughput                : {len(work) / wall:8.1f} events/s overall, "
+    if spec.rate is None and hosts == 1:
+        print(throughput + f"{per_host:.1f} per host {verdict(per_host, '>=', 100, 'events/s')}")
+    else:  # the target is for one host alone, closed loop
+        print(throughput + f"{per_host:.1f} per host")
+    if spec.rate is not None:
+        print(latency_line("push -> approval request  ", push_to_request, "<", 250))
+    else:
+        p = percentiles(push_to_request)
+        print(
+            f"push -> approval request  : p50 {ms(p['p50'])}  p95 {ms(p['p95'])}  "
+            f"p99 {ms(p['p99'])}  (closed loop; the target is for the open loop)"
+        )
+    q = percentiles(per_event)
     print(f"per delivery (any outcome): p50 {ms(q['p50'])}  p95 {ms(q['p95'])}  p99 {ms(q['p99'])}")
     print(
-        f"CPU per event             : host {cpu['host'] / len(work) * 1000:.1f} ms, "
-        f"Azurite {cpu['azurite'] / len(work) * 1000:.1f} ms "
-        f"(host {cpu['host'] / wall / hosts:.2f} cores each, Azurite {cpu['azurite'] / wall:.2f})"
+        f"host CPU per event        : {host_ms:8.1f} ms averaged over the burst mix "
+        f"{verdict(host_ms, '<=', 10, 'ms')}"
     )
     print(
-        f"approval requests         : {kinds['approval.requested']} (expected {expected_requests})"
+        f"Azurite CPU per event     : {azurite_ms:8.1f} ms (no target; "
+        f"host {cpu['host'] / wall / hosts:.2f} cores each, Azurite {cpu['azurite'] / wall:.2f})"
+    )
+    requested = kinds["approval.requested"]
+    print(
+        f"approval requests         : {requested} (expected {expected_requests}, one per "
+        f"distinct image: {check(requested, expected_requests)})"
     )
     print(f"terminal records          : {dict(sorted(kinds.items()))}")
-    print(f"events with exactly one terminal record: {exactly_once} of {len(work)}")
+    print(
+        f"events with exactly one terminal record: {exactly_once} of {len(work)} "
+        f"({check(exactly_once, len(work))})"
+    )
 
 
 def main() -> None:

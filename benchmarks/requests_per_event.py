@@ -27,26 +27,61 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Any
 
 from bench_stack import REPO
+from figures import figure, met, verdict
 
 from shared.local.stack import LocalStack, StackPorts
 from tests.support.request_counts import TARGETS, Bench, Counting, Row
 
+ACCEPTED = "new artifact, accepted"
+CPU_TARGET_MS = 15.0  # host CPU per accepted event
+TELEMETRY_OVERHEAD_PCT = 10.0  # more CPU per accepted event with telemetry on
+
+
+def met_column(storage: int, target: int | None) -> str:
+    """``met``/``missed`` against the storage-request target, blank without one."""
+    if target is None:
+        return ""
+    return "met" if met(storage, "<=", target) else "missed"
+
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = f"{'event':36} {'table':>5} {'queue':>5} {'blob':>4} {'reg':>4} {'smtp':>4}"
-    head += f" {'storage':>7} {'target':>6} {'total':>5} {'cpu ms':>7}"
+    head += f" {'storage':>7} {'target':>6} {'met':>6} {'total':>5} {'cpu ms':>7}"
     lines = [head, "-" * len(head)]
     for r in rows:
         mark = "" if r["stable"] else "  (varied between rounds)"
+        target = TARGETS.get(r["event"])
         lines.append(
             f"{r['event']:36} {r['table']:5} {r['queue']:5} {r['blob']:4} {r['registry']:4}"
-            f" {r['smtp']:4} {r['storage']:7} {TARGETS.get(r['event'], ''):>6}"
-            f" {r['total']:5} {r['cpu_ms']:7.1f}{mark}"
+            f" {r['smtp']:4} {r['storage']:7} {'' if target is None else f'<= {target}':>6}"
+            f" {met_column(r['storage'], target):>6} {r['total']:5} {r['cpu_ms']:7.1f}{mark}"
         )
     return "\n".join(lines)
+
+
+def target_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Each storage-request target, and host CPU per accepted event, on a line with its mark."""
+    out = [
+        figure(
+            f"storage requests, {r['event']}",
+            r["storage"],
+            "",
+            "<=",
+            TARGETS[r["event"]],
+            digits=0,
+            width=52,
+        )
+        for r in rows
+        if r["event"] in TARGETS
+    ]
+    accepted = next((r for r in rows if r["event"] == ACCEPTED), None)
+    cpu = math.nan if accepted is None else accepted["cpu_ms"]
+    out.append(figure("host CPU per accepted event", cpu, "ms", "<=", CPU_TARGET_MS, width=52))
+    return out
 
 
 class Switch:
@@ -139,12 +174,17 @@ def main() -> None:
         return
     print(f"requests per event, one event at a time ({args.repeat} rounds after a warm-up)")
     print(table(results["off"]))
+    print()
+    print("\n".join(target_lines(results["off"])))
     if args.telemetry:
         print("\nwith telemetry (spans, metrics, JSONL export, Prometheus endpoint)")
         print(table(results["on"]))
         print(f"\n{'event':36} {'cpu off':>8} {'cpu on':>8} {'overhead':>9}")
         for event, off, on, pct in overhead(results):
-            print(f"{event:36} {off:8.1f} {on:8.1f} {pct:8.1f}%")
+            mark = ""
+            if event == ACCEPTED:
+                mark = "  " + verdict(pct, "<=", TELEMETRY_OVERHEAD_PCT, "%")
+            print(f"{event:36} {off:8.1f} {on:8.1f} {pct:8.1f}%{mark}")
 
 
 if __name__ == "__main__":
