@@ -30,6 +30,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench_stack import REPO
+from figures import figure
 
 from shared.local.stack import LocalStack, StackPorts
 
@@ -144,8 +145,8 @@ def run(images: int, rate: int) -> int:
     per_event = 1000 * (cpu["accepted"] + cpu["duplicate or re-tag"]) / (4 * n)
     accepted = 1000 * cpu["accepted"] / n
     print(f"{n} images, {4 * n} events (the burst mix), one at a time, {total} samples")
-    print(f"host CPU per accepted event     : {accepted:6.1f} ms  (target <= 15 ms)")
-    print(f"host CPU per event, burst mix   : {per_event:6.1f} ms  (target <= 10 ms)")
+    print(figure("host CPU per accepted event (profiled)", accepted, "ms", "<=", 15))
+    print(figure("host CPU per event, burst mix (profiled)", per_event, "ms", "<=", 10))
     print(f"\n{'where it goes (burst mix)':58} {'self':>6} {'ms/ev':>6} {'incl.':>6}")
     for name, count in own.most_common():
         share = count / total if total else 0.0
