@@ -18,13 +18,13 @@ the wire: those are counted and allowed for).
 
 from __future__ import annotations
 
+import re
 import smtplib
+import socket
 import statistics
 import threading
 import time
 from collections import Counter
-import re
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field

@@ -70,7 +70,7 @@ class RestResponse(HttpResponseImpl):
     @property
     def encoding(self) -> str | None:
         try:
-            return self._encoding  # type: ignore[has-type, no-any-return]
+            return self._encoding
         except AttributeError:
             self._encoding: str | None = charset(self.content_type)
             return self._encoding

@@ -54,7 +54,7 @@ class _Stale(Exception):
     """A reused connection closed before any response byte: safe to send again."""
 
 
-class LeanTransport(HttpTransport):  # type: ignore[type-arg]
+class LeanTransport(HttpTransport):
     """Keep-alive HTTP/1.1 for azure-core clients; thread-safe, one pool for all of them.
 
     ``close()`` (a client leaving its ``with``) keeps the pool when ``pool_owner`` is False,
@@ -256,9 +256,7 @@ def _authority(scheme: str, netloc: str) -> tuple[str, int, str]:
     return host, port, shown if default else f"{shown}:{port}"
 
 
-def _message(
-    request: Any, method: str, target: str, host_header: str
-) -> tuple[bytes, bytes, bool]:
+def _message(request: Any, method: str, target: str, host_header: str) -> tuple[bytes, bytes, bool]:
     """The request head (as given, plus Host and Content-Length) and body, as bytes, and
     whether the request asks to close the connection after the response."""
     body = _body(request)

@@ -9,11 +9,13 @@ bytes and ``MAX_HEADERS`` lines, a chunk-size line at ``MAX_LINE``, a body at ``
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import ssl
 import time
 import zlib
+
 from azure.core.utils import CaseInsensitiveDict
 
 MAX_HEAD = 64 * 1024
@@ -53,7 +55,7 @@ class Headers(CaseInsensitiveDict):
 class Connection:
     """One socket and what was read from it but not yet consumed."""
 
-    __slots__ = ("sock", "buf")
+    __slots__ = ("buf", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -71,16 +73,14 @@ class Connection:
         return True
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
 
 class Response:
     """A response read completely (the transport's ``internal_response``)."""
 
-    __slots__ = ("status", "reason", "headers", "raw", "content", "reusable")
+    __slots__ = ("content", "headers", "raw", "reason", "reusable", "status")
 
     def __init__(
         self, status: int, reason: str, headers: Headers, raw: bytes, reusable: bool

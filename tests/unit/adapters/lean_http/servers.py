@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -74,9 +75,7 @@ class Server:
             self.seen.append(request)
 
 
-def reply(
-    status: int = 200, body: bytes = b"", headers: dict[str, str] | None = None
-) -> bytes:
+def reply(status: int = 200, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
     lines = [f"HTTP/1.1 {status} OK", f"Content-Length: {len(body)}"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
@@ -134,10 +133,8 @@ def serving(handler: Handler, tls: ssl.SSLContext | None = None) -> Iterator[Ser
         acceptor.join(2)
         listener.close()
         for sock in accepted:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
         for thread in threads:
             thread.join(2)

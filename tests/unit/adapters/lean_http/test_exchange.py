@@ -130,7 +130,7 @@ def test_a_body_cut_short_is_an_incomplete_read_and_the_connection_is_dropped() 
 def test_chunked_answers_with_extensions_and_trailers() -> None:
     answer = (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"
-        b"4;name=value\r\n{\"a\"\r\n"
+        b'4;name=value\r\n{"a"\r\n'
         b"9\r\n: [1, 2]}\r\n"
         b"0;last\r\nX-Trailer: 1\r\nX-Other: 2\r\n\r\n"
     )

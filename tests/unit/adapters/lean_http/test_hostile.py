@@ -33,7 +33,8 @@ def answering(data: bytes, then_wait: float = 0.0) -> Callable[[Peer, Server], N
 HOSTILE = {
     "a header line of 70 KiB": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
     "64 KiB of headers, no end": b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 20_000,
-    "101 headers": b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(101))
+    "101 headers": b"HTTP/1.1 200 OK\r\n"
+    + b"".join(b"X-%d: v\r\n" % i for i in range(101))
     + b"Content-Length: 0\r\n\r\n",
     "a status line of garbage": b"SMTP 220 hello\r\n\r\n",
     "a status code of letters": b"HTTP/1.1 2xx OK\r\nContent-Length: 0\r\n\r\n",
@@ -44,7 +45,8 @@ HOSTILE = {
     "two different Content-Lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
     b"Content-Length: 6\r\n\r\nhello!",
     "a Content-Length over the body limit": b"HTTP/1.1 200 OK\r\nContent-Length: "
-    + str(10**15).encode() + b"\r\n\r\n",
+    + str(10**15).encode()
+    + b"\r\n\r\n",
     "a chunk size that is not hex": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
     b"zz\r\nhello\r\n0\r\n\r\n",
     "a chunk size with a 0x prefix": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
