@@ -2,12 +2,14 @@
 
     .venv/bin/python benchmarks/requests_per_event.py [--repeat 3] [--json] [--trace] [--telemetry]
 
-Every storage, queue, blob and registry request the handlers make goes through azure-core's
-``RequestsTransport.send``; every mail through ``smtplib.SMTP.send_message``. This script
-wraps both in this process, runs the cell's real handlers (the same code the Functions host
-calls) against a private local stack (Azurite, TLS docker-registry, SMTP), one event at a
-time, and prints what each event kind cost. Counts are deterministic; CPU is this process's
-``time.process_time`` over the handler call (the host's CPU for that event).
+Every storage, queue, blob and registry request the handlers make goes through an azure-core
+transport's ``send`` (``LeanTransport`` for tables and queues, ``RequestsTransport`` for blobs
+and the registry; each storage request is also counted on the wire, and a difference fails the
+run); every mail through ``smtplib.SMTP.send_message``. This script wraps them in this
+process, runs the cell's real handlers (the same code the Functions host calls) against a
+private local stack (Azurite, TLS docker-registry, SMTP), one event at a time, and prints what
+each event kind cost. Counts are deterministic; CPU is this process's ``time.process_time``
+over the handler call (the host's CPU for that event).
 
 ``--telemetry`` runs every round twice, telemetry off and on (as the local hosts run it: a
 span per invocation, one light span per storage/registry request, lineage-driven metrics,

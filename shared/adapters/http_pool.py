@@ -7,12 +7,16 @@ What azure-core does by default, per client and per request, and what this modul
   and ``BlobServiceClient`` builds its own ``requests`` session whose adapter keeps 10
   connections per host; a host running more invocations at once than that opens and drops
   connections ("Connection pool is full, discarding connection"). ``cell_transport`` is one
-  ``RequestsTransport`` for all of a cell's storage clients, its pool sized by ``pool_size``:
-  the Python worker's threads plus the queue consumers' slots.
+  transport for all of a cell's table and queue clients, its pool sized by ``pool_size``: the
+  Python worker's threads plus the queue consumers' slots. It is the ``LeanTransport``
+  (``shared.adapters.lean_http``: HTTP/1.1 over sockets, no requests/urllib3/http.client/
+  ``email`` per response), unless a proxy is configured (it speaks none). The blob clients
+  (streamed downloads) get ``requests_transport``: one ``RequestsTransport``, pooled the same.
 - **The environment read on every request.** A ``requests`` session with ``trust_env`` (the
   default) looks up proxies, ``NO_PROXY``, ``.netrc`` and the CA bundle variables in
   ``os.environ`` and on disk for every request. Here the environment is read once, when the
-  transport is built: the CA bundle variable becomes the transport's ``connection_verify``; only
+  transport is built: the CA bundle variable becomes the transport's ``connection_verify``
+  (both transports); only
   when a proxy variable is set does the session keep reading the environment (requests applies
   ``NO_PROXY`` only then).
 - **64 KiB reads.** Responses are read in 64 KiB blocks instead of 4 KiB
@@ -58,11 +62,39 @@ def needs_environment(environ: Mapping[str, str]) -> bool:
     return any(k.lower() in _PROXY_VARIABLES and v for k, v in environ.items())
 
 
+def cell_verify(environ: Mapping[str, str], verify: str | bool | None = None) -> str | bool:
+    """What to verify TLS against: ``verify`` if given (``False`` only this way), else the CA
+    bundle variable requests reads, else requests' default bundle (True)."""
+    if verify is None:
+        return next((environ[k] for k in _CA_VARIABLES if environ.get(k)), True)
+    return verify
+
+
 def cell_transport(
     environ: Mapping[str, str], *, size: int | None = None, verify: str | bool | None = None
 ) -> Any:
-    """One ``RequestsTransport`` for all of a cell's storage clients (pass it as ``transport=``
-    to each). Closing a client leaves it open: the session belongs to the process."""
+    """One transport for all of a cell's table and queue clients (pass it as ``transport=``
+    to each): the ``LeanTransport`` (``shared.adapters.lean_http``), or, when a proxy is
+    configured (it speaks none), ``requests_transport``. Closing a client leaves it open: the
+    pool belongs to the process."""
+    if needs_environment(environ):
+        return requests_transport(environ, size=size, verify=verify)
+    from shared.adapters.lean_http import LeanTransport
+
+    install_sequential_multipart()
+    return LeanTransport(
+        pool_size=size or pool_size(environ),
+        pool_owner=False,
+        connection_verify=cell_verify(environ, verify),
+        connection_data_block_size=BLOCK_SIZE,
+    )
+
+
+def requests_transport(
+    environ: Mapping[str, str], *, size: int | None = None, verify: str | bool | None = None
+) -> Any:
+    """One ``RequestsTransport`` for a cell's blob clients (they stream downloads), and the
+    table and queue clients' transport when a proxy is configured (or for an A/B)."""
     import requests
     from azure.core.pipeline.transport import RequestsTransport
     from azure.core.pipeline.transport._bigger_block_size_http_adapters import (
@@ -82,13 +114,11 @@ def cell_transport(
     )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    if verify is None:
-        verify = next((environ[k] for k in _CA_VARIABLES if environ.get(k)), True)
     return RequestsTransport(
         session=session,
         session_owner=False,
         use_env_settings=session.trust_env,
-        connection_verify=verify,
+        connection_verify=cell_verify(environ, verify),
         connection_data_block_size=BLOCK_SIZE,
     )
 

@@ -50,18 +50,27 @@ class Container:
 
     @cached_property
     def http_transport(self) -> Any:
-        """The one HTTP transport (connection pool) of this cell's storage clients, sized for
-        the host's concurrency, reading the environment once (``shared.adapters.http_pool``)."""
+        """The one HTTP transport (connection pool) of this cell's table and queue clients,
+        sized for the host's concurrency, reading the environment once
+        (``shared.adapters.http_pool``)."""
         from shared.adapters.http_pool import cell_transport
 
         return cell_transport(os.environ)
+
+    @cached_property
+    def blob_transport(self) -> Any:
+        """The blob clients' one ``RequestsTransport`` (streamed downloads), pooled the same."""
+        from shared.adapters.http_pool import requests_transport
+
+        return requests_transport(os.environ)
 
     def _storage_kwargs(self, client: str, api_version: bool = True) -> dict[str, Any]:
         from shared.adapters.telemetry.sdk_requests import TracedTransport
 
         version = self.settings.storage_api_version
         # the shared pool, wrapped per client kind: one light span per request when traced
-        kwargs: dict[str, Any] = {"transport": TracedTransport(self.http_transport, client)}
+        shared = self.blob_transport if client == "BlobClient" else self.http_transport
+        kwargs: dict[str, Any] = {"transport": TracedTransport(shared, client)}
         if version and api_version:
             kwargs["api_version"] = version
         return kwargs

@@ -26,20 +26,25 @@ def requests_sent() -> Iterator[list[str]]:
     """Every request the storage clients of this process send, as ``METHOD path``."""
     from urllib.parse import unquote, urlsplit
 
-    from azure.core.pipeline.transport import RequestsTransport
+    from tests.support.request_counts import transports
 
     sent: list[str] = []
-    original = RequestsTransport.send
+    originals = {cls: cls.send for cls in transports()}
 
-    def send(transport: object, request: object, **kwargs: object) -> object:
-        sent.append(f"{request.method} {unquote(urlsplit(request.url).path)}")  # type: ignore[attr-defined]
-        return original(transport, request, **kwargs)  # type: ignore[arg-type]
+    def counted(original: Callable[..., object]) -> Callable[..., object]:
+        def send(transport: object, request: object, **kwargs: object) -> object:
+            sent.append(f"{request.method} {unquote(urlsplit(request.url).path)}")  # type: ignore[attr-defined]
+            return original(transport, request, **kwargs)
 
-    RequestsTransport.send = send  # type: ignore[method-assign]
+        return send
+
+    for cls, original in originals.items():
+        cls.send = counted(original)  # type: ignore[method-assign]
     try:
         yield sent
     finally:
-        RequestsTransport.send = original  # type: ignore[method-assign]
+        for cls, original in originals.items():
+            cls.send = original  # type: ignore[method-assign]
 
 
 def test_two_writers_with_stale_heads_still_make_one_contiguous_chain(

@@ -2,15 +2,25 @@
 
 Shared by ``benchmarks/requests_per_event.py`` (the figures in docs/benchmarks.md) and the
 guard test ``tests/integration/test_request_counts.py`` (the same counting, so the test fails
-when a change adds round trips). Every request the handlers make goes through azure-core's
-``RequestsTransport.send`` and every mail through ``smtplib.SMTP.send_message``; ``Counting``
-wraps both in this process (the handlers run here, not in a host), ``Bench`` drives the cell's
-real handlers one event at a time.
+when a change adds round trips). Every request the handlers make goes through the ``send`` of
+one of ``TRANSPORTS`` (the table and queue clients' ``LeanTransport``, the blob and registry
+clients' ``RequestsTransport``) and every mail through ``smtplib.SMTP.send_message``;
+``Counting`` wraps them in this process (the handlers run here, not in a host), ``Bench``
+drives the cell's real handlers one event at a time.
+
+So that a transport the counter does not wrap can never make the counts drop silently, the
+storage requests are also counted on the wire: every request line written on a socket to
+Azurite's ports (``socket.sendall``, whichever HTTP client writes it). ``measure`` fails when
+the two counts of a storage kind differ (a request the lean transport sent again on a new
+connection, after the server closed the idle one, is one request at the transport and two on
+the wire: those are counted and allowed for).
 """
 
 from __future__ import annotations
 
+import re
 import smtplib
+import socket
 import statistics
 import threading
 import time
@@ -41,6 +51,20 @@ TARGETS = {
 
 
 STORAGE = ("table", "queue", "blob")
+_REQUEST_LINE = re.compile(rb"[A-Z]+ \S+ HTTP/1\.[01]\r\n")
+
+
+def transports() -> tuple[type, ...]:
+    """Every azure-core transport class the cell's clients send through."""
+    from azure.core.pipeline.transport import RequestsTransport
+
+    from shared.adapters.lean_http import LeanTransport
+
+    return (RequestsTransport, LeanTransport)
+
+
+class CounterMissedRequests(AssertionError):
+    """A storage request went out on the wire that no wrapped transport counted."""
 
 
 @dataclass
@@ -48,11 +72,30 @@ class Tally:
     counts: Counter[str] = field(default_factory=Counter)
     sent: list[str] = field(default_factory=list)  # ``kind METHOD path``, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
+    wire: Counter[str] = field(default_factory=Counter)  # request lines on storage sockets
+    resent: Counter[str] = field(default_factory=Counter)  # sent again on a new connection
 
     def add(self, kind: str, what: str = "") -> None:
         with self.lock:
             self.counts[kind] += 1
             self.sent.append(f"{kind:8} {what}")
+
+    def add_wire(self, kind: str) -> None:
+        with self.lock:
+            self.wire[kind] += 1
+
+    def add_resent(self, kind: str) -> None:
+        with self.lock:
+            self.resent[kind] += 1
+
+    def missed(self) -> dict[str, tuple[int, int]]:
+        """Storage kinds whose wire count is not the transports' count (+ resends)."""
+        with self.lock:
+            return {
+                k: (self.counts[k], self.wire[k])
+                for k in STORAGE
+                if self.wire[k] != self.counts[k] + self.resent[k]
+            }
 
     @property
     def storage(self) -> int:
@@ -74,35 +117,76 @@ class Counting:
         self._install()
 
     def _install(self) -> None:
-        from azure.core.pipeline.transport import RequestsTransport
+        from shared.adapters.lean_http import LeanTransport
 
         counting = self
-        original_send = RequestsTransport.send
+        self._originals: list[tuple[Any, str, Any]] = []
 
-        def send(transport: Any, request: Any, **kwargs: Any) -> Any:
-            url = urlsplit(request.url)
-            query = f"?{unquote(url.query)}" if url.query else ""
-            counting._count(
-                counting._by_port.get(url.port or 0, "other"),
-                f"{request.method} {unquote(url.path)}{query}",
-            )
-            return original_send(transport, request, **kwargs)
+        def wrap(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
+            original = getattr(owner, name)
+            self._originals.append((owner, name, original))
+            setattr(owner, name, make(original))
 
-        RequestsTransport.send = send  # type: ignore[method-assign]
-        original_mail = smtplib.SMTP.send_message
+        def counted_send(original: Any) -> Any:
+            def send(transport: Any, request: Any, **kwargs: Any) -> Any:
+                url = urlsplit(request.url)
+                query = f"?{unquote(url.query)}" if url.query else ""
+                counting._count(
+                    counting._kind_of_port(url.port or 0),
+                    f"{request.method} {unquote(url.path)}{query}",
+                )
+                return original(transport, request, **kwargs)
 
-        def send_message(smtp: Any, *args: Any, **kwargs: Any) -> Any:
-            counting._count("smtp", "send_message")
-            return original_mail(smtp, *args, **kwargs)
+            return send
 
-        smtplib.SMTP.send_message = send_message  # type: ignore[method-assign]
-        self._originals = (original_send, original_mail)
+        for transport in transports():
+            wrap(transport, "send", counted_send)
+
+        def counted_resend(original: Any) -> Any:
+            def note(transport: Any, request: Any, stale: Exception) -> Any:
+                tally = counting._tally
+                if tally is not None:
+                    tally.add_resent(counting._kind_of_port(urlsplit(request.url).port or 0))
+                return original(transport, request, stale)
+
+            return note
+
+        wrap(LeanTransport, "_note_resend", counted_resend)
+
+        def counted_sendall(original: Any) -> Any:
+            def sendall(sock: Any, data: Any, *args: Any) -> Any:
+                tally = counting._tally
+                if tally is not None and _REQUEST_LINE.match(bytes(data[:512])):
+                    try:
+                        port = sock.getpeername()[1]
+                    except OSError:
+                        port = 0
+                    kind = counting._kind_of_port(port)
+                    if kind in STORAGE:
+                        tally.add_wire(kind)
+                return original(sock, data, *args)
+
+            return sendall
+
+        wrap(socket.socket, "sendall", counted_sendall)
+
+        def counted_mail(original: Any) -> Any:
+            def send_message(smtp: Any, *args: Any, **kwargs: Any) -> Any:
+                counting._count("smtp", "send_message")
+                return original(smtp, *args, **kwargs)
+
+            return send_message
+
+        wrap(smtplib.SMTP, "send_message", counted_mail)
+
+    def _kind_of_port(self, port: int) -> str:
+        return self._by_port.get(port, "other")
 
     def close(self) -> None:
         """Put the transports back (a test session goes on without the wrappers)."""
-        from azure.core.pipeline.transport import RequestsTransport
-
-        RequestsTransport.send, smtplib.SMTP.send_message = self._originals  # type: ignore[method-assign]
+        for owner, name, original in reversed(self._originals):
+            setattr(owner, name, original)
+        self._originals.clear()
 
     def _count(self, kind: str, what: str) -> None:
         if self._tally is not None:
@@ -116,6 +200,12 @@ class Counting:
             yield tally
         finally:
             self._tally = None
+        missed = tally.missed()
+        if missed:
+            raise CounterMissedRequests(
+                "storage requests on the wire that the transport counter did not see, "
+                f"kind: (counted, on the wire): {missed}"
+            )
 
 
 @dataclass

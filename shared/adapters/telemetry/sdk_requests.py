@@ -13,8 +13,9 @@ telemetry off, the request goes straight through (one context-variable read).
 
 Two carriers, both wrapping the same ``_traced_send``:
 
-- ``TracedTransport`` around the cell's shared ``RequestsTransport`` (one per client kind, so
-  the span knows it is a table, queue or blob request; the session stays shared);
+- ``TracedTransport`` around the cell's shared transport (``LeanTransport`` for tables and
+  queues, ``RequestsTransport`` for blobs; one wrapper per client kind, so the span knows it is
+  a table, queue or blob request; the pool stays shared);
 - ``RequestSpanPolicy`` for clients with a transport of their own (the registry client).
 """
 

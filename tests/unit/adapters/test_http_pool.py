@@ -11,10 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient
 
 from shared.adapters import http_pool
-from shared.adapters.http_pool import cell_transport, install_sequential_multipart, pool_size
+from shared.adapters.http_pool import (
+    cell_transport,
+    install_sequential_multipart,
+    pool_size,
+    requests_transport,
+)
+from shared.adapters.lean_http import LeanTransport
 from tests.support.azure_wire import Reply, Route, WireTransport
 
 REPO = Path(__file__).resolve().parents[3]
@@ -44,18 +51,35 @@ def test_the_consumer_allowance_matches_host_json() -> None:
     assert triggers * calls <= http_pool.QUEUE_CONSUMER_SLOTS
 
 
-def test_the_transport_reads_the_environment_once() -> None:
-    quiet = cell_transport({"REQUESTS_CA_BUNDLE": "/etc/ca.pem"})
+def test_the_transports_read_the_environment_once() -> None:
+    lean = cell_transport({"REQUESTS_CA_BUNDLE": "/etc/ca.pem"})
+    assert isinstance(lean, LeanTransport)
+    assert lean.connection_config.verify == "/etc/ca.pem"
+    assert lean.connection_config.data_block_size == 64 * 1024
+    assert lean.pool.size == 64
+    assert cell_transport({"CURL_CA_BUNDLE": "/x.pem"}).connection_config.verify == "/x.pem"
+    assert cell_transport({}).connection_config.verify is True
+    assert cell_transport({}, verify=False).connection_config.verify is False
+    quiet = requests_transport({"REQUESTS_CA_BUNDLE": "/etc/ca.pem"})
     assert quiet.session.trust_env is False
     assert quiet.connection_config.verify == "/etc/ca.pem"
     assert quiet.connection_config.data_block_size == 64 * 1024
     adapter = quiet.session.get_adapter("https://x.table.core.windows.net")
     assert adapter._pool_maxsize == 64
-    proxied = cell_transport({"HTTPS_PROXY": "http://proxy.example:3128"})
-    assert proxied.session.trust_env is True  # requests applies NO_PROXY only this way
+
+
+def test_a_proxy_in_the_environment_gets_the_requests_transport() -> None:
+    """The lean transport speaks no proxy: with one configured, tables and queues go through
+    requests, which reads the environment per request (requests applies NO_PROXY only so)."""
+    for variable in ("HTTPS_PROXY", "http_proxy", "ALL_PROXY"):
+        proxied = cell_transport({variable: "http://proxy.example:3128"})
+        assert isinstance(proxied, RequestsTransport)
+        assert proxied.session.trust_env is True
 
 
 class _Ok(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+
     def do_GET(self) -> None:
         body = b'{"value": []}'
         self.send_response(200)
@@ -78,10 +102,11 @@ def local_server() -> Iterator[str]:
     server.server_close()
 
 
+@pytest.mark.parametrize("build", [cell_transport, requests_transport])
 def test_a_proxy_variable_set_later_is_not_read_per_request(
-    local_server: str, monkeypatch: pytest.MonkeyPatch
+    local_server: str, monkeypatch: pytest.MonkeyPatch, build: Any
 ) -> None:
-    transport = cell_transport({})
+    transport = build({})
     service = TableServiceClient.from_connection_string(conn(local_server), transport=transport)
     # a proxy that answers nothing: a session reading the environment per request would fail
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
@@ -89,8 +114,10 @@ def test_a_proxy_variable_set_later_is_not_read_per_request(
     for _ in range(3):
         assert list(service.get_table_client("t").query_entities("PartitionKey eq 'x'")) == []
     # one pool: the clients of one transport share its connections
-    pools = transport.session.get_adapter(local_server).poolmanager.pools
-    assert len(pools) == 1
+    if isinstance(transport, LeanTransport):
+        assert transport.pool.idle() == 1
+    else:
+        assert len(transport.session.get_adapter(local_server).poolmanager.pools) == 1
 
 
 BATCH_REPLY = (

@@ -36,9 +36,10 @@ def catalog_regions(
     from azure.data.tables import TableServiceClient
     from azure.storage.blob import BlobServiceClient
 
-    from shared.adapters.http_pool import cell_transport
+    from shared.adapters.http_pool import cell_transport, requests_transport
 
-    transport = cell_transport(os.environ)  # one pool for this process's reads of every region
+    # one pool for this process's reads of every region (blobs: requests, they stream)
+    transport, blob_transport = cell_transport(os.environ), requests_transport(os.environ)
     out = {}
     for entry in catalog.regions:
         if only is not None and entry.name != only:
@@ -47,7 +48,7 @@ def catalog_regions(
             endpoint=entry.storage.endpoint("table"), credential=credential, transport=transport
         )
         blobs = BlobServiceClient(
-            entry.storage.endpoint("blob"), credential=credential, transport=transport
+            entry.storage.endpoint("blob"), credential=credential, transport=blob_transport
         )
         out[entry.name] = region_lineage(entry.name, tables, blobs)
     return out
