@@ -141,7 +141,7 @@ def test_requests_per_event_marks_each_storage_target_and_the_cpu(
     import requests_per_event as rpe
 
     def row(event: str, storage: int, cpu: float) -> dict[str, object]:
-        counts = {"table": storage, "queue": 0, "blob": 0, "registry": 2, "smtp": 0}
+        counts = {"table": storage, "queue": 0, "blob": 0, "registry": 2, "smtp": 0, "stand-in": 0}
         return {"event": event, **counts, "storage": storage, "total": storage + 2,
                 "stable": True, "cpu_ms": cpu}  # fmt: skip
 

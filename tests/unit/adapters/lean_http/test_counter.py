@@ -60,3 +60,25 @@ def test_the_wrappers_come_off() -> None:
     before = (LeanTransport.send, socket.socket.sendall)
     counting_for(1).close()
     assert (LeanTransport.send, socket.socket.sendall) == before
+
+
+def test_only_the_bus_stand_ins_own_table_is_left_out_of_storage() -> None:
+    """The stand-in's duplicate-detection rows are counted apart, still checked on the wire;
+    a table whose name merely starts the same, a batch or a query stays storage."""
+    with serving(echo) as server:
+        counting = counting_for(server.port)
+        try:
+            with counting.measure() as tally:
+                transport = cell_transport({})
+                for path in (
+                    "/acct/busduplicates",
+                    "/acct/busduplicates(PartitionKey='q',RowKey='r')",
+                    "/acct/busduplicatesx",
+                    "/acct/$batch",
+                    "/acct/intakeledger()",
+                ):
+                    transport.send(HttpRequest("POST", f"{server.url}{path}", content=b"{}"))
+        finally:
+            counting.close()
+    assert tally.counts["stand-in"] == 2 and tally.counts["table"] == 3
+    assert tally.storage == 3 and tally.wire["table"] == 5
