@@ -49,6 +49,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("azure-containerregistry", r"containerregistry/"),
     ("pydantic", r"pydantic"),
     ("json", r"\(json/"),
+    ("lean HTTP transport (shared/adapters/lean_http)", r"\(shared/adapters/lean_http/"),
     ("clearance (shared/)", r"\(shared/"),
 )
 
