@@ -421,8 +421,10 @@ def test_generated_responses_give_the_parts_of_the_email_parser(
     body, n = case
     lean, control = both_outcomes(body, n, monkeypatch)
     assert isinstance(lean, list) and lean == control and len(lean) == n
+    if n == 0:  # a close boundary without a start: the email parser's defect path reads it
+        return
     # and it was the lean path that read them
-    top = multipart.parse("multipart/mixed; boundary=batchresponse_1", body)
+    top = multipart.parse(BATCH_TYPE, body)
     assert len(top.get_payload()[0].get_payload()) == n
 
 
