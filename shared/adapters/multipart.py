@@ -38,7 +38,8 @@ import io
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,65 @@ def _crlf_lines(payload: bytes) -> bytes:
     if payload.count(b"\n") == crlf and payload.count(b"\r") == crlf:
         return payload
     return payload.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+
+
+_EXPECTING_BODY = ("PATCH", "POST", "PUT")  # http.client sends Content-Length: 0 for these
+_DROPPED = ("Host", "Accept-Encoding")  # azure-core's serializer leaves these out
+
+
+def serialize_request(http_request: Any) -> bytes:
+    """``_serialize_request``: a sub-request as ``application/http``, the bytes azure-core's
+    ``http.client.HTTPConnection``-based serializer writes, for plain text headers and a
+    ``bytes``/``str``/empty body (anything else is serialized by it)."""
+    body = http_request.body
+    if isinstance(body, dict):
+        raise TypeError("Cannot serialize an HTTPRequest with dict body.")
+    lines = _request_head(http_request.method, http_request.url, http_request.headers, body)
+    if lines is None:
+        return bytes(ORIGINALS["serialize"](http_request))
+    if isinstance(body, str):
+        if not body.isascii():  # http.client encodes Latin-1 (and explains a failure)
+            return bytes(ORIGINALS["serialize"](http_request))
+        body = body.encode()
+    return b"\r\n".join(lines) + b"\r\n\r\n" + (body or b"")
+
+
+def _request_head(method: Any, url: Any, headers: Any, body: Any) -> list[bytes] | None:
+    """``HTTPConnection.request``'s request line and headers, or None if it might differ."""
+    if body is not None and not isinstance(body, (bytes, str)):
+        return None
+    if not isinstance(method, str) or not isinstance(url, str):
+        return None
+    url = url or "/"
+    if not (method.isascii() and method.isprintable()):
+        return None
+    if not (url.isascii() and url.isprintable()) or " " in url:
+        return None  # http.client refuses control characters and spaces (InvalidURL)
+    lines = [f"{method} {url} HTTP/1.1".encode()]
+    names = set()
+    out: list[tuple[Any, str, Any, Any]] = []
+    for name, value in headers.items():
+        if not (isinstance(name, str) and isinstance(value, str)):
+            return None
+        if not (name.isascii() and name.isprintable()) or ":" in name or name[:1] in ("", " "):
+            return None
+        if not (value.isascii() and value.isprintable()):
+            return None  # Latin-1, line breaks, control characters: http.client's checks
+        names.add(name.lower())
+        if name not in _DROPPED:
+            out.append(f"{name}: {value}".encode())
+    if "host" not in names and url.startswith("http"):
+        from urllib.parse import urlsplit
+
+        urlsplit(url)  # the Host header http.client works out (and drops): its ValueError
+    if "content-length" not in names and "transfer-encoding" not in names:
+        if body is None:
+            if method.upper() in _EXPECTING_BODY:
+                lines.append(b"Content-Length: 0")
+        else:
+            lines.append(b"Content-Length: %d" % len(body))
+    lines.extend(out)
+    return lines
 
 
 # -- the response parts ----------------------------------------------------------------------
@@ -234,6 +294,8 @@ def _boundary_line(line: bytes, dash: bytes) -> int:
 
 
 def _ends(line: bytes, enders: tuple[bytes, ...]) -> bool:
+    if not line.startswith(b"--"):  # most lines
+        return False
     return any(_boundary_line(line, dash) for dash in enders)
 
 
@@ -423,6 +485,9 @@ def install_lean_multipart() -> bool:
             log.warning("azure-core multipart internals moved; batches keep email: %s", exc)
             return False
         targets = [
+            (shared, "_serialize_request"),
+            (_helpers, "_serialize_request"),
+            (transport_base, "_serialize_request"),
             (shared, "_prepare_multipart_body_helper"),
             (shared, "_get_raw_parts_helper"),
             (shared, "_decode_parts_helper"),
@@ -439,14 +504,12 @@ def install_lean_multipart() -> bool:
         ):
             log.warning("azure-core multipart internals moved; batches keep email")
             return False
+        ORIGINALS["serialize"] = shared._serialize_request
         ORIGINALS["prepare_body"] = shared._prepare_multipart_body_helper
         ORIGINALS["raw_parts"] = shared._get_raw_parts_helper
-        for module in (shared, _helpers, transport_base):
-            module._prepare_multipart_body_helper = prepare_body  # type: ignore[attr-defined]
-        for module in (shared, transport_base, _http_response_impl):
-            module._get_raw_parts_helper = raw_parts  # type: ignore[attr-defined]
-        for module in (transport_base, _http_response_impl):
-            module._HTTPResponse = PartResponse  # type: ignore[attr-defined]
+        ORIGINALS["http_response"] = http.client.HTTPResponse
+        for module, name, lean, _ in _replacements():
+            setattr(module, name, lean)
         _installed = True
         return True
 
@@ -470,3 +533,39 @@ def check_part_count(response: Any, parts: Sequence[Any]) -> None:
             f"multipart response has {len(parts)} parts for {expected} operations",
             response=response,
         )
+
+
+def _replacements() -> list[tuple[Any, str, Any, Any]]:
+    """(module, name, lean, original) for every name ``install_lean_multipart`` replaces."""
+    from azure.core.pipeline.transport import _base as transport_base
+    from azure.core.rest import _helpers, _http_response_impl
+    from azure.core.utils import _pipeline_transport_rest_shared as shared
+
+    out: list[tuple[Any, str, Any, Any]] = []
+    for module in (shared, _helpers, transport_base):
+        out.append((module, "_serialize_request", serialize_request, ORIGINALS["serialize"]))
+        out.append(
+            (module, "_prepare_multipart_body_helper", prepare_body, ORIGINALS["prepare_body"])
+        )
+    for module in (shared, transport_base, _http_response_impl):
+        out.append((module, "_get_raw_parts_helper", raw_parts, ORIGINALS["raw_parts"]))
+    for module in (transport_base, _http_response_impl):
+        out.append((module, "_HTTPResponse", PartResponse, ORIGINALS["http_response"]))
+    return out
+
+
+@contextmanager
+def originals() -> Iterator[None]:
+    """azure-core's own (email-based) multipart code for the duration (benchmarks' and tests'
+    control case; not for concurrent use)."""
+    if not install_lean_multipart():
+        yield
+        return
+    replaced = _replacements()
+    for module, name, _, original in replaced:
+        setattr(module, name, original)
+    try:
+        yield
+    finally:
+        for module, name, lean, _ in replaced:
+            setattr(module, name, lean)

@@ -43,14 +43,16 @@ FIXTURE_CHECK = HealthCheck.function_scoped_fixture
 
 def swap_to_originals(monkeypatch: pytest.MonkeyPatch) -> None:
     """azure-core as it ships: the email-based helpers and http.client's HTTPResponse."""
-    for module in (shared, _helpers, transport_base):
-        monkeypatch.setattr(
-            module, "_prepare_multipart_body_helper", multipart.ORIGINALS["prepare_body"]
-        )
-    for module in (shared, transport_base, _http_response_impl):
-        monkeypatch.setattr(module, "_get_raw_parts_helper", multipart.ORIGINALS["raw_parts"])
-    for module in (transport_base, _http_response_impl):
-        monkeypatch.setattr(module, "_HTTPResponse", http.client.HTTPResponse)
+    for module, name, _, original in multipart._replacements():
+        monkeypatch.setattr(module, name, original)
+
+
+def test_the_originals_context_restores_the_lean_code() -> None:
+    with multipart.originals():
+        assert _helpers._serialize_request is multipart.ORIGINALS["serialize"]
+        assert _http_response_impl._HTTPResponse is http.client.HTTPResponse
+    assert _helpers._serialize_request is multipart.serialize_request
+    assert _http_response_impl._HTTPResponse is multipart.PartResponse
 
 
 # -- requests ------------------------------------------------------------------------------
@@ -199,6 +201,62 @@ def test_a_table_batch_is_built_without_the_email_generator(
         swap_to_originals(m)
         with pytest.raises(AssertionError, match="email generator"):
             copy.deepcopy(request).prepare_multipart_body()
+
+
+def serialized(request: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    def one() -> Any:
+        try:
+            return request.serialize()
+        except Exception as exc:  # the outcome compared is the exception's type
+            return type(exc)
+
+    lean = one()
+    with monkeypatch.context() as m:
+        swap_to_originals(m)
+        control = one()
+    return lean, control
+
+
+header_names = st.sampled_from(
+    ["Accept", "Host", "host", "Accept-Encoding", "Content-Length", "Transfer-Encoding", "If-Match"]
+) | st.text(st.characters(codec="latin-1"), max_size=8)
+header_texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+bodies = st.none() | st.binary(max_size=40) | header_texts | st.just({"a": 1})
+urls = st.sampled_from(
+    ["http://x/t(PartitionKey='p')", "", "/rel", "https://[::1]:1/t", "http://[x/t", "http://h/a b"]
+) | header_texts.map(lambda t: "http://h/" + t)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[FIXTURE_CHECK])
+@given(
+    method=st.sampled_from(["GET", "PATCH", "post", "DELETE", "MERGE", "P\x01T", "GÉT"]),
+    url=urls,
+    headers=st.dictionaries(header_names, header_texts | st.integers(0, 9), max_size=5),
+    body=bodies,
+)
+def test_sub_requests_are_serialized_as_http_client_does(
+    method: str, url: str, headers: dict[str, Any], body: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = HttpRequest(method, url, headers=headers)
+    request._data = body  # as the SDK's builders leave it: bytes, str or nothing
+    lean, control = serialized(request, monkeypatch)
+    assert lean == control
+
+
+def test_a_table_operation_is_serialized_by_the_lean_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import http.client as client
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("http.client used")
+
+    request = batch_request([("upsert", {"PartitionKey": "p", "RowKey": "r", "V": "é"})])
+    operation = request.multipart_mixed_info[0][0].multipart_mixed_info[0][0]
+    lean, control = serialized(operation, monkeypatch)
+    assert lean == control and lean.startswith(b"PATCH http://127.0.0.1:1/")
+    monkeypatch.setattr(client.HTTPConnection, "request", refuse)
+    assert operation.serialize() == lean
 
 
 # -- responses -----------------------------------------------------------------------------
