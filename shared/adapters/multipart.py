@@ -147,7 +147,7 @@ def _request_head(method: Any, url: Any, headers: Any, body: Any) -> list[bytes]
         return None  # http.client refuses control characters and spaces (InvalidURL)
     lines = [f"{method} {url} HTTP/1.1".encode()]
     names = set()
-    out: list[tuple[Any, str, Any, Any]] = []
+    out: list[bytes] = []
     for name, value in headers.items():
         if not (isinstance(name, str) and isinstance(value, str)):
             return None
