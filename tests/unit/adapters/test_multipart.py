@@ -9,6 +9,7 @@ import email.feedparser
 import email.generator
 import http.client
 import json
+import logging
 import time
 from typing import Any
 
@@ -612,6 +613,19 @@ def test_install_replaces_once_and_keeps_the_originals() -> None:
     assert _http_response_impl._HTTPResponse is multipart.PartResponse
     assert multipart.ORIGINALS["prepare_body"].__module__ == shared.__name__
     assert multipart.ORIGINALS["raw_parts"].__module__ == shared.__name__
+
+
+def test_moved_internals_are_left_alone_and_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(multipart, "_installed", False)
+    swap_to_originals(monkeypatch)  # a fresh process: azure-core's own code in place
+    monkeypatch.delattr(transport_base, "_HTTPResponse")  # as if azure-core had moved it
+    with caplog.at_level(logging.WARNING, logger=multipart.__name__):
+        assert multipart.install_lean_multipart() is False
+    assert "internals moved" in caplog.text
+    assert _helpers._serialize_request is multipart.ORIGINALS["serialize"]  # nothing replaced
+    assert _http_response_impl._get_raw_parts_helper is multipart.ORIGINALS["raw_parts"]
 
 
 def test_legacy_pipeline_transport_requests_and_responses(monkeypatch: pytest.MonkeyPatch) -> None:
