@@ -29,6 +29,10 @@ What azure-core does by default, per client and per request, and what this modul
   work in the calling thread (the policies and their order are unchanged). If a later
   azure-core no longer has these functions the override is skipped (logged); the unit test
   ``test_http_pool`` then fails, so the change is noticed.
+- **The email package per batch.** The same call installs ``multipart.install_lean_multipart``:
+  the batch body built and the response split with ``bytes`` operations instead of
+  ``email.generator`` and ``email.parser`` (see that module), and a response whose parts all
+  succeeded but do not match the operations one to one raises ``DecodeError``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
+
+from shared.adapters import multipart
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +137,7 @@ ORIGINALS: dict[str, Any] = {}  # what was replaced (for the tests' control case
 def install_sequential_multipart() -> bool:
     """Replace azure-core's thread pools around multipart requests by plain loops (once)."""
     global _installed
+    multipart.install_lean_multipart()
     with _install_lock:
         if _installed:
             return True
@@ -186,6 +193,7 @@ def _parts_sequentially(response: Any) -> Any:
     if not response.content_type or not response.content_type.startswith("multipart/mixed"):
         raise ValueError("You can't get parts if the response is not multipart/mixed")
     parts = response._get_raw_parts()
+    multipart.check_part_count(response, parts)
     if response.request.multipart_mixed_info:
         policies = response.request.multipart_mixed_info[1]
         for part in parts:
