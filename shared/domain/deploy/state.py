@@ -62,10 +62,18 @@ class DeploymentState(BaseModel):
         if self.rollout is not None and self.rollout.deployment_id != rollout.deployment_id:
             raise ValueError(f"{self.model} is busy with {self.rollout.deployment_id}")
         update: dict[str, object] = {"rollout": rollout}
+        approved_at = rollout.plan.release.approved_at
         if self.queued == rollout.deployment_id:
             # the slot is free again; its approval time stays as the floor: a deployment
             # approved before it that still waits somewhere is superseded
             update |= {"queued": None}
+        if rollout.plan.rollback_of is None and (
+            self.queued_at is None or approved_at > self.queued_at
+        ):
+            # a rollout that starts without having waited raises the floor too, and takes the
+            # slot from an older approval waiting there: nothing approved before the one
+            # rolling out now may roll out after it
+            update |= {"queued": None, "queued_at": approved_at}
         return self.model_copy(update=update)
 
     def enqueue(self, deployment_id: str, approved_at: datetime) -> DeploymentState:

@@ -201,6 +201,71 @@ def test_a_newer_waiting_version_supersedes_the_older_waiting_one(world: World) 
     assert world.lineage.records[-1].reasons[0].code == DeployCode.SUPERSEDED
 
 
+def test_an_older_approval_never_rolls_out_after_a_newer_one_that_started_first(
+    world: World,
+) -> None:
+    """The newer approval claims the free stage without ever waiting; the older one that then
+    waits (and takes the empty queue slot) is superseded, not rolled out after it."""
+    world.run(req(world, "1"))
+    older = s.image_request(world.cell, s.image_metadata("canary", "2"))
+    newer = s.image_request(
+        world.cell,
+        s.image_metadata("canary", "3"),
+        approved_at=older.approved_at + timedelta(minutes=1),
+    )
+    assert world.deliver(newer) == DeployOutcome.STEPPED  # holds staging, slot never used
+    assert staging_state(world).queued_at == newer.approved_at
+    assert world.deliver(older) == DeployOutcome.FAILED
+    assert world.lineage.records[-1].reasons[0].code == DeployCode.SUPERSEDED
+    world.drain()
+    assert staging_state(world).live.metadata.version == "3"
+    succeeded = [
+        r.details.get("version")
+        for r in world.lineage.records
+        if r.kind is RecordKind.DEPLOYMENT_SUCCEEDED
+    ]
+    assert "2" not in succeeded
+
+
+def test_a_newer_approval_starting_takes_the_slot_from_an_older_one_waiting_there(
+    world: World,
+) -> None:
+    world.run(req(world, "1"))
+    world.delivered = len(world.bus.sent)
+    world.deliver(s.image_request(world.cell, s.image_metadata("canary", "2")))  # holds staging
+    older = s.image_request(world.cell, s.image_metadata("canary", "3"))
+    assert world.deliver(older) == DeployOutcome.WAITING
+    assert staging_state(world).queued is not None
+    # only canary 2's own steps arrive: it finishes while the older approval still waits
+    while staging_state(world).rollout is not None:
+        index = next(
+            i for i in world._undelivered() if b'"version":"2"' in world.bus.sent[i][1].body
+        )
+        world.done.add(index)
+        message = world.bus.sent[index][1]
+        if message.scheduled_enqueue_time and message.scheduled_enqueue_time > world.clock.now:
+            world.clock.now = message.scheduled_enqueue_time
+        world.deliver(DeploymentRequest.model_validate_json(message.body))
+    newer = s.image_request(
+        world.cell,
+        s.image_metadata("canary", "4"),
+        approved_at=older.approved_at + timedelta(minutes=1),
+    )
+    assert world.deliver(newer) == DeployOutcome.STEPPED  # the stage was free: it starts
+    assert staging_state(world).queued is None  # the older waiter lost the slot
+    world.drain()  # the older one's retry comes back: superseded, never rolled out
+    succeeded = [
+        r.details.get("version")
+        for r in world.lineage.records
+        if r.kind is RecordKind.DEPLOYMENT_SUCCEEDED
+    ]
+    assert "3" not in succeeded and "4" in succeeded
+    assert staging_state(world).live.metadata.version == "4"
+    assert any(
+        r.reasons and r.reasons[0].code == DeployCode.SUPERSEDED for r in world.lineage.records
+    )
+
+
 def test_a_rollout_whose_lease_ran_out_is_taken_back_for_the_next(world: World) -> None:
     world.run(req(world, "1"))
     world.deliver(s.image_request(world.cell, s.image_metadata("canary", "2")))
