@@ -94,6 +94,7 @@ def test_two_workers_share_the_port_and_handle_each_event_once(
     cell = cell_container(REGION)
     terminal: Counter[str] = Counter()
     requested = 0
+    trace: dict[str, list[str]] = {}  # what each image's chain holds, for a failure message
     for repo, digest in images:
         artifact = ArtifactRef(
             kind="image", registry=stack.login_server(REGION), repository=repo, digest=digest
@@ -102,8 +103,13 @@ def test_two_workers_share_the_port_and_handle_each_event_once(
             if record.kind in INTAKE_TERMINAL:
                 terminal[record.correlation.event_id or "?"] += 1
             requested += record.kind is RecordKind.APPROVAL_REQUESTED
-    assert requested == len(images)
-    assert {e["id"]: terminal[e["id"]] for e in events} == {e["id"]: 1 for e in events}
+            trace.setdefault(repo, []).append(
+                f"{record.kind.value} {record.correlation.event_id} "
+                + " ".join(f"{r.code}: {r.message}" for r in record.reasons)
+                + (f" {record.details}" if record.details else "")
+            )
+    assert requested == len(images), trace
+    assert {e["id"]: terminal[e["id"]] for e in events} == {e["id"]: 1 for e in events}, trace
 
     assert set(workers_of(supervisor)) == set(children)  # no worker died on the way
     stack.processes.stop(f"host-{REGION}")
