@@ -100,7 +100,20 @@ def mix(stack: LocalStack, images: int) -> list[list[dict[str, object]]]:
     return rounds
 
 
-def run(images: int, rate: int) -> int:
+def top_functions(raw: str, group: str, limit: int = 12) -> list[tuple[str, int]]:
+    """The innermost frames of ``group`` by self samples, from py-spy's ``raw`` output."""
+    found: Counter[str] = Counter()
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frame = stack.rsplit(";", 1)[-1]
+        if group_of(frame) == group:
+            found[frame] += int(count)
+    return found.most_common(limit)
+
+
+def run(images: int, rate: int, keep: Path | None = None, detail: str | None = None) -> int:
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
         print("py-spy is not installed (pip install py-spy): no profile")
@@ -139,7 +152,10 @@ def run(images: int, rate: int) -> int:
                     )
             sampler.send_signal(2)  # SIGINT: py-spy writes what it sampled
             sampler.wait(timeout=60)
-            total, own, through = shares(out.read_text())
+            raw = out.read_text()
+            total, own, through = shares(raw)
+            if keep is not None:
+                keep.write_text(raw)
         finally:
             stack.down()
     n = len(rounds)
@@ -153,6 +169,11 @@ def run(images: int, rate: int) -> int:
         share = count / total if total else 0.0
         incl = through[name] / total if total else 0.0
         print(f"{name:58} {100 * share:5.1f}% {share * per_event:6.2f} {100 * incl:5.1f}%")
+    if detail:
+        group = next((g for g, _ in GROUPS if detail.lower() in g.lower()), detail)
+        print(f"\n{group}: innermost frames by self samples")
+        for frame, count in top_functions(raw, group):
+            print(f"  {100 * count / total:5.1f}%  {frame}")
     return 0
 
 
@@ -160,8 +181,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=80)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument("--keep", type=Path, help="write py-spy's collapsed stacks here")
+    parser.add_argument(
+        "--detail", help="list the busiest functions of the group whose name contains this"
+    )
     args = parser.parse_args()
-    sys.exit(run(args.images, args.rate))
+    sys.exit(run(args.images, args.rate, args.keep, args.detail))
 
 
 if __name__ == "__main__":
