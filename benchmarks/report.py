@@ -1,6 +1,8 @@
 """Run every benchmark script and collect the figures into docs/benchmarks.md.
 
 .venv/bin/python benchmarks/report.py        (what `make bench` runs)
+.venv/bin/python benchmarks/report.py --save DIR
+    (also keeps each script's output in DIR/<script>.txt)
 .venv/bin/python benchmarks/report.py --dry-run --outputs DIR
     (the page from saved outputs DIR/<script>.txt, printed, nothing run or written)
 """
@@ -20,7 +22,7 @@ from figures import targeted
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-NOT_BENCHMARKS = {"bench_stack.py", "report.py"}
+NOT_BENCHMARKS = {"bench_stack.py", "figures.py", "report.py"}  # helpers, not benchmarks
 TARGETS = """\
 | target | figure |
 | --- | --- |
@@ -132,7 +134,14 @@ def main() -> int:
         action="store_true",
         help="print the page instead of writing docs/benchmarks.md",
     )
+    parser.add_argument(
+        "--save",
+        type=Path,
+        help="also write each script's output to DIR/<script>.txt (for --outputs later)",
+    )
     args = parser.parse_args()
+    if args.save is not None:
+        args.save.mkdir(parents=True, exist_ok=True)
     scripts = sorted(p for p in HERE.glob("*.py") if p.name not in NOT_BENCHMARKS)
     sections = []
     printed: dict[str, str] = {}
@@ -143,6 +152,8 @@ def main() -> int:
         output, code, took = run_script(script, args.outputs)
         print(output, flush=True)
         printed[script.name] = output
+        if args.save is not None and args.outputs is None:
+            (args.save / f"{script.stem}.txt").write_text(output + "\n")
         if code:
             failed += 1
         doc = (script.read_text().split('"""')[1].strip().splitlines() or [""])[0]
