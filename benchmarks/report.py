@@ -48,22 +48,26 @@ READING = """\
 
 - **Correctness holds under load**: the burst must end with exactly one approval request per
   distinct image and exactly one terminal lineage record per event; the script prints both.
-- **The intake falls short of the latency and throughput targets on this machine.** It was
-  not profiled in depth; what is known: two cores run, at once, the load
-  generator, both hosts (each a single Python process), one Azurite process (a single Node.js
-  thread serving both regions' tables, queues and blobs), both registries, the SMTP server,
-  and the approval consumers that start on the first approval requests (mails, Teams cards,
-  expiry scheduling) while the burst is still arriving. Every event costs several storage
-  round trips (the de-duplication claim, then each lineage step: chain append with its
-  idempotency marker in one entity-group transaction, plus its index entities), and Azurite
-  serialises them. Sequentially, one duplicate costs about 35-50 ms and a new artifact about
-  120-200 ms end to end on this machine. Ways to close the gap: batch a new artifact's three
-  lineage steps into one append, write the actor and time indexes asynchronously from the
-  chain, and run each host with several worker processes. In Azure, Table Storage serves the
-  round trips in parallel and a cell scales out on Flex Consumption, which these figures do
-  not show.
-- The per-delivery latency includes waiting for a free host thread: the load generator
-  keeps 32 deliveries in flight against two single-process hosts.
+- **A host is CPU-bound, and its CPU goes to requests.** A host is one Python process (the
+  GIL): one host's events/s is about the core it gets (0.87 here) over its CPU per event
+  (`intake_burst.py`, from `/proc`). That CPU is the intake handlers (`profile_intake.py`, per
+  event of the same mix) plus the approval consumers running in the same process (one run per
+  accepted image). `profile_intake.py`'s groups are flat: the transport's syscalls (loopback,
+  Azurite's share of TCP included), the tables SDK and azure-core per request, our own code
+  at about an eighth. What is left to cut is requests (`requests_per_event.py`); the rows still
+  above target need a ledger and index layout change, described with every figure's before and
+  after in [benchmarks-history.md](benchmarks-history.md).
+- **Open loop**: when the offered rate is above what one host sustains (the `throughput` line
+  of the same section), the backlog grows for the whole run and the latency figures are
+  queueing, not the cost of a request.
+- The per-delivery latency of the closed loops includes waiting for a free host thread: the
+  load generator keeps 32 deliveries in flight.
+- In Azure every round trip is a network hop to Table Storage (milliseconds), served in
+  parallel, and a cell scales out on Flex Consumption (instances, each with
+  `FUNCTIONS_WORKER_PROCESS_COUNT` workers); the request and CPU counts per event are the
+  figures that carry over.
+- **Cold import** (`cold_import.py`) is measured as the package ships: with the app's bytecode
+  compiled (the host runs the package read-only).
 - **Detection to restore** (`analysis_restore.py`): the failing measurement and the restore
   run in one invocation, so the figure is the Prometheus queries, the state and lineage writes
   and the restore commit and push. In Azure add Table Storage and Azure DevOps/GitHub round
@@ -99,7 +103,9 @@ def run_script(script: Path, outputs: Path | None) -> tuple[str, int, float]:
         saved = outputs / f"{script.stem}.txt"
         if not saved.is_file():
             return "(not run: no saved output)", 0, 0.0
-        return saved.read_text().strip(), 0, 0.0
+        run = outputs / f"{script.stem}.run"  # "<exit code> <seconds>", written by --save
+        code, took = run.read_text().split() if run.is_file() else ("0", "0")
+        return saved.read_text().strip(), int(code), float(took)
     start = time.perf_counter()
     run = subprocess.run(
         [sys.executable, str(script)],
@@ -143,6 +149,12 @@ def main() -> int:
     if args.save is not None:
         args.save.mkdir(parents=True, exist_ok=True)
     scripts = sorted(p for p in HERE.glob("*.py") if p.name not in NOT_BENCHMARKS)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())  # CPU figures need a quiet machine
+    if args.outputs is not None:  # the load when the saved outputs were made, if recorded
+        saved = args.outputs / "load.txt"
+        load = saved.read_text().strip() if saved.is_file() else "not recorded"
+    elif args.save is not None:
+        (args.save / "load.txt").write_text(load + "\n")
     sections = []
     printed: dict[str, str] = {}
     failed = 0
@@ -154,6 +166,7 @@ def main() -> int:
         printed[script.name] = output
         if args.save is not None and args.outputs is None:
             (args.save / f"{script.stem}.txt").write_text(output + "\n")
+            (args.save / f"{script.stem}.run").write_text(f"{code} {took:.1f}\n")
         if code:
             failed += 1
         doc = (script.read_text().split('"""')[1].strip().splitlines() or [""])[0]
@@ -166,7 +179,8 @@ def main() -> int:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = (
         "# Benchmarks\n\nGenerated by `make bench` (`.venv/bin/python benchmarks/report.py`) "
-        f"on {now}.\n\nMachine: {machine()}\n\n## Targets\n\n{TARGETS}\n"
+        f"on {now}.\n\nMachine: {machine()} Load average (1, 5, 15 min) when it started: "
+        f"{load}.\n\n## Targets\n\n{TARGETS}\n"
         f"## Figures against their targets\n\n```\n{figures}\n```\n\n{READING}\n"
         + "\n".join(sections)
     )
