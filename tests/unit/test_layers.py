@@ -23,8 +23,15 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / "shared"
 
 # Third-party packages the pure domain may use: models, YAML, and the Kubernetes schema check
-# (offline data files, no client).
-DOMAIN_THIRD_PARTY = {"pydantic", "pydantic_core", "yaml", "kubernetes_validate"}
+# (offline data files, no client) with the JSON Schema libraries it validates with.
+DOMAIN_THIRD_PARTY = {
+    "pydantic",
+    "pydantic_core",
+    "yaml",
+    "kubernetes_validate",
+    "jsonschema",
+    "referencing",
+}
 
 
 def imported_modules(path: Path) -> set[str]:
