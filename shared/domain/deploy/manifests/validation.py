@@ -21,6 +21,10 @@ from shared.domain.deploy.codes import DeployCode, PlanError
 from shared.domain.deploy.manifests.objects import Manifest
 
 _API_GROUP = re.compile(r"^([^./]*)(?:\.[^/]*)?/")  # rbac.authorization.k8s.io/v1 -> rbac-v1
+# What a kind and an API version may look like: both end up in a schema file's name, so
+# nothing else (a "../" reaching a non-strict schema, say) is looked up.
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
+_API = re.compile(r"(?:[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?/)?v[0-9]+(?:(?:alpha|beta)[0-9]+)?")
 _lock = threading.Lock()  # one parse per schema file, even when threads ask at once
 
 
@@ -63,8 +67,15 @@ def _validate(manifest: Manifest, kubernetes_version: str) -> None:
     from kubernetes_validate.utils import SchemaNotFoundError, ValidationError
 
     api, kind = manifest.get("apiVersion"), manifest.get("kind")
-    if not isinstance(api, str) or not isinstance(kind, str) or not api or not kind:
-        raise SchemaNotFoundError(kind=str(kind), version=kubernetes_version, api_version=str(api))
+    if not (
+        isinstance(api, str)
+        and isinstance(kind, str)
+        and _API.fullmatch(api)
+        and _KIND.fullmatch(kind)
+    ):
+        raise SchemaNotFoundError(
+            kind=str(kind)[:100], version=kubernetes_version, api_version=str(api)[:100]
+        )
     version = _schema_version(kubernetes_version.removeprefix("v"))
     validator = _validator(version, kind.lower(), _API_GROUP.sub(r"\1-", api))
     if validator is None:

@@ -86,6 +86,11 @@ def test_threads_share_the_validators_and_agree(cell: RegionEntry) -> None:
         {"apiVersion": "v1", "metadata": {"name": "x"}},  # no kind
         {"apiVersion": ["v1"], "kind": {"a": 1}, "metadata": {"name": "x"}},
         {"apiVersion": "", "kind": "", "metadata": None},
+        # a kind or API version that would name another schema file (the non-strict one)
+        {"apiVersion": "v1", "kind": "../v1.30.0-local/Service", "metadata": {"name": "x"}},
+        {"apiVersion": "../../v1", "kind": "Service", "metadata": {"name": "x"}},
+        {"apiVersion": "v1", "kind": "Service\x00", "metadata": {"name": "x"}},
+        {"apiVersion": "v1", "kind": "S" * 10_000, "metadata": {"name": "x"}},
     ],
 )
 def test_an_object_without_kind_or_api_version_is_a_plan_error(manifest: dict[str, Any]) -> None:
