@@ -132,6 +132,26 @@ def test_report_dry_run_prints_the_summary_and_writes_nothing(tmp_path: Path) ->
         run.stdout
     )
     assert "not written" in run.stdout
+    assert "when it started: not recorded." in run.stdout  # no load.txt saved
+
+
+def test_report_rebuilds_a_saved_runs_exit_code_duration_and_load(tmp_path: Path) -> None:
+    """What ``--save`` keeps besides the output (``<script>.run``, ``load.txt``) comes back in
+    the page ``--outputs`` builds: a failed script stays failed."""
+    (tmp_path / "cold_import.txt").write_text("ratio : 0.4  (target <= 0.35: missed)\n")
+    (tmp_path / "cold_import.run").write_text("1 12.4\n")
+    (tmp_path / "load.txt").write_text("0.26, 0.28, 0.13\n")
+    run = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "report.py"), "--dry-run", "--outputs", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert run.returncode == 1, run.stdout  # one benchmark failed
+    assert "(took 12 s, exit code 1)" in run.stdout
+    assert "when it started: 0.26, 0.28, 0.13." in run.stdout
 
 
 def test_requests_per_event_marks_each_storage_target_and_the_cpu(
