@@ -352,23 +352,32 @@ class Container:
 
         return GraphDirectory(self.credential)
 
-    def take_checkpoint(self) -> Any:
-        """Sign a checkpoint of this cell's chain heads if any head moved (the timer's work)."""
-        from shared.adapters.storage.lineage.checkpoint_lock import TableCheckpointLock
-        from shared.adapters.storage.lineage.regions import region_lineage
+    def take_checkpoint(self, only: frozenset[str] | None = None) -> Any:
+        """Sign a checkpoint of this cell's chain heads if any head moved (the timer's work);
+        ``only``: of these chains' heads, the rest as the newest checkpoint has them."""
         from shared.services.lineage.heads import take_checkpoint
 
-        region = self.settings.cell.name
-        own = region_lineage(region, self.table_service, self.blob_service)
+        own, lock = self._checkpoint_parts
         return take_checkpoint(
             own.reader,
             own.heads,
             self.checkpoint_signer,
             self.checkpoint_verifier,
-            region,
+            own.region,
             lineage=self.lineage,
-            lock=TableCheckpointLock(self.table_service),
+            lock=lock,
+            only=only,
         )
+
+    @cached_property
+    def _checkpoint_parts(self) -> tuple[Any, Any]:
+        """This cell's lineage reader and checkpoint store, and the writers' lock: built once,
+        so a checkpoint does not create the table or container again."""
+        from shared.adapters.storage.lineage.checkpoint_lock import TableCheckpointLock
+        from shared.adapters.storage.lineage.regions import region_lineage
+
+        own = region_lineage(self.settings.cell.name, self.table_service, self.blob_service)
+        return own, TableCheckpointLock(self.table_service)
 
     @cached_property
     def decision_checkpoints(self) -> Any:
@@ -377,12 +386,13 @@ class Container:
 
         return CheckpointSoon(self.checkpoint_now)
 
-    def checkpoint_now(self) -> None:
-        """Sign a lineage checkpoint now (after a decision); the timer retries any failure."""
+    def checkpoint_now(self, chains: frozenset[str] | None = None) -> None:
+        """Sign a lineage checkpoint now (after a decision: of the decided ``chains``); the
+        timer retries any failure."""
         from shared.domain.errors import ClearanceError
 
         try:
-            self.take_checkpoint()
+            self.take_checkpoint(chains)
         except (ClearanceError, ConfigurationError) as exc:
             log.warning("no lineage checkpoint after the decision (the timer will sign): %s", exc)
 

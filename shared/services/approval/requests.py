@@ -90,8 +90,9 @@ class ApprovalDeps:
             return (owner,)
         return (self.platform_email,) if self.platform_email else ()
 
-    # a signed lineage checkpoint right after a decision (shrinks the blind window)
-    after_decision: Callable[[], None] = lambda: None
+    # a signed lineage checkpoint right after a decision (shrinks the blind window), given
+    # the key hash of the chain the decision was recorded in
+    after_decision: Callable[[str], None] = lambda key_hash: None
 
     @property
     def region(self) -> str:
@@ -409,7 +410,7 @@ def cast_vote(
         return VoteResult(decided, True)
     decided = _ensure_dispatched(decided, deps, written, fresh=True)
     _tell_owner(decided, deps)
-    deps.after_decision()
+    deps.after_decision(decided.artifact.key_hash)
     return VoteResult(decided, True)
 
 
@@ -510,7 +511,7 @@ def _announce_auto_approval(approval: Approval, deps: ApprovalDeps) -> Approval:
         deps.lineage.append_all([record])
     dispatched = _ensure_dispatched(approval, deps)
     _tell_owner(dispatched, deps)
-    deps.after_decision()
+    deps.after_decision(dispatched.artifact.key_hash)
     return dispatched
 
 

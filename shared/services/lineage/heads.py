@@ -1,8 +1,11 @@
 """Signed checkpoints: sign every chain's head, chained to the previous checkpoint.
 
 The timer runs every ``CHECKPOINT_SCHEDULE`` and signs a checkpoint only when some head
-moved (one Key Vault call per checkpoint, never per record); ``checkpoint_now`` is the same
-step called right after an approval decision. A new checkpoint takes a chain's current head
+moved (one Key Vault call per checkpoint, never per record); it reads every chain's head. The
+checkpoint right after an approval decision is the same step for the decided chains only
+(``only``): the newest genuine checkpoint's entries, with the heads of those chains read again,
+so what a decision costs does not grow with the number of chains in the cell; every other
+chain's head is the timer's to take, as before. A new checkpoint takes a chain's current head
 only if it extends what the previous genuine checkpoint saw (same hash at the old position). A
 chain that disappeared, shrank or was rewritten keeps its previous entry and is reported: the
 evidence of tampering is carried forward, not overwritten.
@@ -17,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,13 +66,17 @@ def take_checkpoint(
     force: bool = False,
     workers: int = 8,
     lock: CheckpointLock | None = None,
+    only: Collection[str] | None = None,
 ) -> CheckpointResult:
     """Sign a checkpoint if any head moved (see the module doc); ``lock`` serialises writers
-    across instances, so two never name the same predecessor."""
+    across instances, so two never name the same predecessor. ``only``: read again the heads
+    of these chains alone and keep the newest genuine checkpoint's entry of every other chain
+    (a full checkpoint when there is none yet)."""
+    args = (index, store, signer, verifier, region, lineage, clock, force, workers, only)
     if lock is None:
-        return _take(index, store, signer, verifier, region, lineage, clock, force, workers)
+        return _take(*args)
     with lock.held():
-        return _take(index, store, signer, verifier, region, lineage, clock, force, workers)
+        return _take(*args)
 
 
 def _take(
@@ -82,6 +89,7 @@ def _take(
     clock: Callable[[], datetime],
     force: bool,
     workers: int,
+    only: Collection[str] | None,
 ) -> CheckpointResult:
     scope = f"{region}|{getattr(store, 'container_name', '')}"
     key = f"{scope}|{getattr(verifier, 'fingerprint', id(verifier))}"
@@ -92,9 +100,12 @@ def _take(
             waiting = _pending.pop(scope, [])
         recorded = _record_anomalies(waiting + trail.anomalies, lineage, scope, region, clock)
     before = trail.newest.checkpoint if trail.newest else None
-    known = {a.key_hash for a in index.artifacts()}
-    if before is not None:
-        known |= set(before.chains)
+    if only is not None and before is not None:
+        known = set(only)  # the rest keep the entries ``before`` signed
+    else:
+        known = {a.key_hash for a in index.artifacts()}
+        if before is not None:
+            known |= set(before.chains)
 
     def head_of(key_hash: str) -> tuple[str, HeadMark | None, bool]:
         anchor = before.anchor(key_hash) if before else None
@@ -104,9 +115,13 @@ def _take(
         extends = head.seq > anchor.seq and index.hash_at(key_hash, anchor.seq) == anchor.hash
         return key_hash, head if extends else anchor, not extends
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(head_of, sorted(known)))
-    chains = {k: ChainHead(seq=h.seq, hash=h.hash) for k, h, _ in results if h is not None}
+    if len(known) <= 1:  # a decision's chain: no pool to start for one read
+        results = [head_of(k) for k in known]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(head_of, sorted(known)))
+    chains = dict(before.chains) if only is not None and before is not None else {}
+    chains.update({k: ChainHead(seq=h.seq, hash=h.hash) for k, h, _ in results if h is not None})
     suspicious = sorted(k for k, _, bad in results if bad)
     if suspicious:
         log.error(
@@ -210,24 +225,31 @@ def _record_anomalies(
 class CheckpointSoon:
     """A signed checkpoint shortly after it is asked for, off the asker's thread.
 
-    An approval decision asks for one (``request``: no I/O, returns at once); a worker thread
-    of this process waits ``delay`` seconds, so decisions close together share one checkpoint
-    (one Key Vault call), and signs. A failure is logged; the timer (every 20 s, also on
-    startup) signs what this missed, so the window stays bounded even if the process stops
-    before the worker runs. ``flush`` waits for what was asked (tests, benchmarks, shutdown).
+    An approval decision asks for one, naming the chain it was recorded in (``request``: no
+    I/O, returns at once); a worker thread of this process waits ``delay`` seconds, so
+    decisions close together share one checkpoint (one Key Vault call), and signs one of the
+    chains asked for (``take(chains)``; ``None``: a request named none, so every chain). A
+    failure is logged; the timer (every 20 s, also on startup) signs what this missed, so the
+    window stays bounded even if the process stops before the worker runs. ``flush`` waits
+    for what was asked (tests, benchmarks, shutdown).
     """
 
-    def __init__(self, take: Callable[[], object], delay: float = 0.2) -> None:
+    def __init__(self, take: Callable[[frozenset[str] | None], object], delay: float = 0.2) -> None:
         self._take = take
         self._delay = delay
         self._cond = threading.Condition()
         self._asked = 0  # requests so far
         self._done = 0  # requests covered by a finished run
+        self._chains: set[str] | None = set()  # asked for since the last run began (None: all)
         self._worker: threading.Thread | None = None
 
-    def request(self) -> None:
+    def request(self, chain: str | None = None) -> None:
         with self._cond:
             self._asked += 1
+            if chain is None:
+                self._chains = None
+            elif self._chains is not None:
+                self._chains.add(chain)
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(
                     target=self._run, name="checkpoint-soon", daemon=True
@@ -250,8 +272,10 @@ class CheckpointSoon:
             time.sleep(self._delay)  # let decisions close together share this checkpoint
             with self._cond:
                 covering = self._asked
+                chains = None if self._chains is None else frozenset(self._chains)
+                self._chains = set()
             try:
-                self._take()
+                self._take(chains)
             except Exception:  # the timer signs what this run missed
                 log.exception("lineage checkpoint after a decision failed")
             with self._cond:

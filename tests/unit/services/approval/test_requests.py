@@ -152,7 +152,7 @@ class Journal:
 def _decide(deps: ApprovalDeps, journal: Journal) -> Approval:
     approval = open_request(request("1.0.0"), deps)
     deps.bus, deps.mailer = journal.bus(), journal.mailer()
-    deps.after_decision = lambda: journal.events.append("checkpoint")
+    deps.after_decision = lambda key_hash: journal.events.append(f"checkpoint {key_hash}")
     deps.platform_email = "platform@contoso.example"  # the owner's mail goes somewhere
     for approver in approval.approvers[: approval.min_approvals]:
         result = cast_vote(approval.approval_id, approver, "approve", None, "signed_link", deps)
@@ -168,6 +168,7 @@ def test_the_deployment_request_goes_before_any_mail_and_the_checkpoint_after(
     assert decided.state is ApprovalState.APPROVED and decided.dispatched
     assert journal.events[0] == f"bus {DEPLOYMENT_REQUESTS}"
     assert [e.split(" ")[0] for e in journal.events] == ["bus", "mail", "checkpoint"]
+    assert journal.events[-1] == f"checkpoint {decided.artifact.key_hash}"  # the decided chain
 
 
 def test_a_mail_failure_neither_blocks_nor_repeats_the_deployment_request(

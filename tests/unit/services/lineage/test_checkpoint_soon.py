@@ -14,7 +14,7 @@ def test_request_returns_at_once_and_flush_sees_the_checkpoint() -> None:
     signed: list[float] = []
     gate = threading.Event()
 
-    def take() -> None:
+    def take(_: object) -> None:
         gate.wait(5)
         signed.append(time.monotonic())
 
@@ -29,7 +29,7 @@ def test_request_returns_at_once_and_flush_sees_the_checkpoint() -> None:
 
 def test_decisions_close_together_share_one_checkpoint() -> None:
     runs: list[int] = []
-    soon = CheckpointSoon(lambda: runs.append(1), delay=0.3)
+    soon = CheckpointSoon(lambda _: runs.append(1), delay=0.3)
     for _ in range(10):
         soon.request()
     assert soon.flush(timeout=5)
@@ -40,7 +40,7 @@ def test_a_request_during_a_run_gets_a_run_of_its_own() -> None:
     started, release = threading.Event(), threading.Event()
     runs: list[int] = []
 
-    def take() -> None:
+    def take(_: object) -> None:
         runs.append(1)
         started.set()
         release.wait(5)
@@ -59,7 +59,7 @@ def test_a_failing_checkpoint_is_logged_and_the_next_request_still_runs(
 ) -> None:
     calls: list[int] = []
 
-    def take() -> None:
+    def take(_: object) -> None:
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("key vault unavailable")
@@ -70,3 +70,27 @@ def test_a_failing_checkpoint_is_logged_and_the_next_request_still_runs(
     assert "checkpoint after a decision failed" in caplog.text
     soon.request()
     assert soon.flush(timeout=5) and len(calls) == 2
+
+
+def test_the_chains_asked_for_are_signed_together_and_a_request_naming_none_means_all() -> None:
+    started, release = threading.Event(), threading.Event()
+    taken: list[frozenset[str] | None] = []
+
+    def take(chains: frozenset[str] | None) -> None:
+        taken.append(chains)
+        started.set()
+        release.wait(5)
+
+    soon = CheckpointSoon(take, delay=0.2)
+    soon.request("a")
+    soon.request("b")
+    soon.request("a")
+    assert started.wait(5)
+    soon.request("c")  # asked while the run for a and b signs: the next run's
+    started.clear()
+    release.set()
+    assert started.wait(5)
+    soon.request(None)  # the timer's kind of run: every chain
+    soon.request("d")
+    assert soon.flush(timeout=5)
+    assert taken == [frozenset({"a", "b"}), frozenset({"c"}), None]

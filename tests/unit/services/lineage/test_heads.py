@@ -138,3 +138,69 @@ def test_a_flood_of_junk_is_recorded_a_bounded_number_per_run_and_all_in_the_end
         runs.append(result.anomalies_recorded)
     assert runs == [MAX_ANOMALY_RECORDS, 20, 0]
     assert len({r.details["blob"] for r in lineage.records}) == MAX_ANOMALY_RECORDS + 20
+
+
+@dataclass
+class CountingChains(Chains):
+    """Chains that note whose head was read: what a checkpoint costs."""
+
+    read: list[str] = field(default_factory=list)
+
+    def artifacts(self) -> list[Art]:
+        self.read.append("*artifacts*")
+        return super().artifacts()
+
+    def head(self, key_hash: str) -> HeadMark | None:
+        self.read.append(key_hash)
+        return super().head(key_hash)
+
+
+def test_a_decision_checkpoint_reads_the_decided_chains_only_and_keeps_every_other_entry() -> None:
+    chains = CountingChains({k: HeadMark(1, H[k]) for k in "abcde"})
+    blobs, signer = MemoryCheckpoints(), MemorySigner()
+    first = written(take_checkpoint(chains, blobs, signer, signer.verifier(), "westeurope",
+                                    clock=lambda: at(0)))  # fmt: skip
+    chains.read.clear()
+    for k in "abcde":  # every chain moved since; only "b" was decided
+        chains.heads[k] = HeadMark(2, H["f"])
+        chains.hashes[(k, 1)] = H[k]
+    result = take_checkpoint(chains, blobs, signer, signer.verifier(), "westeurope",
+                             clock=lambda: at(1), only={"b"})  # fmt: skip
+    s = written(result).checkpoint
+    assert chains.read == ["b"]  # no listing, no head of another chain: O(decided), not O(cell)
+    assert s.chains["b"] == ChainHead(seq=2, hash=H["f"])
+    assert {k: v for k, v in s.chains.items() if k != "b"} == {
+        k: v for k, v in first.checkpoint.chains.items() if k != "b"
+    }  # the others keep the entries the previous checkpoint signed (the timer takes them)
+    assert s.previous == first.digest
+    timer = written(take_checkpoint(chains, blobs, signer, signer.verifier(), "westeurope",
+                                    clock=lambda: at(2)))  # fmt: skip
+    assert all(timer.checkpoint.chains[k] == ChainHead(seq=2, hash=H["f"]) for k in "abcde")
+    assert timer.checkpoint.previous == written(result).digest
+
+
+def test_a_decision_checkpoint_never_anchors_a_rewritten_or_shortened_decided_chain() -> None:
+    chains = CountingChains({"cut": HeadMark(4, H["a"]), "rewritten": HeadMark(2, H["b"])})
+    blobs, signer = MemoryCheckpoints(), MemorySigner()
+    take_checkpoint(chains, blobs, signer, signer.verifier(), "westeurope", clock=lambda: at(0))
+    chains.heads = {"cut": HeadMark(2, H["c"]), "rewritten": HeadMark(3, H["d"])}
+    chains.hashes = {("rewritten", 2): H["e"]}  # seq 2 is no longer what was signed
+    result = take_checkpoint(chains, blobs, signer, signer.verifier(), "westeurope",
+                             clock=lambda: at(1), only={"cut", "rewritten"})  # fmt: skip
+    assert result.written is None  # nothing may move: both keep what was signed
+    assert result.suspicious == ["cut", "rewritten"]
+    chains.heads.pop("cut")  # deleted outright
+    gone = take_checkpoint(chains, blobs, signer, signer.verifier(), "westeurope",
+                           clock=lambda: at(2), only={"cut"})  # fmt: skip
+    assert gone.written is None and gone.suspicious == ["cut"]
+
+
+def test_a_decision_checkpoint_with_no_checkpoint_before_it_covers_every_chain() -> None:
+    chains = CountingChains({k: HeadMark(1, H[k]) for k in "abc"})
+    blobs, signer = MemoryCheckpoints(), MemorySigner()
+    result = take_checkpoint(chains, blobs, signer, signer.verifier(), "westeurope",
+                             clock=lambda: at(0), only={"a"})  # fmt: skip
+    assert set(written(result).checkpoint.chains) == {"a", "b", "c"}
+    unknown = take_checkpoint(chains, blobs, signer, signer.verifier(), "westeurope",
+                              clock=lambda: at(1), only={"f" * 64})  # fmt: skip
+    assert unknown.written is None  # a chain that does not exist adds no entry
