@@ -337,6 +337,15 @@ def test_junk_under_the_checkpoint_prefix_is_reported_and_the_timer_goes_on(
     assert stores.checkpoint().anomalies_recorded == 0  # recorded once, not on every run
 
 
+def test_a_checkpoint_container_deleted_behind_the_app_is_created_again(stores: Stores) -> None:
+    assert stores.checkpoint().written is not None  # the first: the upload creates the container
+    stores.blobs.delete_container()
+    stores.writer.append(record(stores.artifact, RecordKind.DEPLOYMENT_STARTED, REGION))
+    again = stores.checkpoint()  # the upload finds no container, creates it and signs
+    assert again.written is not None
+    assert [b.name for b in stores.blobs.list_blobs()] == [again.written.name]
+
+
 def again_key() -> str:
     from shared.services.lineage.heads import ANOMALIES
 

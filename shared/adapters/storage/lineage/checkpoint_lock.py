@@ -36,15 +36,15 @@ class TableCheckpointLock:
     @contextmanager
     def held(self) -> Iterator[bool]:
         """Hold the lock for the block; yields False when it could not be taken in time."""
-        owner = uuid.uuid4().hex
-        taken = self._acquire(owner)
+        etag = self._acquire(uuid.uuid4().hex)
         try:
-            yield taken
+            yield etag is not None
         finally:
-            if taken:
-                self._release(owner)
+            if etag is not None:
+                self._release(etag)
 
-    def _acquire(self, owner: str) -> bool:
+    def _acquire(self, owner: str) -> str | None:
+        """The lock row's ETag once taken; None when it could not be taken in time."""
         from azure.core import MatchConditions
         from azure.core.exceptions import (
             AzureError,
@@ -64,8 +64,7 @@ class TableCheckpointLock:
                 "Until": now + timedelta(seconds=self._hold),
             }
             try:
-                self._table().create_entity(row)
-                return True
+                return str(self._table().create_entity(row)["etag"])
             except ResourceExistsError:
                 pass
             except AzureError as exc:
@@ -74,34 +73,33 @@ class TableCheckpointLock:
                 current = self._table().get_entity(PARTITION, ROW)
                 until = current.get("Until")
                 if not isinstance(until, datetime) or until < now:
-                    self._table().update_entity(
+                    taken = self._table().update_entity(
                         row,
                         mode=UpdateMode.REPLACE,
                         etag=current.metadata["etag"],
                         match_condition=MatchConditions.IfNotModified,
                     )
-                    return True
+                    return str(taken["etag"])
             except (ResourceModifiedError, ResourceNotFoundError):
                 continue
             except AzureError as exc:
                 raise TransientError(f"checkpoint lock unavailable: {exc}") from exc
             if time.monotonic() > deadline:
                 log.error("checkpoint lock held by %s; signing without it", current.get("Owner"))
-                return False
+                return None
             time.sleep(0.2)
 
-    def _release(self, owner: str) -> None:
+    def _release(self, etag: str) -> None:
+        """Delete the row only as this holder left it (one request): a row taken over since
+        (this holder overran ``hold``) or already gone is not this holder's to delete."""
         from azure.core import MatchConditions
-        from azure.core.exceptions import AzureError
+        from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
 
         try:
-            current = self._table().get_entity(PARTITION, ROW)
-            if current.get("Owner") == owner:
-                self._table().delete_entity(
-                    PARTITION,
-                    ROW,
-                    etag=current.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified,
-                )
+            self._table().delete_entity(
+                PARTITION, ROW, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            log.warning("checkpoint lock was taken over before its release (held too long)")
         except AzureError as exc:
             log.warning("checkpoint lock not released (it expires): %s", exc)

@@ -77,6 +77,10 @@ class BlobCheckpoints:
                 _cache[key] = data
             return name, data
 
+        with _lock:
+            fresh = sum((scope, name, etag) not in _cache for name, etag, _ in listed)
+        if fresh <= 1:  # all but at most one already read: no pool to start
+            return iter([read(item) for item in listed])
         with ThreadPoolExecutor(max_workers=self._workers) as pool:
             return iter(list(pool.map(read, listed)))
 
@@ -105,18 +109,26 @@ class BlobCheckpoints:
         return data
 
     def create(self, name: str, data: bytes) -> None:
-        """Create the checkpoint's blob (never overwrites)."""
-        from azure.core.exceptions import AzureError
+        """Create the checkpoint's blob (never overwrites): one request; the container is
+        created only when the upload finds none (the first checkpoint, or one deleted)."""
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
         from azure.storage.blob import ContentSettings
 
         container = self._container()
-        try:
-            ensure_created(container.create_container)
+
+        def upload() -> None:
             container.upload_blob(
                 name,
                 data,
                 overwrite=False,
                 content_settings=ContentSettings(content_type="application/json"),
             )
+
+        try:
+            try:
+                upload()
+            except ResourceNotFoundError:
+                ensure_created(container.create_container)
+                upload()
         except AzureError as exc:
             raise TransientError(f"cannot write checkpoint {name}: {exc}") from exc
