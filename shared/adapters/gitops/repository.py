@@ -88,7 +88,7 @@ class GitRepository:
                     last = str(exc)
                     log.info("push to %s raced with another writer (attempt %d)", self.url, attempt)
                     continue
-                self._head = commit
+                self._synced(commit)
                 return commit.decode()
         raise TransientError(
             f"{self.url}: push still rejected after {self._attempts} attempts: {last[:300]}"
@@ -147,7 +147,8 @@ class GitRepository:
             sha = refs.get(ref)
             if sha and sha != ZERO:
                 seen.append(sha)  # the head whose objects are fetched (the ref may move on)
-                return [sha]
+                # a head this cache already holds (this instance wrote it): nothing to fetch
+                return [] if sha in self._local().object_store else [sha]
             return []
 
         def fetch() -> bytes | None:
@@ -156,8 +157,16 @@ class GitRepository:
             return seen[-1] if seen else None
 
         head: bytes | None = self._remote(fetch, "fetch")
-        self._head = head
+        self._synced(head)
         return head
+
+    def _synced(self, head: bytes | None) -> None:
+        """Remember ``head`` as the branch in the local cache too: its ref is what the next
+        fetch tells the remote it has, so the remote sends only newer objects (without it,
+        every fetch downloaded the whole history again, a pack per deployment)."""
+        self._head = head
+        if head is not None:
+            self._local().refs[self._ref] = head
 
     def _commit(
         self, head: bytes | None, root: str, files: Mapping[str, str], message: str

@@ -124,6 +124,52 @@ def test_a_push_that_keeps_losing_the_race_is_transient(remote: Path, tmp_path: 
         ours.replace("mine", {"m.yaml": "m\n"}, {}, MESSAGE)
 
 
+def cache_packs(cache: Path) -> list[int]:
+    """The object count of each pack in a local cache (what its fetches downloaded)."""
+    from dulwich.repo import Repo
+
+    return sorted(len(p.index) for p in Repo(str(cache)).object_store.packs)
+
+
+def test_a_fetch_brings_only_what_the_cache_lacks(remote: Path, tmp_path: Path) -> None:
+    ours = GitRepository(str(remote), "main", tmp_path / "ours")
+    theirs = GitRepository(str(remote), "main", tmp_path / "theirs")
+    for n in range(6):
+        ours.replace(f"models/m{n}", {"d.yaml": f"{n}\n"}, {}, MESSAGE)
+    assert cache_packs(tmp_path / "ours") == []  # its own commits: nothing fetched back
+    theirs.replace("other", {"o.yaml": "o\n"}, {}, "theirs\n")
+    # a new cache: the history, once (6 commits x commit, root, models/, models/mN/, blob)
+    assert cache_packs(tmp_path / "theirs") == [30]
+    ours.replace("models/m6", {"d.yaml": "6\n"}, {}, MESSAGE)
+    # their commit, its root tree, the "other" tree and blob; not the history again
+    assert cache_packs(tmp_path / "ours") == [4]
+    assert set(files_of(remote)) == {f"models/m{n}/d.yaml" for n in range(7)} | {"other/o.yaml"}
+
+
+def test_a_remote_reset_behind_the_cache_is_built_on_as_the_remote_has_it(
+    remote: Path, tmp_path: Path
+) -> None:
+    from dulwich.repo import Repo
+
+    ours = GitRepository(str(remote), "main", tmp_path / "ours")
+    first = ours.replace("a", {"a.yaml": "1\n"}, {}, MESSAGE)
+    ours.replace("b", {"b.yaml": "2\n"}, {}, MESSAGE)
+    Repo(str(remote)).refs[b"refs/heads/main"] = first.encode()  # force-pushed back
+    third = ours.replace("c", {"c.yaml": "3\n"}, {}, MESSAGE)
+    assert head_commit(remote).parents == [first.encode()]
+    assert set(files_of(remote)) == {"a/a.yaml", "c/c.yaml"} and third
+
+
+def test_a_cache_whose_branch_ref_was_removed_fetches_again(remote: Path, tmp_path: Path) -> None:
+    from dulwich.repo import Repo
+
+    GitRepository(str(remote), "main", tmp_path / "ours").replace("a", {"a.yaml": "1\n"}, {}, "x")
+    del Repo(str(tmp_path / "ours")).refs[b"refs/heads/main"]
+    again = GitRepository(str(remote), "main", tmp_path / "ours")  # a restarted instance
+    again.replace("b", {"b.yaml": "2\n"}, {}, MESSAGE)
+    assert set(files_of(remote)) == {"a/a.yaml", "b/b.yaml"}
+
+
 @pytest.mark.parametrize(
     ("directory", "extra"),
     [
