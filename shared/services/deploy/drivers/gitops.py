@@ -8,7 +8,7 @@ passes and says it was not observed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterator, Mapping
 
 from shared.domain.deploy.codes import DeployCode, PlanError
 from shared.domain.deploy.k8s_status import healthy
@@ -149,6 +149,11 @@ class _SharedFiles(Mapping[str, str | None]):
                     "restore it before deploying.",
                 ) from exc
         return files
+
+    def items(self) -> ItemsView[str, str | None]:
+        """All of them from one reading of the branch (``Mapping.items`` would read it again
+        for every key)."""
+        return self._files().items()
 
     def __getitem__(self, key: str) -> str | None:
         return self._files()[key]
