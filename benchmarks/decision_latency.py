@@ -21,6 +21,7 @@ Target: open loop at 50 votes/s, deciding vote -> deployment request p95 < 100 m
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import urllib.error
 import urllib.parse
@@ -31,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 
 from bench_stack import labels, ms, private_stack
 from figures import check, latency_line, percentiles
+from proc_cpu import children, cpu_seconds
 
 from shared.adapters.storage.approvals import TableApprovalStore
 from shared.composition import Container
@@ -183,6 +185,10 @@ def open_loop(cell: Cell, count: int, rate: float) -> None:
     took = time.perf_counter() - started
     time.sleep(2)  # let the last first votes' consumers settle before the clock starts
     results: list[tuple[float, int]] = [(0.0, 0)] * count
+    host = cell.stack.processes.pid(f"host-{REGION}")
+    pids = {"host": [host, *(children(host) if host else [])]}
+    pids["azurite"] = [cell.stack.processes.pid("azurite")]
+    cpu_before = {k: sum(cpu_seconds(p) for p in v) for k, v in pids.items()}
     t0 = time.perf_counter()
 
     def offer(indexed: tuple[int, tuple[str, Vote]]) -> None:
@@ -195,6 +201,7 @@ def open_loop(cell: Cell, count: int, rate: float) -> None:
     with ThreadPoolExecutor(max_workers=64) as pool:
         list(pool.map(offer, enumerate(prepared)))
     wall = time.perf_counter() - t0
+    cpu = {k: sum(cpu_seconds(p) for p in v) - cpu_before[k] for k, v in pids.items()}
     ok = [latency for latency, status in results if 200 <= status < 300]
     failed = count - len(ok)
     dispatched = check_dispatched(cell.store, [approval_id for approval_id, _ in prepared])
@@ -208,6 +215,12 @@ def open_loop(cell: Cell, count: int, rate: float) -> None:
         f"({count / wall:.1f} votes/s achieved), {failed} not answered 2xx"
     )
     print(latency_line("deciding vote -> deployment request enqueued", ok, "<", TARGET_P95_MS))
+    print(
+        f"CPU while the votes were sent  : host {cpu['host']:.1f} s, Azurite {cpu['azurite']:.1f} s"
+        f" in {wall:.1f} s on {os.cpu_count()} cores; per vote host {cpu['host'] / count * 1e3:.0f}"
+        f" ms, Azurite {cpu['azurite'] / count * 1e3:.0f} ms (with the deployments the votes"
+        " start, which the same host runs meanwhile)"
+    )
     print(
         f"approvals approved and dispatched: {dispatched} of {count} ({check(dispatched, count)})"
     )

@@ -21,17 +21,16 @@ per event <= 10 ms averaged over the burst mix (every run; Azurite's is printed 
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from bench_stack import labels, ms, private_stack
 from figures import check, latency_line, percentiles, verdict
+from proc_cpu import children, cpu_seconds
 
 from shared.composition import Container
 from shared.domain.lineage.record import INTAKE_TERMINAL, ArtifactRef, RecordKind
@@ -69,35 +68,6 @@ def events_for(
         image_pushed(stack, region, repository, digest, tag)
         for tag in ("1.0.0", None, "1.0.0", "stable")
     ]
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """utime + stime (and waited-for children) of one process, from /proc."""
-    if pid is None:
-        return 0.0
-    try:
-        fields, _ = cpu_stat(pid)
-    except OSError:
-        return 0.0
-    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def children(pid: int) -> list[int]:
-    """Worker processes of a host started with FUNCTIONS_WORKER_PROCESS_COUNT > 1."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and cpu_stat(int(entry.name))[1] == pid:
-                found.append(int(entry.name))
-        except (OSError, ValueError):
-            continue
-    return found
-
-
-def cpu_stat(pid: int) -> tuple[list[str], int]:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return fields, int(fields[1])
 
 
 @dataclass
