@@ -14,11 +14,13 @@ from shared.adapters.storage.lineage.writer import ResidencyViolation
 from shared.composition import Container
 from shared.domain.lineage.chain import GENESIS
 from shared.domain.lineage.index import (
+    ARTIFACTS,
     LIVE,
-    actor_partition,
+    actor_row_range,
     day_partition,
+    legacy_name_partition,
     live_row_key,
-    name_partition,
+    name_row_range,
 )
 from shared.domain.lineage.record import RecordKind
 from shared.domain.lineage.verify import verify_chain
@@ -48,7 +50,8 @@ def test_a_story_becomes_one_linear_chain_with_its_index_rows(cell_container: Ce
     assert artifact.key_hash in names
     day, _ = reader.rows(day_partition(T0))
     assert sum(1 for e in day if e["KeyHash"] == artifact.key_hash) == 8
-    asked, _ = reader.rows(actor_partition("CID@contoso.example"))  # identities: case-blind
+    lo, hi = actor_row_range("CID@contoso.example")  # identities: case-blind
+    asked, _ = reader.rows(ARTIFACTS, lo=lo, hi=hi)
     assert [(e["KeyHash"], e["Role"]) for e in asked if e["KeyHash"] == artifact.key_hash] == [
         (artifact.key_hash, "asked")
     ]
@@ -163,4 +166,53 @@ def test_residency_a_swedencentral_artifact_never_reaches_westeurope(cell_contai
     assert mentions(west) == 0
     reader = TableLineageReader(west.table_service)
     assert artifact.key_hash not in {a.key_hash for a in reader.named("resident-model")}
-    assert reader.rows(name_partition("resident-model"))[0] == []
+    lo, hi = name_row_range("resident-model")
+    assert reader.rows(ARTIFACTS, lo=lo, hi=hi)[0] == []
+    assert reader.rows(legacy_name_partition("resident-model"))[0] == []
+
+
+def test_name_rows_share_the_artifacts_partition_and_never_pose_as_artifacts(
+    cell_container: Cells,
+) -> None:
+    cell = cell_container("westeurope")
+    store = writer(cell)
+    artifacts = [new_image("westeurope", "catalog-model") for _ in range(3)]
+    for artifact in artifacts:
+        for r in story(artifact, "westeurope")[:2]:
+            store.append(r)
+    reader = store.reader
+    lo, hi = name_row_range("Catalog-Model ")  # names are case- and space-blind
+    rows, _ = reader.rows(ARTIFACTS, lo=lo, hi=hi)
+    assert {r["RowKey"].rsplit("|", 1)[-1] for r in rows} == {a.key_hash for a in artifacts}
+    listed = [a.key_hash for a in reader.artifacts()]
+    assert len(listed) == len(set(listed))  # one row per chain, whatever names it has
+    assert {a.key_hash for a in artifacts} <= set(listed)
+    assert all("|" not in key for key in listed)
+
+
+def test_name_rows_written_before_the_move_are_still_read(cell_container: Cells) -> None:
+    """Rows of the former layout (partition ``n|<name>``) answer ``history`` beside the new
+    ones; an artifact found in both is listed once, from its new row."""
+    cell = cell_container("westeurope")
+    store = writer(cell)
+    moved, old_only = new_image("westeurope", "moved-model"), new_image("westeurope", "moved-model")
+    for r in story(moved, "westeurope")[:2]:
+        store.append(r)
+    table = cell.table_service.get_table_client("lineage")
+    for artifact, version in ((moved, "stale"), (old_only, "0.9.0")):
+        table.upsert_entity(
+            {
+                "PartitionKey": legacy_name_partition("moved-model"),
+                "RowKey": artifact.key_hash,
+                "Name": "moved-model",
+                "ArtifactKey": artifact.key,
+                "Artifact": artifact.model_dump_json(),
+                "Region": "westeurope",
+                "FirstAt": T0,
+                "Version": version,
+            }
+        )
+    found = {a.key_hash: a for a in store.reader.named("moved-model")}
+    assert set(found) == {moved.key_hash, old_only.key_hash}
+    assert found[old_only.key_hash].version == "0.9.0"
+    assert found[moved.key_hash].version != "stale"

@@ -34,8 +34,9 @@ from shared.domain.lineage.heads import Checkpoint, SignedCheckpoint
 from shared.domain.lineage.index import (
     ARTIFACTS,
     LIVE,
-    actor_partition,
+    actor_row_range,
     chain_partition,
+    current_address,
     live_row_key,
 )
 from shared.domain.lineage.record import ArtifactRef, RecordKind
@@ -84,6 +85,13 @@ class Stores:
         from azure.data.tables import UpdateMode
 
         self.client.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def actor_rows(self, identity: str) -> list[dict[str, Any]]:
+        """This artifact's by-actor rows of ``identity`` (in the artifacts partition)."""
+        lo, hi = actor_row_range(identity)
+        flt = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
+        rows = self.client.query_entities(flt, parameters={"pk": ARTIFACTS, "lo": lo, "hi": hi})
+        return [dict(r) for r in rows if r["KeyHash"] == self.artifact.key_hash]
 
     def cut_tail(self, artifact: ArtifactRef | None = None) -> None:
         """Delete the chain's newest record and move the head row back onto the one before."""
@@ -356,10 +364,8 @@ def test_an_edited_and_rehashed_index_row_is_named(
     stores: Stores, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stores.checkpoint()
-    pk = actor_partition("ann@contoso.example")
-    rows = list(stores.client.query_entities("PartitionKey eq @pk", parameters={"pk": pk}))
-    mine = [dict(r) for r in rows if r["KeyHash"] == stores.artifact.key_hash]
-    vote = next(r for r in mine if r["Kind"] == "approval.vote")
+    pk = ARTIFACTS
+    vote = next(r for r in stores.actor_rows("ann@contoso.example") if r["Kind"] == "approval.vote")
     vote["Body"] = vote["Body"].replace('"decision":"approve"', '"decision":"reject"')
     vote["Hash"] = hashlib.sha256(vote["Body"].encode()).hexdigest()
     stores.put(vote)
@@ -372,18 +378,41 @@ def test_an_edited_and_rehashed_index_row_is_named(
 
 def test_a_deleted_or_moved_index_row_is_named(stores: Stores) -> None:
     stores.checkpoint()
-    pk = actor_partition("bob@contoso.example")
-    row = next(
-        dict(r)
-        for r in stores.client.query_entities("PartitionKey eq @pk", parameters={"pk": pk})
-        if r["KeyHash"] == stores.artifact.key_hash
-    )
-    stores.client.delete_entity(pk, row["RowKey"])
-    other = actor_partition("mallory@contoso.example")  # blame someone else for bob's vote
-    stores.put({**row, "PartitionKey": other})
+    row = stores.actor_rows("bob@contoso.example")[0]
+    stores.client.delete_entity(ARTIFACTS, row["RowKey"])
+    bob, _ = actor_row_range("bob@contoso.example")
+    mallory, _ = actor_row_range("mallory@contoso.example")  # blame someone else for bob's vote
+    moved = mallory + row["RowKey"][len(bob) :]
+    stores.put({**row, "RowKey": moved})
     result = stores.verify(indexes=True)
     named = sorted((f.partition, f.row_key) for f in result.index_faults)
-    assert named == sorted([(pk, row["RowKey"]), (other, row["RowKey"])])
+    assert named == sorted([(ARTIFACTS, row["RowKey"]), (ARTIFACTS, moved)])
+
+
+def test_by_actor_rows_of_the_former_layout_are_verified_where_they_are(stores: Stores) -> None:
+    """A row written before by-actor rows moved (partition ``x|<identity>``) is a valid copy;
+    edited there, or filed under another identity there, it is named at its own address."""
+    stores.checkpoint()
+    row = stores.actor_rows("bob@contoso.example")[0]
+    stores.client.delete_entity(ARTIFACTS, row["RowKey"])
+    bob, _ = actor_row_range("bob@contoso.example")
+    legacy_pk, legacy_rk = bob[:-1], row["RowKey"][len(bob) :]
+    assert current_address(legacy_pk, legacy_rk) == (ARTIFACTS, row["RowKey"])
+    stores.put({**row, "PartitionKey": legacy_pk, "RowKey": legacy_rk})
+    assert stores.verify(indexes=True).index_faults == []  # the former layout still counts
+
+    edited = {**row, "PartitionKey": legacy_pk, "RowKey": legacy_rk}
+    edited["Body"] = edited["Body"].replace("bob@contoso.example", "eve@contoso.example")
+    edited["Hash"] = hashlib.sha256(edited["Body"].encode()).hexdigest()
+    stores.put(edited)
+    faults = stores.verify(indexes=True).index_faults
+    assert [(f.partition, f.row_key) for f in faults] == [(legacy_pk, legacy_rk)]
+
+    stores.client.delete_entity(legacy_pk, legacy_rk)
+    mallory, _ = actor_row_range("mallory@contoso.example")
+    stores.put({**row, "PartitionKey": mallory[:-1], "RowKey": legacy_rk})
+    named = sorted((f.partition, f.row_key) for f in stores.verify(indexes=True).index_faults)
+    assert named == sorted([(ARTIFACTS, row["RowKey"]), (mallory[:-1], legacy_rk)])
 
 
 def test_stage_live_rows_are_their_own_and_an_edited_one_is_named(stores: Stores) -> None:
@@ -655,12 +684,8 @@ def test_the_audit_page_badge_needs_the_chain_the_checkpoint_and_the_indexes(
     stores.blobs.upload_blob("heads/0000000000000-<script>.json", b"junk")
     html = page()
     assert "not genuine" in html and "<script>" not in html and "&lt;script&gt;" in html
-    pk = actor_partition("ann@contoso.example")
-    vote = next(
-        dict(r)
-        for r in stores.client.query_entities("PartitionKey eq @pk", parameters={"pk": pk})
-        if r["KeyHash"] == stores.artifact.key_hash and r["Kind"] == "approval.vote"
-    )
+    pk = ARTIFACTS
+    vote = next(r for r in stores.actor_rows("ann@contoso.example") if r["Kind"] == "approval.vote")
     vote["Body"] = vote["Body"].replace('"decision":"approve"', '"decision":"reject"')
     vote["Hash"] = hashlib.sha256(vote["Body"].encode()).hexdigest()
     stores.put(vote)

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.stack
 STORAGE = ("table", "queue", "blob")
 # (target of the issue, bound this test enforces: the target, or the count achieved)
 BOUNDS = {
-    "approval consumer": (8, 11),
+    "approval consumer": (8, 10),
     "first vote": (None, 5),
     "deciding vote": (10, 10),
 }

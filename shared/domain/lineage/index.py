@@ -3,10 +3,18 @@
 Partition keys (one table per cell; see docs/lineage.md):
 
 - ``c|<artifact key hash>``  the chain: ``seq-…`` rows, the ``head`` row, ``idem-…`` markers
-- ``artifacts``               one row per chain (what exists; drives snapshots and ``verify --all``)
-- ``n|<sha256(name)>``        artifacts by model name / repository (``history``)
+- ``artifacts``               one row per chain, row key ``<artifact key hash>`` (what exists;
+                              drives snapshots and ``verify --all``), and the artifacts by model
+                              name / repository, row key ``n|<sha256(name)>|<artifact key hash>``
+                              (``history``): one partition, so a record's catalog rows are one
+                              entity-group transaction
+- ``n|<sha256(name)>``        the name rows of records written before 2026-12-04 (read, never
+                              written)
 - ``t|<yyyymmdd>``            records by UTC day (``list --since --until``)
-- ``x|<sha256(identity)>``    records by the identities involved (``by-actor``)
+- ``artifacts`` again          records by the identities involved (``by-actor``), row key
+                              ``x|<sha256(identity)>|<moment>|<role>``
+- ``x|<sha256(identity)>``    the by-actor rows of records written before 2026-12-04 (read and
+                              verified, never written)
 - ``d|<sha256(model)>``       deployments and rollbacks of one model (feeds ``live``)
 - ``live``                    what runs in this region now, one row per model and
                               non-production stage (``live``)
@@ -59,7 +67,22 @@ def chain_partition(key_hash: str) -> str:
     return f"c|{key_hash}"
 
 
-def name_partition(name: str) -> str:
+NAME_ROW_PREFIX = "n|"  # sorts after every artifact row (hex digits) of ``artifacts``
+
+
+def name_row_key(name: str, key_hash: str) -> str:
+    """The row of artifact ``key_hash`` under ``name`` in the ``artifacts`` partition."""
+    return f"{NAME_ROW_PREFIX}{_digest(normalise_name(name))}|{key_hash}"
+
+
+def name_row_range(name: str) -> tuple[str, str]:
+    """[lo, hi) of the name's rows in the ``artifacts`` partition (``}`` follows ``|``)."""
+    stem = f"{NAME_ROW_PREFIX}{_digest(normalise_name(name))}"
+    return f"{stem}|", f"{stem}}}"
+
+
+def legacy_name_partition(name: str) -> str:
+    """Where name rows were written before they joined the ``artifacts`` partition."""
     return f"n|{_digest(normalise_name(name))}"
 
 
@@ -67,8 +90,32 @@ def day_partition(at: datetime) -> str:
     return f"t|{utc_iso(at)[:10].replace('-', '')}"
 
 
-def actor_partition(identity: str) -> str:
-    return f"x|{_digest(normalise_identity(identity))}"
+ACTOR_ROW_PREFIX = "x|"
+
+
+def legacy_actor_partition(identity: str) -> str:
+    """Where by-actor rows were written before they joined the ``artifacts`` partition; also
+    the stem of their row keys there."""
+    return f"{ACTOR_ROW_PREFIX}{_digest(normalise_identity(identity))}"
+
+
+def actor_row_key(identity: str, at: datetime, key_hash: str, seq: int, role: str) -> str:
+    """``x|<sha256(identity)>|<moment>|<role>`` in the ``artifacts`` partition."""
+    return f"{legacy_actor_partition(identity)}|{moment_row_key(at, key_hash, seq, role)}"
+
+
+def actor_row_range(identity: str) -> tuple[str, str]:
+    """[lo, hi) of the identity's rows in the ``artifacts`` partition, in time order."""
+    stem = legacy_actor_partition(identity)
+    return f"{stem}|", f"{stem}}}"
+
+
+def current_address(partition: str, row_key: str) -> tuple[str, str]:
+    """Where a row of the former layout lives now: a by-actor row ``(x|<identity>, key)`` is
+    ``(artifacts, x|<identity>|key)``; any other address is unchanged."""
+    if partition.startswith(ACTOR_ROW_PREFIX):
+        return ARTIFACTS, f"{partition}|{row_key}"
+    return partition, row_key
 
 
 def deployment_partition(model: str) -> str:

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 
 from shared.domain.lineage.chain import Link
 from shared.domain.lineage.index import (
+    ARTIFACTS,
     DEPLOYMENT_KINDS,
     LIVE,
     DeploymentEvent,
     LiveScope,
-    actor_partition,
+    actor_row_key,
+    current_address,
     current_live,
     day_partition,
     deployment_partition,
@@ -32,7 +34,10 @@ from shared.domain.lineage.index import (
     moment_row_key,
 )
 
+# Index partitions by prefix (``x|``: by-actor rows of the former layout), and the row-key
+# prefixes of index rows inside the ``artifacts`` partition.
 INDEX_PREFIXES = ("t|", "x|", "d|")
+ARTIFACTS_INDEX_PREFIXES = ("x|",)
 RowAddress = tuple[str, str]  # (partition key, row key)
 Position = tuple[str, int]  # (artifact key hash, seq)
 
@@ -64,7 +69,7 @@ def index_addresses(key_hash: str, link: Link) -> list[RowAddress]:
     record = link.record
     out = [(day_partition(record.at), moment_row_key(record.at, key_hash, link.seq))]
     for identity, role in identities_of(record):
-        out.append((actor_partition(identity), moment_row_key(record.at, key_hash, link.seq, role)))
+        out.append((ARTIFACTS, actor_row_key(identity, record.at, key_hash, link.seq, role)))
     model = model_of(record)
     if record.kind in DEPLOYMENT_KINDS and model:
         out.append((deployment_partition(model), moment_row_key(record.at, key_hash, link.seq)))
@@ -130,7 +135,7 @@ def check_indexes(
     count = 0
     for row in rows:
         count += 1
-        address = (row.partition, row.row_key)
+        address = current_address(row.partition, row.row_key)  # a former-layout row counts
         seen.add(address)
         fault = check_copy(row, view.hashes.get((row.key_hash, row.seq)))
         if fault is None and view.expected.get(address) != (row.key_hash, row.seq):

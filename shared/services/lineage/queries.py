@@ -15,9 +15,11 @@ from typing import Any, TypeVar
 from shared.domain.errors import InputError, Violation
 from shared.domain.lineage.chain import SEQ_PREFIX, utc_iso
 from shared.domain.lineage.index import (
+    ARTIFACTS,
     LIVE,
-    actor_partition,
+    actor_row_range,
     chain_partition,
+    legacy_actor_partition,
     normalise_identity,
     normalise_name,
     window_days,
@@ -144,11 +146,17 @@ class AuditQueries:
         """Everything an identity did, was asked or pushed, per region in time order."""
         if not identity.strip():
             raise _bad("Name an identity.")
+        lo, hi = actor_row_range(identity)
         sources = [
-            Source(f"{pos:02d}", name, actor_partition(identity), kind=kind)
+            source
             for pos, name in self._scope(region)
+            for source in (
+                # rows of the former layout first: all of them predate the move
+                Source(f"{pos:02d}|0", name, legacy_actor_partition(identity), kind=kind),
+                Source(f"{pos:02d}|1", name, ARTIFACTS, lo=lo, hi=hi, kind=kind),
+            )
         ]
-        fp = query_fingerprint("actor", normalise_identity(identity), region, kind)
+        fp = query_fingerprint("actor-2", normalise_identity(identity), region, kind)
         return self._page(sources, fp, limit, token)
 
     def live(

@@ -16,7 +16,7 @@ from shared.domain.lineage.index import (
     ARTIFACTS,
     DEPLOYMENT_KINDS,
     HEAD_ROW,
-    actor_partition,
+    actor_row_key,
     chain_partition,
     day_partition,
     deployment_partition,
@@ -25,7 +25,7 @@ from shared.domain.lineage.index import (
     live_stage,
     model_of,
     moment_row_key,
-    name_partition,
+    name_row_key,
     names_of,
     version_of,
 )
@@ -113,8 +113,8 @@ def index_rows(key_hash: str, link: Link, first_at: datetime) -> list[Entity]:
     for identity, role in identities_of(record):
         rows.append(
             {
-                "PartitionKey": actor_partition(identity),
-                "RowKey": moment_row_key(record.at, key_hash, link.seq, role),
+                "PartitionKey": ARTIFACTS,
+                "RowKey": actor_row_key(identity, record.at, key_hash, link.seq, role),
                 "Identity": identity,
                 "Role": role,
                 **pointer(key_hash, link),
@@ -139,8 +139,8 @@ def index_rows(key_hash: str, link: Link, first_at: datetime) -> list[Entity]:
         for name in names_of(record):
             rows.append(
                 {
-                    "PartitionKey": name_partition(name),
-                    "RowKey": key_hash,
+                    "PartitionKey": ARTIFACTS,
+                    "RowKey": name_row_key(name, key_hash),
                     "Name": name,
                     **artifact,
                     **extra,

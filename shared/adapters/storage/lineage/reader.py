@@ -23,11 +23,13 @@ from shared.domain.lineage.index import (
     ARTIFACTS,
     HEAD_ROW,
     LIVE,
+    NAME_ROW_PREFIX,
     chain_partition,
+    legacy_name_partition,
     live_row_key,
-    name_partition,
+    name_row_range,
 )
-from shared.domain.lineage.index_check import INDEX_PREFIXES, IndexRow
+from shared.domain.lineage.index_check import ARTIFACTS_INDEX_PREFIXES, INDEX_PREFIXES, IndexRow
 from shared.domain.lineage.record import ArtifactRef
 from shared.domain.lineage.verify import StoredLink
 from shared.domain.lineage.views import AuditEntry, IndexedArtifact, LiveEntry
@@ -249,9 +251,13 @@ class TableLineageReader:
     def index_rows(self) -> Iterator[IndexRow]:
         """Every time, by-actor and deployment row: one range query per index, not a scan."""
         for prefix in INDEX_PREFIXES:
-            upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
             flt = "PartitionKey ge @lo and PartitionKey lt @hi"
-            for e in self._query(flt, {"lo": prefix, "hi": upper}, MAX_PAGE):
+            for e in self._query(flt, {"lo": prefix, "hi": _after(prefix)}, MAX_PAGE):
+                yield _index_row(e)
+        for prefix in ARTIFACTS_INDEX_PREFIXES:
+            flt = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
+            params = {"pk": ARTIFACTS, "lo": prefix, "hi": _after(prefix)}
+            for e in self._query(flt, params, MAX_PAGE):
                 yield _index_row(e)
 
     def index_row(self, partition: str, row_key: str) -> IndexRow | None:
@@ -263,13 +269,21 @@ class TableLineageReader:
             yield _index_row(e)
 
     def artifacts(self) -> Iterator[IndexedArtifact]:
-        flt = "PartitionKey eq @pk"
-        for e in self._query(flt, {"pk": ARTIFACTS}, MAX_PAGE):
+        """One per chain: the ``artifacts`` partition's rows before its name rows."""
+        flt = "PartitionKey eq @pk and RowKey lt @names"
+        for e in self._query(flt, {"pk": ARTIFACTS, "names": NAME_ROW_PREFIX}, MAX_PAGE):
             yield _artifact_row(e)
 
     def named(self, name: str) -> list[IndexedArtifact]:
-        rows, _ = self.rows(name_partition(name))
-        return [_artifact_row(e) for e in rows]
+        """The artifacts under ``name``: its rows in the ``artifacts`` partition, and those
+        written before name rows moved there (a row in both places is read from the new one)."""
+        lo, hi = name_row_range(name)
+        rows, _ = self.rows(ARTIFACTS, lo=lo, hi=hi)
+        found = {art.key_hash: art for art in map(_artifact_row, rows)}
+        legacy, _ = self.rows(legacy_name_partition(name))
+        for art in map(_artifact_row, legacy):
+            found.setdefault(art.key_hash, art)
+        return sorted(found.values(), key=lambda art: art.key_hash)
 
     def scan(self, flt: str | None = None) -> Iterator[Entity]:
         """Every row of the table (matching ``flt``): a full scan, for baselines and tests only."""
@@ -284,6 +298,11 @@ class TableLineageReader:
             return
         except AzureError as exc:
             raise TransientError(f"lineage store unavailable: {exc}") from exc
+
+
+def _after(prefix: str) -> str:
+    """The first key past every key starting with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def _live_entry(region: str, e: Entity) -> LiveEntry:
@@ -307,7 +326,7 @@ def _index_row(e: Entity) -> IndexRow:
 
 def _artifact_row(e: Entity) -> IndexedArtifact:
     return IndexedArtifact(
-        key_hash=str(e["RowKey"]),
+        key_hash=str(e["RowKey"]).rsplit("|", 1)[-1],  # ``n|<name>|<key hash>`` or the hash
         artifact=ArtifactRef.model_validate_json(str(e["Artifact"])),
         first_at=e.get("FirstAt"),
         version=e.get("Version"),

@@ -8,10 +8,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.domain.lineage.index import (
+    ARTIFACTS,
+    NAME_ROW_PREFIX,
     DeploymentEvent,
-    actor_partition,
+    actor_row_key,
+    actor_row_range,
+    current_address,
     current_live,
     identities_of,
+    legacy_actor_partition,
+    name_row_key,
+    name_row_range,
     names_of,
     window_days,
 )
@@ -58,7 +65,7 @@ def test_names_and_identities_a_record_is_found_by() -> None:
         ("Ann@contoso.example", "asked"),
         ("bob@contoso.example", "asked"),
     ]
-    assert actor_partition("ann@CONTOSO.example ") == actor_partition("Ann@contoso.example")
+    assert actor_row_range("ann@CONTOSO.example ") == actor_row_range("Ann@contoso.example")
     vote = record.model_copy(
         update={"actor": Actor(identity="ann@contoso.example", established_by="signed_link")}
     )
@@ -73,3 +80,31 @@ def test_a_window_reads_the_days_it_touches() -> None:
         "t|20260228",
     ]
     assert window_days(since, since) == []
+
+
+def test_catalog_rows_fall_in_their_own_ranges_of_the_artifacts_partition() -> None:
+    """Artifact rows (hex key hashes) sort before every name and by-actor row, and each
+    name's or identity's rows sit inside its range and outside any other's."""
+    key_hash = "f" * 64
+    at = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+    assert key_hash < NAME_ROW_PREFIX and NAME_ROW_PREFIX > "0" * 64
+    for name, other in (("fraud", "fraud2"), ("Fraud ", "fraud|x"), ("a", "a}")):
+        lo, hi = name_row_range(name)
+        assert lo <= name_row_key(name, key_hash) < hi
+        olo, ohi = name_row_range(other)
+        assert not olo <= name_row_key(name, key_hash) < ohi
+    lo, hi = actor_row_range("ann@contoso.example")
+    mine = actor_row_key("Ann@contoso.example", at, key_hash, 3, "asked")
+    assert lo <= mine < hi and mine > NAME_ROW_PREFIX
+    blo, bhi = actor_row_range("bob@contoso.example")
+    assert not blo <= mine < bhi
+
+
+def test_a_former_by_actor_address_maps_onto_its_current_one() -> None:
+    at = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+    key_hash = "a" * 64
+    old = (legacy_actor_partition("ann@contoso.example"), f"{at.isoformat()}|{key_hash}|1|actor")
+    now = current_address(*old)
+    assert now[0] == ARTIFACTS and now[1] == f"{old[0]}|{old[1]}"
+    assert current_address(*now) == now  # already current
+    assert current_address("t|20261204", "k") == ("t|20261204", "k")
