@@ -54,9 +54,11 @@ READING = """\
   event of the same mix) plus the approval consumers running in the same process (one run per
   accepted image). `profile_intake.py`'s groups are flat: the transport's syscalls (loopback,
   Azurite's share of TCP included), the tables SDK and azure-core per request, our own code
-  at about an eighth. What is left to cut is requests (`requests_per_event.py`); the rows still
-  above target need a ledger and index layout change, described with every figure's before and
-  after in [benchmarks-history.md](benchmarks-history.md).
+  at about an eighth. What is left to cut is requests (`requests_per_event.py`). The lineage's
+  catalog rows (artifact, name and by-actor rows) already share one partition, one transaction
+  per append (docs/lineage.md); the rows still above target need the intake ledger's part of
+  the layout change (the claim, event memory and completion in the chain's partition), described
+  with every figure's before and after in [benchmarks-history.md](benchmarks-history.md).
 - **Open loop**: when the offered rate is above what one host sustains (the `throughput` line
   of the same section), the backlog grows for the whole run and the latency figures are
   queueing, not the cost of a request.
