@@ -693,6 +693,42 @@ def test_the_audit_page_badge_needs_the_chain_the_checkpoint_and_the_indexes(
     assert "NOT verified" in html and f"diverging index row {pk} / " in html
 
 
+def test_the_audit_page_verifies_by_actor_rows_of_the_former_layout(stores: Stores) -> None:
+    """Every by-actor row moved back to where it was written before the catalog partition
+    (``x|<identity>`` partitions): the badge still says verified; one of them edited there, or
+    deleted from both places, is named."""
+    from shared.domain.lineage.index import former_address
+    from shared.services.lineage.verify import verify_artifact
+
+    def faults() -> list[tuple[str, str, str]]:
+        verdict = verify_artifact(
+            stores.reader, stores.reader, stores.heads, stores.cell.checkpoint_verifier,
+            REGION, stores.artifact.key_hash,
+        )  # fmt: skip
+        return [(f.partition, f.row_key, f.detail) for f in verdict.index_faults]
+
+    stores.checkpoint()
+    assert faults() == []
+    moved = []
+    for who in ("ann", "bob", "cid"):
+        for row in stores.actor_rows(f"{who}@contoso.example"):
+            former = former_address(ARTIFACTS, row["RowKey"])
+            assert former is not None
+            stores.client.delete_entity(ARTIFACTS, row["RowKey"])
+            stores.put({**row, "PartitionKey": former[0], "RowKey": former[1]})
+            moved.append((row["RowKey"], former))
+    assert len(moved) >= 5 and faults() == []
+
+    current, (pk, rk) = moved[0]
+    edited = dict(stores.client.get_entity(pk, rk))
+    edited["Body"] = edited["Body"].replace("contoso.example", "fabrikam.example")
+    edited["Hash"] = hashlib.sha256(edited["Body"].encode()).hexdigest()
+    stores.put(edited)
+    assert [(p, r) for p, r, _ in faults()] == [(pk, rk)]
+    stores.client.delete_entity(pk, rk)
+    assert faults() == [(ARTIFACTS, current, "missing")]
+
+
 def test_concurrent_checkpoint_writers_never_fork(stores: Stores) -> None:
     """The timer on one instance and a decision on another sign at the same moment."""
     from concurrent.futures import ThreadPoolExecutor

@@ -110,6 +110,17 @@ def actor_row_range(identity: str) -> tuple[str, str]:
     return f"{stem}|", f"{stem}}}"
 
 
+def former_address(partition: str, row_key: str) -> tuple[str, str] | None:
+    """Where the row at a current address was written before the ``artifacts`` partition held
+    by-actor rows (the inverse of ``current_address``); None for every other row."""
+    if partition != ARTIFACTS or not row_key.startswith(ACTOR_ROW_PREFIX):
+        return None
+    parts = row_key.split("|", 2)
+    if len(parts) != 3 or not parts[1] or not parts[2]:
+        return None
+    return f"{ACTOR_ROW_PREFIX}{parts[1]}", parts[2]
+
+
 def current_address(partition: str, row_key: str) -> tuple[str, str]:
     """Where a row of the former layout lives now: a by-actor row ``(x|<identity>, key)`` is
     ``(artifacts, x|<identity>|key)``; any other address is unchanged."""

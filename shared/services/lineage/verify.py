@@ -21,6 +21,7 @@ from typing import Literal
 from shared.domain.lineage.chain import HeadMark, Link
 from shared.domain.lineage.evidence import read_evidence
 from shared.domain.lineage.heads import Checkpoint
+from shared.domain.lineage.index import former_address
 from shared.domain.lineage.index_check import (
     ChainIndexView,
     IndexFault,
@@ -215,6 +216,8 @@ def verify_artifact(
     for link in decoded:
         for partition, row_key in index_addresses(key_hash, link):
             row = indexes.index_row(partition, row_key)
+            if row is None and (former := former_address(partition, row_key)) is not None:
+                row = indexes.index_row(*former)  # written before the catalog partition
             if row is None:
                 faults.append(IndexFault(partition, row_key, "missing"))
                 continue

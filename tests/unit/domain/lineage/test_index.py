@@ -15,6 +15,7 @@ from shared.domain.lineage.index import (
     actor_row_range,
     current_address,
     current_live,
+    former_address,
     identities_of,
     legacy_actor_partition,
     name_row_key,
@@ -107,4 +108,9 @@ def test_a_former_by_actor_address_maps_onto_its_current_one() -> None:
     now = current_address(*old)
     assert now[0] == ARTIFACTS and now[1] == f"{old[0]}|{old[1]}"
     assert current_address(*now) == now  # already current
+    assert former_address(*now) == old  # and back
+    assert former_address("t|20261204", "k") is None
+    assert former_address(ARTIFACTS, key_hash) is None  # an artifact row
+    assert former_address(ARTIFACTS, name_row_key("m", key_hash)) is None
+    assert former_address(ARTIFACTS, "x|") is None and former_address(ARTIFACTS, "x|abc") is None
     assert current_address("t|20261204", "k") == ("t|20261204", "k")
