@@ -105,10 +105,12 @@ def image_pushed(
     tag: str | None = None,
     *,
     event_id: str | None = None,
+    actor: str | None = None,
 ) -> dict[str, Any]:
     """An ImagePushed event for a manifest already in ``region``'s registry, exactly as the
     registry bridge (and ACR) would raise it: for tests and benchmarks that deliver events
-    themselves (redeliveries, duplicates, forged hosts)."""
+    themselves (redeliveries, duplicates, forged hosts). ``actor``: the authenticated pusher
+    (ACR's ``data.actor.name``; an htpasswd user of the local registry)."""
     from shared.local.devhost.registry_bridge import to_image_pushed
 
     entry = next(r for r in stack.catalog()["regions"] if r["name"] == region)
@@ -128,6 +130,7 @@ def image_pushed(
             "timestamp": datetime.now(UTC).isoformat(),
             "target": target,
             "request": {"id": str(uuid.uuid4()), "method": "PUT", "useragent": "clearance-local"},
+            **({"actor": {"name": actor}} if actor else {}),
         },
         region=region,
         login_server=stack.login_server(region),

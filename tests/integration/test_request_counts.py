@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from shared.domain.lineage.record import RecordKind
 from shared.local.stack import LocalStack
-from tests.support.request_counts import TARGETS, Bench, Counting
+from tests.support.request_counts import PUSHER, PUSHER_NAMED, TARGETS, Bench, Counting
 
 pytestmark = pytest.mark.stack
 
@@ -38,6 +39,7 @@ class Limit:
 
 LIMITS: dict[str, Limit] = {
     "new artifact, accepted": Limit(TARGETS["new artifact, accepted"], 10),
+    PUSHER_NAMED: Limit(TARGETS[PUSHER_NAMED], 10),
     "exact redelivery (same event id)": Limit(TARGETS["exact redelivery (same event id)"], 1),
     "duplicate (new id)": Limit(TARGETS["duplicate (new id)"], 4),
     "re-tag of a known digest": Limit(TARGETS["re-tag of a known digest"], 5),
@@ -108,3 +110,24 @@ def test_an_accepted_event_writes_its_lineage_in_one_chain_transaction(measured:
     # artifact's own row and its name rows, formerly one request each)
     assert len(batches) == 3, sent
     assert not [line for line in sent if "PATCH" in line and "PartitionKey='n|" in line], sent
+
+
+def test_the_pushers_by_actor_row_joins_the_catalog_transaction(measured: Bench) -> None:
+    """An event naming its pusher costs what one without does: the pusher's by-actor row is
+    in the ``artifacts`` partition's transaction, not a request of its own."""
+    named = measured.rows[PUSHER_NAMED]
+    plain = measured.rows["new artifact, accepted"]
+    assert named.summary()["storage"] == plain.summary()["storage"], named.sent[-1]
+    assert not [line for line in named.sent[-1] if "PartitionKey='x|" in line], named.sent[-1]
+
+
+def test_the_pushers_row_is_written_and_found_by_actor(stack: LocalStack, measured: Bench) -> None:
+    from shared.composition import Container
+    from shared.services.lineage.queries import AuditQueries, every
+    from shared.settings import build_settings
+
+    cell = Container(build_settings(stack.environment("westeurope")))
+    queries = AuditQueries({"westeurope": cell.lineage.reader})  # type: ignore[attr-defined]
+    found = list(every(lambda t: queries.by_actor(PUSHER.upper(), token=t)))
+    assert found and all(e.role == "pushed" for e in found)
+    assert {e.record.kind for e in found} == {RecordKind.ARTIFACT_RECEIVED}
