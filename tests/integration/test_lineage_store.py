@@ -216,3 +216,68 @@ def test_name_rows_written_before_the_move_are_still_read(cell_container: Cells)
     assert set(found) == {moved.key_hash, old_only.key_hash}
     assert found[old_only.key_hash].version == "0.9.0"
     assert found[moved.key_hash].version != "stale"
+
+
+def test_a_replay_moves_by_actor_rows_of_the_former_layout(cell_container: Cells) -> None:
+    """A step appended before by-actor rows joined the artifacts partition, replayed after
+    (a platform retry finding its marker): its rows are rewritten at their current address and
+    the former copies dropped, so by-actor lists the step once."""
+    from shared.domain.lineage.index import former_address
+    from shared.services.lineage.queries import AuditQueries, every
+
+    cell = cell_container("westeurope")
+    store = writer(cell)
+    artifact = new_image("westeurope", "replayed-model")
+    steps = story(artifact, "westeurope")[:4]
+    for i, r in enumerate(steps):
+        assert store.append(r, idempotency_key=f"step-{i}") is True
+    table = cell.table_service.get_table_client("lineage")
+    lo, hi = actor_row_range("ann@contoso.example")
+    mine = [
+        e
+        for e in store.reader.rows(ARTIFACTS, lo=lo, hi=hi)[0]
+        if e["KeyHash"] == artifact.key_hash
+    ]
+    assert mine
+    for row in mine:  # as the former code left them
+        former = former_address(ARTIFACTS, row["RowKey"])
+        assert former is not None
+        table.delete_entity(ARTIFACTS, row["RowKey"])
+        table.upsert_entity({**row, "PartitionKey": former[0], "RowKey": former[1]})
+    for i, r in enumerate(steps):
+        assert store.append(r, idempotency_key=f"step-{i}") is False  # replayed
+    for row in mine:
+        former = former_address(ARTIFACTS, row["RowKey"])
+        assert former is not None and store.reader.get(*former) is None
+        assert store.reader.get(ARTIFACTS, row["RowKey"]) is not None
+    queries = AuditQueries({"westeurope": store.reader})
+    listed = [
+        (e.key_hash, e.seq, e.role)
+        for e in every(lambda t: queries.by_actor("ann@contoso.example", token=t))
+        if e.key_hash == artifact.key_hash
+    ]
+    assert len(listed) == len(mine) == len(set(listed))
+
+
+def test_a_forged_continuation_token_stays_inside_the_identitys_rows(cell_container: Cells) -> None:
+    """Tokens are not secret (their fingerprint is computable): an ``after`` below the
+    identity's range must not read other identities' rows, nor the artifact and name rows
+    (which carry no record and would read as corrupted)."""
+    from shared.domain.lineage.index import normalise_identity
+    from shared.domain.lineage.paging import Cursor, encode_token, query_fingerprint
+    from shared.services.lineage.queries import AuditQueries
+
+    cell = cell_container("westeurope")
+    store = writer(cell)
+    artifact = new_image("westeurope", "forged-token-model")
+    for r in story(artifact, "westeurope")[:4]:
+        store.append(r)
+    queries = AuditQueries({"westeurope": store.reader})
+    who = "cid@contoso.example"
+    fp = query_fingerprint("actor-2", normalise_identity(who), None, None)
+    honest = queries.by_actor(who, limit=1000).items
+    assert honest
+    for after in ("", "0", "n|", "x|", "x|0"):
+        token = encode_token(Cursor("00|1", after), fp)
+        forged = queries.by_actor(who, limit=1000, token=token).items
+        assert forged and all(e in honest for e in forged), after

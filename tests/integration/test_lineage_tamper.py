@@ -709,6 +709,16 @@ def test_the_audit_page_verifies_by_actor_rows_of_the_former_layout(stores: Stor
 
     stores.checkpoint()
     assert faults() == []
+    # an edited copy planted at the former address of a current row: by-actor would show it
+    genuine = stores.actor_rows("ann@contoso.example")[0]
+    planted_at = former_address(ARTIFACTS, genuine["RowKey"])
+    assert planted_at is not None
+    planted = {**genuine, "PartitionKey": planted_at[0], "RowKey": planted_at[1]}
+    planted["Body"] = planted["Body"].replace("contoso.example", "fabrikam.example")
+    planted["Hash"] = hashlib.sha256(planted["Body"].encode()).hexdigest()
+    stores.put(planted)
+    assert [(p, r) for p, r, _ in faults()] == [planted_at]
+    stores.client.delete_entity(*planted_at)
     moved = []
     for who in ("ann", "bob", "cid"):
         for row in stores.actor_rows(f"{who}@contoso.example"):

@@ -215,15 +215,20 @@ def verify_artifact(
     faults = []
     for link in decoded:
         for partition, row_key in index_addresses(key_hash, link):
-            row = indexes.index_row(partition, row_key)
-            if row is None and (former := former_address(partition, row_key)) is not None:
-                row = indexes.index_row(*former)  # written before the catalog partition
-            if row is None:
+            # a by-actor row may also sit where it was written before the catalog partition:
+            # ``by-actor`` shows that copy too, so it is checked as well (one more point read)
+            former = former_address(partition, row_key)
+            copies = [
+                row
+                for address in ((partition, row_key), *([former] if former else []))
+                if (row := indexes.index_row(*address)) is not None
+            ]
+            if not copies:
                 faults.append(IndexFault(partition, row_key, "missing"))
-                continue
-            fault = check_copy(row, link.hash if row.seq == link.seq else None)
-            if fault is not None:
-                faults.append(fault)
+            for row in copies:
+                fault = check_copy(row, link.hash if row.seq == link.seq else None)
+                if fault is not None:
+                    faults.append(fault)
     covered = (anchor.seq, checkpoint.taken_at) if anchor and checkpoint and check.ok else None
     return ArtifactVerdict(check, covered, faults, [a.describe() for a in trail.anomalies])
 

@@ -75,13 +75,15 @@ class TableLineageReader:
     ) -> tuple[list[Entity], bool]:
         """Rows of one partition in row-key order within [lo, hi), after ``after``.
 
-        Returns up to ``limit`` rows and whether more follow.
+        Returns up to ``limit`` rows and whether more follow. ``after`` comes from a
+        continuation token, which anyone can forge: the range still bounds the read (an
+        ``after`` below ``lo`` reads from ``lo``, never another identity's or name's rows).
         """
         clauses, params = ["PartitionKey eq @pk"], {"pk": partition}
         if after is not None:
             clauses.append("RowKey gt @after")
             params["after"] = after
-        elif lo is not None:
+        if lo is not None:
             clauses.append("RowKey ge @lo")
             params["lo"] = lo
         if hi is not None:

@@ -27,7 +27,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -48,6 +48,7 @@ from shared.domain.lineage.index import (
     DeploymentEvent,
     current_live,
     deployment_partition,
+    former_address,
     idempotency_row_key,
     live_row_key,
     live_scope,
@@ -288,6 +289,8 @@ class TableLineageWriter:
             for rows in by_partition.values():
                 for start in range(0, len(rows), MAX_BATCH):
                     self._upsert(rows[start : start + MAX_BATCH])
+            if not trust_recent:
+                self._drop_former_copies(merged)
             scopes = {
                 scope: None for link in links if (scope := live_scope(link.record)) is not None
             }
@@ -299,6 +302,21 @@ class TableLineageWriter:
                 f"lineage index write failed after the record was appended "
                 f"({key_hash[:16]}… seq {seqs}); a retry completes it: {exc}"
             ) from exc
+
+    def _drop_former_copies(self, rows: Iterable[tuple[str, str]]) -> None:
+        """A replay of a step appended before by-actor rows joined the ``artifacts`` partition
+        has just rewritten them there: delete the copies at their former address, so
+        ``by-actor`` lists the step once (after the current copy exists: never none)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        for where in rows:
+            former = former_address(*where)
+            if former is None:
+                continue
+            try:
+                self._client().delete_entity(*former)
+            except ResourceNotFoundError:
+                continue  # written after the move: nothing to drop
 
     def _first_at_of(self, key_hash: str, link: Link) -> datetime:
         if link.seq == 1:

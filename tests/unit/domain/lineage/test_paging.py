@@ -51,7 +51,7 @@ class MemoryReader:
             (k, e)
             for k, e in rows
             if (after is None or k > after)
-            and (lo is None or after is not None or k >= lo)
+            and (lo is None or k >= lo)
             and (hi is None or k < hi)
             and (kind is None or e.record.kind == kind)
         ]
