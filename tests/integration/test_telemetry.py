@@ -121,9 +121,16 @@ def test_metrics_reach_the_local_prometheus_under_their_names(
     assert {d["metric"]["queue"] for d in depth} == set(ALL_QUEUES)
     age = scraped('max(clearance_lineage_checkpoint_age_seconds{region="westeurope"})')
     assert 0 <= float(age[0]["value"][1]) < 600
-    # several worker processes: each is its own target, summed by the queries
-    targets = prometheus(hosts, 'up{job="clearance"}')
-    assert targets and all(t["value"][1] == "1" for t in targets)
+
+    # several worker processes: each is its own target, summed by the queries. ``up`` is the
+    # last scrape's outcome, and a scrape times out after its 1 s interval: a worker busy
+    # for longer under a loaded CI machine reads 0 for one scrape, so wait until every target
+    # answered its latest (a target that never answers still fails here)
+    def all_up() -> list[dict[str, Any]]:
+        targets = prometheus(hosts, 'up{job="clearance"}')
+        return targets if targets and all(t["value"][1] == "1" for t in targets) else []
+
+    assert len(wait_for(all_up, timeout=45)) >= 1
     # bounded labels: nothing a pusher writes (tags, digests, repositories) is a label value
     series = prometheus(hosts, '{__name__=~"clearance_.*"}')
     values = {v for s in series for k, v in s["metric"].items() if k != "__name__"}
