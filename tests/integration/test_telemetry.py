@@ -123,9 +123,9 @@ def test_metrics_reach_the_local_prometheus_under_their_names(
     assert 0 <= float(age[0]["value"][1]) < 600
 
     # several worker processes: each is its own target, summed by the queries. ``up`` is the
-    # last scrape's outcome, and a scrape times out after its 1 s interval: a worker busy
-    # for longer under a loaded CI machine reads 0 for one scrape, so wait until every target
-    # answered its latest (a target that never answers still fails here)
+    # last scrape's outcome (a scrape times out after its 1 s interval), so wait until every
+    # target answered its latest; a target that never answers (such as a dead worker's
+    # leftover target file) still fails here
     def all_up() -> list[dict[str, Any]]:
         targets = prometheus(hosts, 'up{job="clearance"}')
         return targets if targets and all(t["value"][1] == "1" for t in targets) else []

@@ -186,9 +186,12 @@ def _local(folder: Path, env: Any) -> Telemetry:
 
 
 def _announce(folder: Path, port: int, env: Any) -> Path:
-    """A Prometheus file_sd target for this process (one per devhost worker)."""
+    """A Prometheus file_sd target for this process (one per devhost worker). Files left by
+    workers that are gone (killed before their exit handler ran) are removed first: Prometheus
+    would scrape their dead ports for ever and report the target down."""
     targets = folder / "targets"
     targets.mkdir(parents=True, exist_ok=True)
+    _sweep_stale(targets)
     path = targets / f"{os.getpid()}.json"
     doc = [
         {
@@ -200,6 +203,26 @@ def _announce(folder: Path, port: int, env: Any) -> Path:
     tmp.write_text(json.dumps(doc))
     tmp.replace(path)
     return path
+
+
+def _sweep_stale(targets: Path) -> None:
+    for path in targets.glob("*.json"):
+        try:
+            pid = int(path.stem)
+        except ValueError:
+            continue  # not a worker's file
+        if pid != os.getpid() and not _alive(pid):
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def install(state: Telemetry | None) -> None:

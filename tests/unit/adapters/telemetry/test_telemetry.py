@@ -297,3 +297,32 @@ def test_records_appended_together_annotate_the_span_as_one_by_one(memory: Memor
     ((labels, point),) = memory.points("clearance.events")
     assert labels == {"type": "image_pushed", "outcome": "accepted", "code": "none"}
     assert point.value == 1
+
+
+def test_a_worker_announcing_itself_removes_the_target_files_of_workers_that_are_gone(
+    tmp_path: Any,
+) -> None:
+    """A worker killed before its exit handler ran leaves ``targets/<pid>.json``; Prometheus
+    would scrape its dead port for ever. The next worker's announcement removes it and keeps
+    the files of live processes (and anything that is not a worker's file)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # exited and reaped: its pid names no process now
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        targets = tmp_path / "targets"
+        targets.mkdir()
+        for pid in (gone.pid, alive.pid):
+            (targets / f"{pid}.json").write_text('[{"targets": ["127.0.0.1:1"]}]')
+        (targets / "notes.json").write_text("[]")
+        mine = runtime._announce(tmp_path, 4242, {"CLEARANCE_REGION": "westeurope"})
+        names = sorted(p.name for p in targets.glob("*.json"))
+        assert names == sorted([f"{alive.pid}.json", "notes.json", f"{os.getpid()}.json"])
+        assert json.loads(mine.read_text())[0]["targets"] == ["127.0.0.1:4242"]
+    finally:
+        alive.kill()
+        alive.wait()
