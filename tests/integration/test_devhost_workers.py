@@ -5,6 +5,7 @@ event still ends in exactly one terminal record, and stopping the host stops eve
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -92,22 +93,35 @@ def test_two_workers_share_the_port_and_handle_each_event_once(
     assert all(200 <= s < 300 for s in statuses), statuses
 
     cell = cell_container(REGION)
-    terminal: Counter[str] = Counter()
-    requested = 0
-    trace: dict[str, list[str]] = {}  # what each image's chain holds, for a failure message
-    for repo, digest in images:
-        artifact = ArtifactRef(
-            kind="image", registry=stack.login_server(REGION), repository=repo, digest=digest
-        )
-        for record in cell.lineage.list_for(artifact.key_hash):  # type: ignore[attr-defined]
-            if record.kind in INTAKE_TERMINAL:
-                terminal[record.correlation.event_id or "?"] += 1
-            requested += record.kind is RecordKind.APPROVAL_REQUESTED
-            trace.setdefault(repo, []).append(
-                f"{record.kind.value} {record.correlation.event_id} "
-                + " ".join(f"{r.code}: {r.message}" for r in record.reasons)
-                + (f" {record.details}" if record.details else "")
+
+    def read() -> tuple[Counter[str], int, dict[str, list[str]]]:
+        terminal: Counter[str] = Counter()
+        requested = 0
+        trace: dict[str, list[str]] = {}  # what each image's chain holds, for a failure message
+        for repo, digest in images:
+            artifact = ArtifactRef(
+                kind="image", registry=stack.login_server(REGION), repository=repo, digest=digest
             )
+            for record in cell.lineage.list_for(artifact.key_hash):  # type: ignore[attr-defined]
+                if record.kind in INTAKE_TERMINAL:
+                    terminal[record.correlation.event_id or "?"] += 1
+                requested += record.kind is RecordKind.APPROVAL_REQUESTED
+                trace.setdefault(repo, []).append(
+                    f"{record.kind.value} {record.correlation.event_id} "
+                    + " ".join(f"{r.code}: {r.message}" for r in record.reasons)
+                    + (f" {record.details}" if record.details else "")
+                )
+        return terminal, requested, trace
+
+    # The registry's own notification of each push reaches the host through the bridge as
+    # well, concurrently with these deliveries: when it claims an image first, these end as
+    # "being handled by another delivery" and the request follows when the bridge's delivery
+    # ends, which may be after these returned. Wait for it (a request that never comes fails).
+    deadline = time.monotonic() + 30
+    terminal, requested, trace = read()
+    while requested < len(images) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        terminal, requested, trace = read()
     assert requested == len(images), trace
     assert {e["id"]: terminal[e["id"]] for e in events} == {e["id"]: 1 for e in events}, trace
 
