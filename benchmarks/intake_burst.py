@@ -1,7 +1,8 @@
 """Intake burst: ImagePushed events for distinct images, closed loop and open loop.
 
     .venv/bin/python benchmarks/intake_burst.py [--images 500] [--workers 32]
-        [--rate 50] [--seconds 20] [--only closed-one|closed-both|open]
+        [--rate 50] [--seconds 20] [--window 2]
+        [--only closed-one|closed-both|open|open-shuffled]
 
 Each image gets four events with distinct ids (the tagged push, ACR's untagged twin, a re-push
 of the same tag, and a second tag), so three of four are duplicates. Events are delivered the
@@ -10,7 +11,14 @@ way Event Grid does (one event per POST, retry on 5xx). Three runs, each on a fr
 - closed loop, one host: 4 x images events to the westeurope host alone (one host + Azurite);
 - closed loop, both hosts: the same number of events split over both regions' hosts;
 - open loop: one host, events offered at a fixed rate (--rate per second for --seconds),
-  each sent at its scheduled time whatever the backlog, so latency includes queueing.
+  each sent at its scheduled time whatever the backlog, so latency includes queueing. The
+  mix is steady: image i's four events fall in random order within a window (--window
+  seconds) around its slot, so new images arrive at rate/4 per second throughout, each with
+  its duplicates close by (as a registry sends them);
+- open loop, shuffled (--only open-shuffled, also run by default): the same events shuffled
+  over the whole run, as this benchmark offered them before 2026-12-04. Most images' first
+  event then falls in the first seconds (about three times rate/4 new images per second at
+  the start, almost none at the end): a burst of new images, printed without a target.
 
 CPU per event is read from /proc for the host process(es) and Azurite over the run.
 Targets, each printed next to its figure: one host >= 100 events/s on the burst mix (closed
@@ -21,6 +29,7 @@ per event <= 10 ms averaged over the burst mix (every run; Azurite's is printed 
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import time
 from collections import Counter
@@ -79,6 +88,34 @@ class Run:
     rate: float | None = None  # events/s offered (open loop); None: closed loop
     seconds: float | None = None
     host_workers: int = 1
+    window: float | None = None  # open loop: steady mix, each image's events in this window (s)
+
+
+def steady(per_image: list[list[Any]], window: float, rng: random.Random) -> list[Any]:
+    """Image i's events at random offsets within ``window`` events of its slot (4 i), in the
+    order of those offsets: new images arrive at a quarter of the event rate throughout."""
+    slots = [
+        (4 * i + rng.uniform(0, window), event)
+        for i, events in enumerate(per_image)
+        for event in events
+    ]
+    return [event for _, event in sorted(slots, key=lambda slot: slot[0])]
+
+
+def new_images_per_second(
+    work: list[tuple[str, dict[str, Any]]], rate: float
+) -> tuple[float, float]:
+    """Mean and peak (over 1 s windows) of the new images offered per second: an image is new
+    at its first event."""
+    seen: set[str] = set()
+    per_second: Counter[int] = Counter()
+    for i, (_, event) in enumerate(work):
+        digest = event["data"]["target"]["digest"]
+        if digest not in seen:
+            seen.add(digest)
+            per_second[int(i / rate)] += 1
+    seconds = max(1, math.ceil(len(work) / rate))
+    return len(seen) / seconds, float(max(per_second.values(), default=0))
 
 
 def deliver_with_retries(stack: LocalStack, region: str, event: dict[str, Any]) -> int:
@@ -97,12 +134,15 @@ def run(spec: Run) -> None:
             if region not in spec.regions:
                 stack.processes.stop(f"host-{region}")
         images = push_all(stack, spec.images, spec.regions)
-        work = [
-            (region, e)
+        per_image = [
+            [(region, e) for e in events_for(stack, region, repo, digest)]
             for region, repo, digest in images
-            for e in events_for(stack, region, repo, digest)
         ]
-        random.Random(7).shuffle(work)
+        if spec.rate is not None and spec.window is not None:
+            work = steady(per_image, spec.window * spec.rate, random.Random(7))
+        else:
+            work = [event for events in per_image for event in events]
+            random.Random(7).shuffle(work)
         if spec.rate is not None and spec.seconds is not None:
             work = work[: int(spec.rate * spec.seconds)]
         timings: dict[str, tuple[float, float, int]] = {}
@@ -177,12 +217,19 @@ def report(
     else:  # the target is for one host alone, closed loop
         print(throughput + f"{per_host:.1f} per host")
     if spec.rate is not None:
+        mean, peak = new_images_per_second(work, spec.rate)
+        print(
+            f"new images offered        : {mean:8.1f} per second on average, at most {peak:.0f} in"
+            f" one second ({'steady mix' if spec.window is not None else 'shuffled'})"
+        )
+    if spec.rate is not None and spec.window is not None:
         print(latency_line("push -> approval request  ", push_to_request, "<", 250))
     else:
         p = percentiles(push_to_request)
         print(
             f"push -> approval request  : p50 {ms(p['p50'])}  p95 {ms(p['p95'])}  "
-            f"p99 {ms(p['p99'])}  (closed loop; the target is for the open loop)"
+            f"p99 {ms(p['p99'])}  ({'closed loop' if spec.rate is None else 'shuffled'};"
+            " the target is for the open loop's steady mix)"
         )
     q = percentiles(per_event)
     print(f"per delivery (any outcome): p50 {ms(q['p50'])}  p95 {ms(q['p95'])}  p99 {ms(q['p99'])}")
@@ -212,7 +259,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--only", choices=["closed-one", "closed-both", "open"])
+    parser.add_argument(
+        "--window", type=float, default=2.0, help="open loop: the seconds an image's events span"
+    )
+    parser.add_argument("--only", choices=["closed-one", "closed-both", "open", "open-shuffled"])
     parser.add_argument(
         "--host-workers", type=int, default=1, help="FUNCTIONS_WORKER_PROCESS_COUNT per host"
     )
@@ -224,7 +274,16 @@ def main() -> None:
         ),
         "closed-both": Run("closed loop, both hosts", both, args.images, args.workers),
         "open": Run(
-            f"open loop, one host, {args.rate:.0f} events/s for {args.seconds:.0f} s",
+            f"open loop, steady mix, one host, {args.rate:.0f} events/s for {args.seconds:.0f} s",
+            both[:1],
+            max(1, int(args.rate * args.seconds / 4) + 1),
+            args.workers,
+            rate=args.rate,
+            seconds=args.seconds,
+            window=args.window,
+        ),
+        "open-shuffled": Run(
+            f"open loop, shuffled, one host, {args.rate:.0f} events/s for {args.seconds:.0f} s",
             both[:1],
             max(1, int(args.rate * args.seconds / 4) + 1),
             args.workers,
