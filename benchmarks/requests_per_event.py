@@ -5,7 +5,7 @@
 Every storage, queue, blob and registry request the handlers make goes through an azure-core
 transport's ``send`` (``LeanTransport`` for tables and queues, ``RequestsTransport`` for blobs
 and the registry; each storage request is also counted on the wire, and a difference fails the
-run); every mail through ``smtplib.SMTP.send_message``. This script wraps them in this
+run); every mail through ``smtplib.SMTP.sendmail``. This script wraps them in this
 process, runs the cell's real handlers (the same code the Functions host calls) against a
 private local stack (Azurite, TLS docker-registry, SMTP), one event at a time, and prints what
 each event kind cost. Counts are deterministic; CPU is this process's ``time.process_time``

@@ -4,7 +4,7 @@ Shared by ``benchmarks/requests_per_event.py`` (the figures in docs/benchmarks.m
 guard test ``tests/integration/test_request_counts.py`` (the same counting, so the test fails
 when a change adds round trips). Every request the handlers make goes through the ``send`` of
 one of ``TRANSPORTS`` (the table and queue clients' ``LeanTransport``, the blob and registry
-clients' ``RequestsTransport``) and every mail through ``smtplib.SMTP.send_message``;
+clients' ``RequestsTransport``) and every mail through ``smtplib.SMTP.sendmail``;
 ``Counting`` wraps them in this process (the handlers run here, not in a host), ``Bench``
 drives the cell's real handlers one event at a time.
 
@@ -180,13 +180,14 @@ class Counting:
         wrap(socket.socket, "sendall", counted_sendall)
 
         def counted_mail(original: Any) -> Any:
-            def send_message(smtp: Any, *args: Any, **kwargs: Any) -> Any:
-                counting._count("smtp", "send_message")
+            def sendmail(smtp: Any, *args: Any, **kwargs: Any) -> Any:
+                counting._count("smtp", "sendmail")
                 return original(smtp, *args, **kwargs)
 
-            return send_message
+            return sendmail
 
-        wrap(smtplib.SMTP, "send_message", counted_mail)
+        # send_message ends in sendmail too: each mail is counted once whichever is called
+        wrap(smtplib.SMTP, "sendmail", counted_mail)
 
     def _kind_of_port(self, port: int) -> str:
         return self._by_port.get(port, "other")

@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import smtplib
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 
+from shared.adapters.mail.mime import mime_message
 from shared.adapters.telemetry.spans import traced_call
 from shared.domain.errors import TransientError
 from shared.ports.mail import OutboundMail
 
 
-def build_message(mail: OutboundMail, sender: str) -> EmailMessage:
-    """A multipart/alternative message. Header values are folded by the strict SMTP policy,
-    which refuses CR/LF in them, so no value can add a header."""
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = sender
-    msg["To"] = ", ".join(mail.to)
-    msg["Subject"] = mail.subject
-    msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
-    msg["Date"] = formatdate(usegmt=True)  # RFC 5322 requires it; spam filters score its absence
-    msg.set_content(mail.text)
-    msg.add_alternative(mail.html, subtype="html")
-    return msg
+def build_message(mail: OutboundMail, sender: str) -> bytes:
+    """The message's bytes, with the Message-ID and Date RFC 5322 requires (spam filters
+    score their absence). Header values are checked (``shared.adapters.mail.mime``): none
+    can add a header."""
+    return mime_message(
+        mail,
+        sender,
+        message_id=make_msgid(domain=sender.rsplit("@", 1)[-1]),
+        date=formatdate(usegmt=True),
+    )
 
 
 class SmtpMailer:
@@ -32,9 +29,9 @@ class SmtpMailer:
 
     @traced_call("smtp.send")
     def send(self, mail: OutboundMail) -> None:
-        msg = build_message(mail, self._sender)
+        raw = build_message(mail, self._sender)
         try:
             with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
-                smtp.send_message(msg)
+                smtp.sendmail(self._sender, list(mail.to), raw)
         except (OSError, smtplib.SMTPException) as exc:
             raise TransientError(f"SMTP {self._host}:{self._port} failed: {exc}") from exc
